@@ -1,0 +1,85 @@
+"""The one place where settings become a running backbone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from touchline.config import Settings
+from touchline.events import CATALOGUE, EventCodec
+from touchline.handlers.embedded import EmbeddedRuntime
+from touchline.handlers.identity import IdentityResolver
+from touchline.handlers.runner import ProcessorRunner
+from touchline.log.port import Log
+from touchline.log.registry import open_log
+from touchline.projections.store import make_engine, upgrade
+from touchline.projections.timeline import TimelineProjection
+from touchline.publish import Publisher
+
+
+@dataclass
+class Backbone:
+    """Everything a process needs, built from settings; close it when done."""
+
+    settings: Settings
+    log: Log
+    engine: Engine
+    codec: EventCodec
+    publisher: Publisher
+    runtime: EmbeddedRuntime
+
+    def close(self) -> None:
+        self.log.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Backbone:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def make_codec(settings: Settings) -> EventCodec:
+    wire = "msgpack" if settings.wire_format == "msgpack" else "json"
+    return EventCodec(
+        CATALOGUE,
+        wire,
+        max_event_bytes=settings.max_event_bytes,
+        default_region=settings.default_region,
+    )
+
+
+def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
+    """Open the log and the projection store, create topics, wire the processors."""
+    log = open_log(settings.resolved_log_url)
+    engine = make_engine(settings.resolved_database_url)
+    if migrate:
+        upgrade(engine)
+    topics = settings.topics
+    for topic in topics.all():
+        log.create_topic(topic, settings.partitions)
+    codec = make_codec(settings)
+    processors = [
+        IdentityResolver(topics.touchpoints, topics.interactions),
+        TimelineProjection(topics.interactions, codec.encode),
+    ]
+    runners = [
+        ProcessorRunner(
+            processor,
+            log,
+            engine,
+            codec,
+            dead_letter_topic=topics.dead_letter,
+            batch_size=settings.batch_size,
+        )
+        for processor in processors
+    ]
+    return Backbone(
+        settings=settings,
+        log=log,
+        engine=engine,
+        codec=codec,
+        publisher=Publisher(log, codec, topics.touchpoints),
+        runtime=EmbeddedRuntime(runners),
+    )

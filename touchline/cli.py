@@ -1,0 +1,216 @@
+"""The ``touchline`` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import msgspec
+
+from touchline.bootstrap import Backbone, build_backbone
+from touchline.config import Settings, load_settings
+from touchline.events.keys import parse_identifier
+from touchline.handlers.embedded import AlreadyRunning, RunnerLock
+from touchline.handlers.identity import find_customer
+from touchline.logs import configure_logging
+from touchline.projections.store import all_positions, make_engine, upgrade
+from touchline.projections.timeline import InvalidCursor, TimelineFilter, read_timeline
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = load_settings(**{"data_dir": args.data_dir} if args.data_dir else {})
+    configure_logging(settings.log_format)
+    try:
+        code: int = args.command(settings, args)
+    except (AlreadyRunning, InvalidCursor, ValueError) as error:
+        print(f"touchline: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="touchline", description="Event-sourced customer-interaction backbone."
+    )
+    parser.add_argument("--data-dir", type=Path, help="where the embedded log and database live")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="simulate a day of traffic and show a timeline")
+    demo.add_argument("--customers", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--day", default="2026-11-20", help="the simulated day (YYYY-MM-DD)")
+    demo.set_defaults(command=cmd_demo)
+
+    run = commands.add_parser("run", help="run the embedded backbone until interrupted")
+    run.set_defaults(command=cmd_run)
+
+    timeline = commands.add_parser("timeline", help="print one customer's timeline")
+    timeline.add_argument("identifier", help="kind:value, an email, a phone, or a customer id")
+    timeline.add_argument("--channel", action="append", default=[])
+    timeline.add_argument("--type", action="append", default=[])
+    timeline.add_argument("--campaign")
+    timeline.add_argument("--since", type=datetime.fromisoformat)
+    timeline.add_argument("--until", type=datetime.fromisoformat)
+    timeline.add_argument("--limit", type=int, default=50)
+    timeline.add_argument("--cursor")
+    timeline.add_argument("--json", action="store_true", help="machine-readable output")
+    timeline.set_defaults(command=cmd_timeline)
+
+    publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
+    publish.add_argument("file", help="a JSON event or array of events; - reads stdin")
+    publish.set_defaults(command=cmd_publish)
+
+    lag = commands.add_parser("lag", help="each processor's position against the log end")
+    lag.set_defaults(command=cmd_lag)
+
+    db = commands.add_parser("db", help="projection database").add_subparsers(required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(command=cmd_db_upgrade)
+
+    schemas = commands.add_parser("schemas", help="published JSON Schemas").add_subparsers(
+        required=True
+    )
+    schemas.add_parser("export", help="regenerate the schema files").set_defaults(
+        command=cmd_schemas_export
+    )
+    schemas.add_parser("check", help="fail on drift or breaking changes").set_defaults(
+        command=cmd_schemas_check
+    )
+    return parser
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from touchline.demo import run_demo  # the simulator is only needed here
+
+    return run_demo(settings, customers=args.customers, seed=args.seed, day=args.day)
+
+
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    lock = RunnerLock(settings.data_path)
+    lock.acquire()
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        print(f"touchline: {signal.Signals(signum).name}, stopping after this batch", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        with build_backbone(settings) as backbone:
+            print(
+                f"touchline: running on {settings.resolved_log_url} "
+                f"-> {settings.resolved_database_url} (Ctrl-C stops)",
+                file=sys.stderr,
+            )
+            backbone.runtime.run(stop)
+    finally:
+        lock.release()
+    return 0
+
+
+def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
+    with build_backbone(settings) as backbone:
+        customer_id = resolve_customer(backbone, args.identifier)
+        if customer_id is None:
+            print(f"touchline: no customer is known by {args.identifier!r}", file=sys.stderr)
+            return 1
+        where = TimelineFilter(
+            channels=args.channel,
+            types=args.type,
+            campaign_id=args.campaign,
+            since=args.since,
+            until=args.until,
+        )
+        with backbone.engine.connect() as connection:
+            page = read_timeline(
+                connection, customer_id, where=where, limit=args.limit, cursor=args.cursor
+            )
+    if args.json:
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(page)) + b"\n")
+        return 0
+    print(format_timeline(page.customer_id, page.entries, page.next_cursor))
+    return 0
+
+
+def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
+    if identifier.startswith("cus_"):
+        return identifier
+    kind, value = parse_identifier(identifier)
+    normalised = backbone.codec.normalise_identifier(kind, value)
+    with backbone.engine.connect() as connection:
+        return find_customer(connection, kind, normalised)
+
+
+def format_timeline(customer_id: str, entries: Sequence[object], next_cursor: str | None) -> str:
+    from touchline.projections.timeline import TimelineEntry
+
+    lines = [f"Timeline of {customer_id}"]
+    for entry in entries:
+        assert isinstance(entry, TimelineEntry)
+        when = entry.occurred_at.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when}  {entry.channel:<8} {entry.summary}")
+    if not entries:
+        lines.append("  (nothing yet)")
+    if next_cursor:
+        lines.append(f"  ... more: --cursor {next_cursor}")
+    return "\n".join(lines)
+
+
+def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    with build_backbone(settings) as backbone:
+        result = backbone.publisher.publish_raw(data)
+    for event, position in result.accepted:
+        print(f"accepted {event.id} {event.type} -> partition {position.partition} offset {position.offset}")
+    for error in result.rejected:
+        print(f"rejected {error}", file=sys.stderr)
+    return 1 if result.rejected else 0
+
+
+def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
+    with build_backbone(settings) as backbone:
+        for runner in backbone.runtime.runners:
+            lag = runner.lag()
+            print(f"{runner.processor.name} on {runner.topic}: {sum(lag.values())} behind")
+            for partition, behind in sorted(lag.items()):
+                print(f"  partition {partition}: {behind}")
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        positions = list(all_positions(connection))
+    engine.dispose()
+    print(f"touchline: {settings.resolved_database_url} is up to date ({len(positions)} positions)")
+    return 0
+
+
+def cmd_schemas_export(_settings: Settings, _args: argparse.Namespace) -> int:
+    from touchline.schemas import export_schemas
+
+    report = export_schemas()
+    print(report)
+    return 0
+
+
+def cmd_schemas_check(_settings: Settings, _args: argparse.Namespace) -> int:
+    from touchline.schemas import check_schemas
+
+    problems = check_schemas()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Settings, read once from the environment (``TOUCHLINE_*``) in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+
+class Topics(msgspec.Struct, frozen=True, kw_only=True):
+    """Topic names; each is configuration, these are the defaults."""
+
+    touchpoints: str = "touchline.touchpoints"
+    interactions: str = "touchline.interactions"
+    campaign_state: str = "touchline.campaign-state"
+    actions: str = "touchline.actions"
+    dead_letter: str = "touchline.dead-letter"
+
+    def all(self) -> list[str]:
+        return [getattr(self, name) for name in self.__struct_fields__]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything configurable, with defaults that run on one machine as is."""
+
+    data_dir: str = "touchline-data"
+    log_url: str = ""
+    """``sqlite:///path`` (default: ``<data_dir>/log.db``) or ``kafka://host:port``."""
+    database_url: str = ""
+    """SQLAlchemy URL of the projection store (default: ``<data_dir>/projections.db``)."""
+    partitions: int = 8
+    wire_format: str = "json"
+    max_event_bytes: int = 64 * 1024
+    default_region: str = "US"
+    """Region used to read national phone and fax numbers into E.164."""
+    batch_size: int = 2000
+    log_format: str = "console"
+    topics: Topics = Topics()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def resolved_log_url(self) -> str:
+        return self.log_url or f"sqlite:///{self.data_path / 'log.db'}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'projections.db'}"
+
+
+_PREFIX = "TOUCHLINE_"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from ``TOUCHLINE_*`` variables, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name in Settings.__struct_fields__:
+        value = env.get(_PREFIX + name.upper())
+        if value is not None:
+            raw[name] = value
+    topics = {
+        name: env[key]
+        for name in Topics.__struct_fields__
+        if (key := f"{_PREFIX}TOPIC_{name.upper()}") in env
+    }
+    if topics:
+        raw["topics"] = topics
+    raw.update({key: str(value) if isinstance(value, Path) else value for key, value in overrides.items() if value is not None})
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"bad touchline setting: {error}") from None

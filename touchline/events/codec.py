@@ -1,0 +1,246 @@
+"""Encoding and decoding envelopes on the wire (JSON by default, msgpack optional).
+
+Decoding happens once, at the edge: the envelope head is decoded with the
+payload left raw, ``type@version`` picks one cached typed decoder for the
+payload, legacy versions are upcast, and identifiers are normalised. Anything
+wrong becomes an :class:`InvalidEvent` that names the event and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from touchline.events.base import AwareDatetime, Envelope, Identities, NonEmpty, Payload
+from touchline.events.catalogue import Catalogue, UnknownEventType, upcast
+from touchline.events.identifiers import (
+    InvalidIdentifier,
+    normalise_identifier,
+    normalise_identities,
+)
+
+WireFormat = Literal["json", "msgpack"]
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
+
+
+class InvalidEvent(ValueError):
+    """An event that cannot enter the log, with what is wrong and where."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        field: str | None = None,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.field = field
+        self.event_id = event_id
+        self.event_type = event_type
+        where = f" at {field}" if field else ""
+        which = f"event {event_id or '?'} ({event_type or 'unknown type'})"
+        super().__init__(f"{which}: {reason}{where}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+class _Head(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The envelope as it arrives, payload still undecoded."""
+
+    id: UUID
+    type: NonEmpty
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    occurred_at: AwareDatetime
+    source: NonEmpty
+    payload: msgspec.Raw
+    identities: Identities = Identities()
+    recorded_at: AwareDatetime | None = None
+    customer_id: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    campaign_id: str | None = None
+
+
+class _Peek(msgspec.Struct):
+    """Just enough of a broken event to name it in the error."""
+
+    id: Any = None
+    type: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    encode: Callable[[Any], bytes]
+    head: Callable[[bytes], _Head]
+    peek: Callable[[bytes], _Peek]
+    raw_list: Callable[[bytes], list[msgspec.Raw]]
+    payload_decoder: Callable[[type[Payload]], Callable[[bytes], Payload]]
+
+
+def _json_wire() -> _Wire:
+    encoder = msgspec.json.Encoder()
+    return _Wire(
+        encode=encoder.encode,
+        head=msgspec.json.Decoder(_Head).decode,
+        peek=msgspec.json.Decoder(_Peek).decode,
+        raw_list=msgspec.json.Decoder(list[msgspec.Raw]).decode,
+        payload_decoder=lambda cls: msgspec.json.Decoder(cls).decode,
+    )
+
+
+def _msgpack_wire() -> _Wire:
+    encoder = msgspec.msgpack.Encoder()
+    return _Wire(
+        encode=encoder.encode,
+        head=msgspec.msgpack.Decoder(_Head).decode,
+        peek=msgspec.msgpack.Decoder(_Peek).decode,
+        raw_list=msgspec.msgpack.Decoder(list[msgspec.Raw]).decode,
+        payload_decoder=lambda cls: msgspec.msgpack.Decoder(cls).decode,
+    )
+
+
+class EventCodec:
+    """Encodes and decodes envelopes for one catalogue and one wire format."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        wire: WireFormat = "json",
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        default_region: str = "US",
+    ) -> None:
+        self.catalogue = catalogue
+        self.wire_format = wire
+        self.max_event_bytes = max_event_bytes
+        self.default_region = default_region
+        self._wire = _json_wire() if wire == "json" else _msgpack_wire()
+        self._payload_decoders = {
+            (cls.type, cls.version): self._wire.payload_decoder(cls) for cls in catalogue.versions()
+        }
+
+    def normalise_identifier(self, kind: str, value: str) -> str:
+        """An identifier typed by a person, in the form the log stores."""
+        return normalise_identifier(kind, value, self.default_region)
+
+    def encode(self, event: Envelope) -> bytes:
+        return self._wire.encode(event)
+
+    def encode_many(self, events: Sequence[Envelope]) -> list[bytes]:
+        encode = self._wire.encode
+        return [encode(event) for event in events]
+
+    def decode(self, data: bytes | memoryview) -> Envelope:
+        """One envelope, or InvalidEvent saying what is wrong."""
+        raw = data if isinstance(data, bytes) else bytes(data)
+        if len(raw) > self.max_event_bytes:
+            raise InvalidEvent(
+                f"event is {len(raw)} bytes, over the limit of {self.max_event_bytes}",
+                **self._names(raw),
+            )
+        try:
+            head = self._wire.head(raw)
+        except msgspec.DecodeError as error:
+            raise self._invalid(error, self._names(raw), prefix="") from None
+        decoder = self._payload_decoders.get((head.type, head.version))
+        if decoder is None:
+            raise self._unknown(head)
+        try:
+            payload = decoder(head.payload)
+        except msgspec.DecodeError as error:
+            raise self._invalid(error, _ids(head), prefix=".payload") from None
+        try:
+            identities = normalise_identities(head.identities, self.default_region)
+        except InvalidIdentifier as error:
+            field = f"$.identities.{error.field}"
+            raise InvalidEvent(str(error), field=field, **_ids(head)) from None
+        payload = upcast(payload)
+        return Envelope(
+            id=head.id,
+            type=payload.type,
+            version=payload.version,
+            occurred_at=head.occurred_at,
+            source=head.source,
+            payload=payload,
+            identities=identities,
+            recorded_at=head.recorded_at,
+            customer_id=head.customer_id,
+            correlation_id=head.correlation_id,
+            causation_id=head.causation_id,
+            campaign_id=head.campaign_id,
+        )
+
+    def decode_batch(self, data: bytes) -> list[Envelope | InvalidEvent]:
+        """A JSON/msgpack array of events: each decoded on its own, so one bad
+        event never costs the good ones; the result keeps the input order."""
+        try:
+            items = self._wire.raw_list(data)
+        except msgspec.DecodeError as error:
+            raise InvalidEvent(f"batch is not an array of events: {error}") from None
+        results: list[Envelope | InvalidEvent] = []
+        for index, item in enumerate(items):
+            try:
+                results.append(self.decode(item))
+            except InvalidEvent as error:
+                # A new error rather than a patched field, so its message
+                # names the same indexed place that ``field`` does.
+                results.append(
+                    InvalidEvent(
+                        error.reason,
+                        field=f"[{index}]{(error.field or '$')[1:]}",
+                        event_id=error.event_id,
+                        event_type=error.event_type,
+                    )
+                )
+        return results
+
+    def _names(self, raw: bytes) -> dict[str, str | None]:
+        try:
+            peek = self._wire.peek(raw)
+        except msgspec.DecodeError:
+            return {"event_id": None, "event_type": None}
+        return {
+            "event_id": peek.id if isinstance(peek.id, str) else None,
+            "event_type": peek.type if isinstance(peek.type, str) else None,
+        }
+
+    def _unknown(self, head: _Head) -> InvalidEvent:
+        try:
+            self.catalogue.lookup(head.type, head.version)
+        except UnknownEventType as error:
+            field = "$.version" if head.type in self.catalogue else "$.type"
+            return InvalidEvent(str(error.args[0]), field=field, **_ids(head))
+        raise AssertionError("catalogue and decoders disagree")  # pragma: no cover
+
+    @staticmethod
+    def _invalid(
+        error: msgspec.DecodeError, names: Mapping[str, str | None], *, prefix: str
+    ) -> InvalidEvent:
+        message = str(error)
+        match = _PATH.search(message)
+        path = match["path"] if match else ""
+        reason = message[: match.start()] if match else message
+        missing = _MISSING.search(reason)
+        if missing:
+            path = f"{path}.{missing['name']}"
+        field = f"${prefix}{path}" if (prefix or path) else None
+        return InvalidEvent(reason, field=field, **names)
+
+
+def _ids(head: _Head) -> dict[str, str | None]:
+    return {"event_id": str(head.id), "event_type": head.type}

@@ -1,0 +1,186 @@
+"""Drives one processor over its topic: read, decode, apply, checkpoint.
+
+Each batch is one database transaction holding the processor's writes and the
+positions it consumed. Whatever the batch emits is appended to the log before
+that commit, so a crash in between re-emits (the same events, deduplicated
+downstream by event id) instead of losing them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from touchline.events import Envelope, EventCodec, InvalidEvent
+from touchline.handlers.dead_letter import dead_letter
+from touchline.handlers.processor import Outcome, Processor
+from touchline.log.port import Log, Record, StoredRecord, TopicPartition
+from touchline.projections.store import load_positions, save_positions
+
+log = structlog.get_logger(__name__)
+
+# What a bad event can make a processor raise. Anything else (a bug in the
+# runner, KeyboardInterrupt) stops the runner rather than dead-lettering data.
+_APPLY_ERRORS = (DBAPIError, ValueError, TypeError, LookupError, ArithmeticError)
+
+
+@dataclass(slots=True)
+class RunnerStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    emitted: int = 0
+    batches: int = 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Decoded events with the records they came from, and the undecodable."""
+
+    events: list[Envelope]
+    origins: list[StoredRecord]
+    dead: list[Record]
+
+
+class ProcessorRunner:
+    """Runs a processor on every partition of its source topic."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        log: Log,
+        engine: Engine,
+        codec: EventCodec,
+        *,
+        dead_letter_topic: str,
+        batch_size: int = 2000,
+    ) -> None:
+        self.processor = processor
+        self.log = log
+        self.engine = engine
+        self.codec = codec
+        self.dead_letter_topic = dead_letter_topic
+        self.batch_size = batch_size
+        self.stats = RunnerStats()
+        self._positions: dict[int, int] | None = None
+
+    @property
+    def topic(self) -> str:
+        return self.processor.source_topic
+
+    def positions(self) -> dict[int, int]:
+        """Next offset per partition, as stored with the processor's state."""
+        if self._positions is None:
+            with self.engine.connect() as connection:
+                self._positions = load_positions(connection, self.processor.name, self.topic)
+        return self._positions
+
+    def lag(self) -> dict[int, int]:
+        positions = self.positions()
+        return {p: end - positions.get(p, 0) for p, end in self.log.end_offsets(self.topic).items()}
+
+    def step(self) -> int:
+        """One batch from each partition with records waiting; how many were consumed."""
+        consumed = 0
+        for partition in range(self.log.partitions(self.topic)):
+            tp = TopicPartition(self.topic, partition)
+            records = self.log.read(tp, self.positions().get(partition, 0), self.batch_size)
+            if records:
+                self._run_batch(tp, records)
+                consumed += len(records)
+        return consumed
+
+    def _run_batch(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
+        try:
+            self._commit(tp, records[-1].offset + 1, self._decode(records))
+        except OperationalError:
+            # The database itself is unavailable: not the batch's fault. Let it
+            # propagate so the caller backs off and retries the same batch.
+            self._forget()
+            raise
+        except _APPLY_ERRORS as error:
+            self._forget()
+            log.warning(
+                "batch failed, retrying one by one",
+                processor=self.processor.name,
+                partition=tp.partition,
+                error=str(error),
+            )
+            self._run_singly(tp, records)
+
+    def _run_singly(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
+        """Isolate the event that fails: it goes to the dead letters, the rest apply."""
+        for record in records:
+            try:
+                self._commit(tp, record.offset + 1, self._decode([record]))
+            except OperationalError:
+                self._forget()
+                raise
+            except _APPLY_ERRORS as error:
+                self._forget()
+                reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
+                letter = dead_letter(record, reason, self.processor.name)
+                self._commit(tp, record.offset + 1, _Batch([], [], [letter]))
+
+    def _decode(self, records: Sequence[StoredRecord]) -> _Batch:
+        batch = _Batch([], [], [])
+        decode = self.codec.decode
+        for record in records:
+            try:
+                batch.events.append(decode(record.value))
+            except InvalidEvent as error:
+                batch.dead.append(dead_letter(record, str(error), self.processor.name))
+            else:
+                batch.origins.append(record)
+        return batch
+
+    def _commit(self, tp: TopicPartition, next_offset: int, batch: _Batch) -> None:
+        with self.engine.begin() as connection:
+            outcome = self._process(connection, batch.events)
+            rejected = self._rejections(batch, outcome)
+            self._append(outcome, batch.dead + rejected)
+            save_positions(connection, self.processor.name, {tp: next_offset})
+        self.positions()[tp.partition] = next_offset
+        self.stats.batches += 1
+        self.stats.processed += len(batch.events)
+        self.stats.dead_lettered += len(batch.dead) + len(rejected)
+        self.stats.emitted += len(outcome.emitted)
+
+    def _process(self, connection: Connection, events: list[Envelope]) -> Outcome:
+        if not events:
+            return Outcome.nothing()
+        try:
+            return self.processor.process(connection, events)
+        except BaseException:
+            self.processor.rolled_back()
+            raise
+
+    def _rejections(self, batch: _Batch, outcome: Outcome) -> list[Record]:
+        if not outcome.rejected:
+            return []
+        origin = {
+            event.id: record for event, record in zip(batch.events, batch.origins, strict=True)
+        }
+        return [
+            dead_letter(origin[item.event.id], item.reason, self.processor.name)
+            for item in outcome.rejected
+        ]
+
+    def _append(self, outcome: Outcome, dead: list[Record]) -> None:
+        by_topic: dict[str, list[Record]] = defaultdict(list)
+        encode = self.codec.encode
+        for emit in outcome.emitted:
+            by_topic[emit.topic].append(Record(value=encode(emit.event), key=emit.key))
+        if dead:
+            by_topic[self.dead_letter_topic].extend(dead)
+        for topic, records in by_topic.items():
+            self.log.append(topic, records)
+
+    def _forget(self) -> None:
+        """Drop cached state: the database is the truth after a failure."""
+        self._positions = None
+        self.processor.rolled_back()

@@ -1,0 +1,138 @@
+"""The log port: what every engine (embedded SQLite, Kafka) offers the handlers.
+
+The shape follows Kafka's semantics so that handlers written against it run
+unchanged on either engine: named topics split into partitions, records placed
+by a hash of their key, offsets that only grow, and consumer-group positions.
+"""
+
+from __future__ import annotations
+
+import struct
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class LogError(Exception):
+    """Base of every error the log raises."""
+
+
+class UnknownTopicError(LogError):
+    """The topic was never created."""
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+class Position(NamedTuple):
+    """Where an appended record landed."""
+
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record to append. ``key`` decides the partition (None: round robin)."""
+
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as read back from the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (Java client ``Utils.murmur2``) as an unsigned 32-bit int.
+
+    Kept here rather than imported from kafka-python: importing ``kafka`` pulls
+    in the whole client (a fifth of a second at every start) and, in
+    kafka-python 3.0, raises a DeprecationWarning, which the strict test
+    configuration turns into an error; the embedded engine needs none of it.
+    """
+    m = 0x5BD1E995
+    length = len(data)
+    h = 0x9747B28C ^ length
+    tail = length & ~3
+    for (word,) in struct.iter_unpack("<I", data[:tail]):  # little-endian, as Java reads
+        k = (word * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    extra = length & 3
+    if extra >= 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), so both engines place a key alike."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Log(ABC):
+    """A partitioned, append-only log with consumer-group positions."""
+
+    @abstractmethod
+    def create_topic(self, name: str, partitions: int) -> None:
+        """Create ``name`` with ``partitions`` partitions.
+
+        Idempotent when the topic exists with the same count; raises LogError
+        when it exists with another count (partitions never silently change).
+        """
+
+    @abstractmethod
+    def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has; UnknownTopicError if none."""
+
+    @abstractmethod
+    def append(self, topic: str, records: Sequence[Record]) -> list[Position]:
+        """Append records, durably, in order per key; return where each landed."""
+
+    @abstractmethod
+    def read(self, tp: TopicPartition, offset: int, max_records: int) -> list[StoredRecord]:
+        """Up to ``max_records`` records of one partition from ``offset`` on."""
+
+    @abstractmethod
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The next offset to be written, per partition."""
+
+    @abstractmethod
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Store a consumer group's next offsets."""
+
+    @abstractmethod
+    def committed(self, group: str, topic: str) -> dict[int, int]:
+        """A consumer group's stored next offsets for ``topic`` (absent: none stored)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the log stays on disk."""
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

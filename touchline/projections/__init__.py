@@ -1,0 +1,1 @@
+"""Read models: tables, the pure logic that turns events into writes, and queries."""

@@ -1,0 +1,74 @@
+"""Every projection table, in one metadata that Alembic migrates.
+
+Timestamps are stored as UTC microseconds since the epoch (BIGINT): the same
+type and ordering on SQLite and PostgreSQL, and no per-row datetime parsing on
+the hot path (SQLite has no native timestamp type).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+projector_positions = Table(
+    "projector_positions",
+    metadata,
+    Column("projector", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+"""Where each projector resumes: written in the same transaction as its rows."""
+
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("occurred_at_us", BigInteger, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=True),
+    Column("type", String(100), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("campaign_id", String(100), nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Index("ix_timeline_customer_time", "customer_id", "occurred_at_us", "event_id"),
+)
+"""One row per event per customer; ``event`` keeps the encoded envelope so
+other projections can be rebuilt for one customer from here."""
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("created_by_event", String(36), nullable=False),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("value", String(320), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("linked_by_event", String(36), nullable=False),
+)
+"""The identity graph: every normalised identifier belongs to one customer."""
