@@ -1,0 +1,63 @@
+"""Fixtures shared by every test: projection stores and a whole backbone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.stores import fresh_database, postgres_server
+from touchline.bootstrap import Backbone, build_backbone
+from touchline.config import Settings, load_settings
+from touchline.projections.store import make_engine, upgrade
+
+STORES = ["sqlite", "postgresql"]
+"""The projection store registry the tests loop over."""
+
+DAY = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server for this session (skips when none answers)."""
+    with postgres_server() as server:
+        if server is None:
+            pytest.skip("no PostgreSQL server (local, TOUCHLINE_TEST_POSTGRES or Docker)")
+        yield server
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A projection-store URL, once per store in the registry; empty each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'projections.db'}"
+        return
+    server: str = request.getfixturevalue("postgres_server_url")
+    with fresh_database(server) as url:
+        yield url
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """A migrated projection store."""
+    engine = make_engine(store_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return load_settings(
+        {}, data_dir=str(tmp_path / "data"), database_url=store_url, partitions=4, batch_size=100
+    )
+
+
+@pytest.fixture
+def backbone(settings: Settings) -> Iterator[Backbone]:
+    """The embedded backbone on a fresh log, over each projection store."""
+    with build_backbone(settings) as backbone:
+        yield backbone

@@ -1,0 +1,187 @@
+"""What the embedded engine adds to the contract: a file that outlives processes.
+
+Durability across reopening, concurrent writers in separate processes, and a
+reader that races a writer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from touchline.log import LogError, Record, TopicPartition
+from touchline.log.registry import open_log
+from touchline.log.sqlite import SqliteLog
+
+
+def test_records_and_positions_survive_close_and_reopen(tmp_path: Path) -> None:
+    """A reopened log has every topic, record and group position, and appends after them."""
+    path = tmp_path / "log.db"
+    with SqliteLog(path) as log:
+        log.create_topic("t", 2)
+        first = log.append("t", [Record(b"v", key=b"k", headers=(("h", b"1"),))])
+        log.commit("g", {TopicPartition("t", first[0].partition): 1})
+    with SqliteLog(path) as log:
+        assert log.partitions("t") == 2
+        [stored] = log.read(TopicPartition("t", first[0].partition), 0, 10)
+        assert (stored.key, stored.value, stored.headers) == (b"k", b"v", (("h", b"1"),))
+        assert log.committed("g", "t") == {first[0].partition: 1}
+        assert log.append("t", [Record(b"w", key=b"k")]) == [first[0]._replace(offset=1)]
+
+
+def test_creates_the_missing_parent_directory(tmp_path: Path) -> None:
+    """Opening a log in a directory that does not exist yet creates the directory."""
+    with SqliteLog(tmp_path / "a" / "b" / "log.db") as log:
+        log.create_topic("t", 1)
+    assert (tmp_path / "a" / "b" / "log.db").is_file()
+
+
+def test_sqlite_failures_surface_as_log_errors(tmp_path: Path) -> None:
+    """A file SQLite cannot open raises the port's LogError, not a sqlite3 error."""
+    with pytest.raises(LogError, match="unable to open"):
+        SqliteLog(tmp_path)  # a directory, not a database file
+
+
+def test_a_closed_log_refuses_work(tmp_path: Path) -> None:
+    """After close() every operation raises LogError instead of reopening silently."""
+    log = SqliteLog(tmp_path / "log.db")
+    log.create_topic("t", 1)
+    log.close()
+    log.close()  # closing twice is harmless
+    with pytest.raises(LogError, match="closed"):
+        log.append("t", [Record(b"v")])
+
+
+def test_keyless_records_go_round_robin(tmp_path: Path) -> None:
+    """Records without a key take the partitions in turn, continuing across appends."""
+    with SqliteLog(tmp_path / "log.db") as log:
+        log.create_topic("t", 3)
+        first = log.append("t", [Record(b"a"), Record(b"b")])
+        second = log.append("t", [Record(b"c"), Record(b"d")])
+    assert [p.partition for p in first + second] == [0, 1, 2, 0]
+
+
+def test_sqlite_urls_read_like_sqlalchemy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sqlite:///rel.db`` is relative to the working directory, ``sqlite:////abs.db`` absolute."""
+    monkeypatch.chdir(tmp_path)
+    with open_log("sqlite:///relative/log.db") as log:
+        log.create_topic("t", 1)
+    assert (tmp_path / "relative" / "log.db").is_file()
+    absolute = tmp_path / "absolute.db"
+    with open_log(f"sqlite:///{absolute}") as log:
+        log.create_topic("t", 1)
+    assert absolute.is_file()
+    with pytest.raises(LogError, match="file path"):
+        open_log("sqlite:///")
+
+
+# A writer process: reports ready, waits for "go" so the writers overlap, then
+# appends small batches and prints where each record landed. The pause between
+# batches stands in for a handler's work; without it SQLite's backoff lets one
+# writer run nearly all its batches while the other sleeps, and they barely mix.
+_WRITER = """
+import json, sys, time
+from touchline.log import Record
+from touchline.log.sqlite import SqliteLog
+
+path, writer, batches = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with SqliteLog(path) as log:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    landed = []
+    for b in range(batches):
+        records = [Record(f"{writer}-{b}-{i}".encode(), key=f"k{i}".encode()) for i in range(5)]
+        positions = log.append("t", records)
+        landed += [[r.value.decode(), p, o] for r, (p, o) in zip(records, positions)]
+        time.sleep(0.0005)
+print(json.dumps(landed))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_appending_get_dense_unique_offsets(tmp_path: Path) -> None:
+    """Concurrent writers in two processes never share or skip an offset, and lose nothing."""
+    path = tmp_path / "log.db"
+    with SqliteLog(path) as log:
+        log.create_topic("t", 3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), name, "150"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("a", "b")
+    ]
+    for writer in writers:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == "ready\n"
+    for writer in writers:
+        assert writer.stdin is not None
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+    reported: list[tuple[str, int, int]] = []
+    for writer in writers:
+        out, _ = writer.communicate(timeout=60)
+        assert writer.returncode == 0
+        reported += [(value, p, o) for value, p, o in json.loads(out)]
+
+    with SqliteLog(path) as log:
+        stored = {
+            (r.partition, r.offset): r.value.decode()
+            for p in range(3)
+            for r in log.read(TopicPartition("t", p), 0, 10_000)
+        }
+        ends = log.end_offsets("t")
+    # Dense from 0 in every partition, and 2 writers x 150 batches x 5 records.
+    assert sorted(stored) == sorted((p, o) for p, end in ends.items() for o in range(end))
+    assert len(stored) == 1_500
+    # Each record is stored once, exactly where its writer was told it landed.
+    assert sorted(stored.values()) == sorted(value for value, _, _ in reported)
+    assert all(stored[(p, o)] == value for value, p, o in reported)
+    # And the writers did contend: partition 0 switches writer many times.
+    writers_in_order = [stored[(0, o)][0] for o in range(ends[0])]
+    assert sum(a != b for a, b in itertools.pairwise(writers_in_order)) > 10
+
+
+def test_a_reader_racing_a_writer_sees_a_growing_prefix(tmp_path: Path) -> None:
+    """A reader polling while another thread appends never sees a gap or a record vanish."""
+    log = SqliteLog(tmp_path / "log.db")
+    log.create_topic("t", 1)
+    tp = TopicPartition("t", 0)
+    batches, size = 200, 10
+    done = threading.Event()
+    seen: list[int] = []
+    ends: list[int] = []
+
+    def write() -> None:
+        for b in range(batches):
+            log.append("t", [Record(f"{b}-{i}".encode()) for i in range(size)])
+        done.set()
+
+    def read() -> None:
+        while True:
+            finished = done.is_set()
+            ends.append(log.end_offsets("t")[0])
+            seen.extend(r.offset for r in log.read(tp, len(seen), 64))
+            if finished and len(seen) >= batches * size:
+                return
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (write, read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    log.close()
+    assert seen == list(range(batches * size))  # every offset once, in order, no gap
+    assert ends == sorted(ends)  # the end only moves forward
+    assert len(set(ends)) > 2  # the reader did run while the writer wrote

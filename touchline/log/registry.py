@@ -1,0 +1,40 @@
+"""Log engines by name, so configuration picks one with a URL.
+
+A URL is ``<engine>://<target>``; the engine's opener gets ``<target>``. Tests
+loop over this same registry, so an engine added here is held to the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from touchline.log.port import Log, LogError
+from touchline.log.sqlite import SqliteLog
+
+
+def _open_sqlite(target: str) -> Log:
+    """``sqlite:///relative/log.db`` or ``sqlite:////absolute/log.db``.
+
+    The same reading as SQLAlchemy's SQLite URLs (the projections' store), so
+    one directory setting means the same place for both.
+    """
+    path = target.removeprefix("/")
+    if not path:
+        raise LogError("a sqlite log URL needs a file path, e.g. 'sqlite:///data/log.db'")
+    return SqliteLog(path)
+
+
+LOG_ENGINES: dict[str, Callable[[str], Log]] = {"sqlite": _open_sqlite}
+
+
+def open_log(url: str) -> Log:
+    """Open the log ``url`` names, e.g. ``sqlite:///data/touchline-log.db``."""
+    engine, sep, target = url.partition("://")
+    if not sep:
+        raise LogError(f"log URL {url!r} has no engine (expected '<engine>://...')")
+    try:
+        opener = LOG_ENGINES[engine]
+    except KeyError:
+        known = ", ".join(sorted(LOG_ENGINES))
+        raise LogError(f"unknown log engine {engine!r} (known: {known})") from None
+    return opener(target)
