@@ -9,12 +9,31 @@ from uuid6 import uuid7
 
 from touchline.events.base import Envelope, Identities, LegacyPayload, Payload
 from touchline.events.call import CALL_EVENTS, CALL_LEGACY
+from touchline.events.campaign import CAMPAIGN_EVENTS
 from touchline.events.catalogue import Catalogue, UnknownEventType, upcast
 from touchline.events.codec import EventCodec, InvalidEvent, WireFormat
+from touchline.events.consent import CONSENT_EVENTS
 from touchline.events.email import EMAIL_EVENTS
+from touchline.events.fax import FAX_EVENTS
+from touchline.events.identity import IDENTITY_EVENTS
+from touchline.events.order import ORDER_EVENTS
+from touchline.events.partner import PARTNER_EVENTS
+from touchline.events.service import SERVICE_EVENTS
+from touchline.events.web import WEB_EVENTS
 
 CATALOGUE = Catalogue(
-    current=(*EMAIL_EVENTS, *CALL_EVENTS),
+    current=(
+        *EMAIL_EVENTS,
+        *WEB_EVENTS,
+        *CALL_EVENTS,
+        *FAX_EVENTS,
+        *PARTNER_EVENTS,
+        *ORDER_EVENTS,
+        *SERVICE_EVENTS,
+        *CONSENT_EVENTS,
+        *IDENTITY_EVENTS,
+        *CAMPAIGN_EVENTS,
+    ),
     legacy=(*CALL_LEGACY,),
 )
 """Every event type touchline knows, current and legacy versions."""

@@ -105,7 +105,8 @@ class OutboundCallMade(CallEvent, frozen=True, kw_only=True):
     def summary(self) -> str:
         who = f" by {self.agent_name or self.agent_id}" if self.agent_name or self.agent_id else ""
         what = f": {self.disposition}" if self.disposition else ""
-        return f"Outbound call{who}, {self.outcome.replace('_', ' ')}, {_duration(self.duration_seconds)}{what}"
+        outcome = self.outcome.replace("_", " ")
+        return f"Outbound call{who}, {outcome}, {_duration(self.duration_seconds)}{what}"
 
 
 class CallbackRequested(CallEvent, frozen=True, kw_only=True):

@@ -28,7 +28,9 @@ WireFormat = Literal["json", "msgpack"]
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
+# msgspec names a missing or unknown field only in the message, with the path of
+# the object around it; the field's own path is what a caller needs.
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
 class InvalidEvent(ValueError):
@@ -235,9 +237,9 @@ class EventCodec:
         match = _PATH.search(message)
         path = match["path"] if match else ""
         reason = message[: match.start()] if match else message
-        missing = _MISSING.search(reason)
-        if missing:
-            path = f"{path}.{missing['name']}"
+        named = _NAMED_FIELD.search(reason)
+        if named:
+            path = f"{path}.{named['name']}"
         field = f"${prefix}{path}" if (prefix or path) else None
         return InvalidEvent(reason, field=field, **names)
 
