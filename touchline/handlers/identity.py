@@ -3,21 +3,26 @@
 Every normalised identifier belongs to exactly one customer. An event whose
 identifiers are all new creates a customer whose id derives from that event's
 id (UUIDv7, so time-ordered and the same on every replay); identifiers seen
-with a known one join its customer.
+with a known one join its customer. An event carrying identifiers of two or
+more customers merges them: the oldest survives, the graph moves to it, and a
+``customer.merged`` event (caused by that event) goes to the interactions log
+so every projection follows.
 
-Not yet here (identity issue): merging two existing customers when one event
-carries identifiers of both. Until then the event goes to the oldest of them,
-its unknown identifiers join that customer, and a warning names the conflict.
+Still to come with the identity issue: unmerge, per-kind merge rules and block
+lists, and several resolvers racing on different partitions.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from uuid import NAMESPACE_URL, uuid5
 
 import structlog
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select, tuple_, update
 
-from touchline.events import Envelope
+from touchline.events import Envelope, new_event
+from touchline.events.identity import CustomerMerged
 from touchline.events.keys import identity_keys
 from touchline.handlers.processor import Emit, Outcome, Processor, Rejected
 from touchline.projections.store import insert_ignoring_duplicates
@@ -27,6 +32,8 @@ from touchline.projections.timeline import to_us
 log = structlog.get_logger(__name__)
 
 Key = tuple[str, str]
+RESOLVER = "identity-resolver"
+_MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
 
 
 def customer_id_for(event: Envelope) -> str:
@@ -34,7 +41,7 @@ def customer_id_for(event: Envelope) -> str:
 
 
 class IdentityResolver(Processor):
-    name = "identity-resolver"
+    name = RESOLVER
 
     def __init__(self, source_topic: str, interactions_topic: str) -> None:
         self.source_topic = source_topic
@@ -42,61 +49,98 @@ class IdentityResolver(Processor):
         # Only this resolver writes the graph, so a cache of it stays true
         # unless a transaction rolls back (then it is dropped).
         self._owner: dict[Key, str] = {}
+        self._members: defaultdict[str, set[Key]] = defaultdict(set)
 
     def rolled_back(self) -> None:
         self._owner.clear()
+        self._members.clear()
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
         self._load(connection, {key for event in events for key in identity_keys(event.identities)})
-        new_customers: list[dict[str, object]] = []
-        new_links: list[dict[str, object]] = []
+        batch = _Pending()
         outcome = Outcome.nothing()
         for event in events:
             keys = identity_keys(event.identities)
             if not keys:
                 if event.customer_id is None:
-                    outcome.rejected.append(
-                        Rejected(event, "no identifiers and no customer_id: cannot attribute")
-                    )
-                    continue
-                outcome.emitted.append(self._emit(event, event.customer_id))
+                    reason = "no identifiers and no customer_id: cannot attribute"
+                    outcome.rejected.append(Rejected(event, reason))
+                else:
+                    outcome.emitted.append(self._emit(event, event.customer_id))
                 continue
             owners = sorted({owner for key in keys if (owner := self._owner.get(key))})
             if owners:
                 customer_id = owners[0]
-                if len(owners) > 1:
-                    log.warning(
-                        "identity conflict, merge pending", event_id=str(event.id), customers=owners
+                for merged in owners[1:]:
+                    outcome.emitted.append(
+                        self._merge(connection, batch, event, customer_id, merged)
                     )
             else:
                 customer_id = customer_id_for(event)
-                new_customers.append(
-                    {
-                        "customer_id": customer_id,
-                        "created_at_us": to_us(event.occurred_at),
-                        "created_by_event": str(event.id),
-                    }
-                )
+                batch.customers[customer_id] = {
+                    "customer_id": customer_id,
+                    "created_at_us": to_us(event.occurred_at),
+                    "created_by_event": str(event.id),
+                    "merged_into": None,
+                }
             for key in keys:
                 if key not in self._owner:
-                    self._owner[key] = customer_id
-                    new_links.append(
-                        {
-                            "kind": key[0],
-                            "value": key[1],
-                            "customer_id": customer_id,
-                            "linked_by_event": str(event.id),
-                        }
-                    )
+                    self._own(key, customer_id)
+                    batch.links[key] = {
+                        "kind": key[0],
+                        "value": key[1],
+                        "customer_id": customer_id,
+                        "linked_by_event": str(event.id),
+                    }
             outcome.emitted.append(self._emit(event, customer_id))
-        if new_customers:
-            connection.execute(insert_ignoring_duplicates(connection, customers), new_customers)
-        if new_links:
-            connection.execute(insert_ignoring_duplicates(connection, identifiers), new_links)
+        batch.write(connection)
         return outcome
 
+    def _merge(
+        self, connection: Connection, batch: _Pending, event: Envelope, survivor: str, merged: str
+    ) -> Emit:
+        """Fold ``merged`` into ``survivor`` in the graph; the event that says so."""
+        for key in self._members.pop(merged, set()):
+            self._own(key, survivor)
+            if key in batch.links:
+                batch.links[key]["customer_id"] = survivor
+        if merged in batch.customers:
+            batch.customers[merged]["merged_into"] = survivor
+        connection.execute(
+            update(identifiers)
+            .where(identifiers.c.customer_id == merged)
+            .values(customer_id=survivor)
+        )
+        connection.execute(
+            update(customers).where(customers.c.customer_id == merged).values(merged_into=survivor)
+        )
+        log.info("customers merged", survivor=survivor, merged=merged, caused_by=str(event.id))
+        notice = new_event(
+            CustomerMerged(
+                survivor_id=survivor,
+                merged_id=merged,
+                merged_by=RESOLVER,
+                reason=f"{event.type} from {event.source} carries identifiers of both",
+                caused_by=event.id,
+            ),
+            # Derived from its cause, so a replay emits the very same event.
+            event_id=uuid5(_MERGE_IDS, f"{event.id}/{merged}"),
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            source="touchline",
+            customer_id=survivor,
+            causation_id=event.id,
+            correlation_id=event.correlation_id,
+        )
+        return self._emit(notice, survivor)
+
+    def _own(self, key: Key, customer_id: str) -> None:
+        self._owner[key] = customer_id
+        self._members[customer_id].add(key)
+
     def _emit(self, event: Envelope, customer_id: str) -> Emit:
-        return Emit(self.interactions_topic, customer_id.encode(), event.with_customer(customer_id))
+        attributed = event if event.customer_id == customer_id else event.with_customer(customer_id)
+        return Emit(self.interactions_topic, customer_id.encode(), attributed)
 
     def _load(self, connection: Connection, keys: set[Key]) -> None:
         missing = [key for key in keys if key not in self._owner]
@@ -108,7 +152,23 @@ class IdentityResolver(Processor):
                 )
             )
             for kind, value, customer_id in rows:
-                self._owner[(kind, value)] = customer_id
+                self._own((kind, value), customer_id)
+
+
+class _Pending:
+    """Rows a batch creates, written once at its end (and rewritten by merges)."""
+
+    def __init__(self) -> None:
+        self.customers: dict[str, dict[str, object]] = {}
+        self.links: dict[Key, dict[str, object]] = {}
+
+    def write(self, connection: Connection) -> None:
+        if self.customers:
+            rows = list(self.customers.values())
+            connection.execute(insert_ignoring_duplicates(connection, customers), rows)
+        if self.links:
+            rows = list(self.links.values())
+            connection.execute(insert_ignoring_duplicates(connection, identifiers), rows)
 
 
 def find_customer(connection: Connection, kind: str, value: str) -> str | None:

@@ -68,7 +68,7 @@ def load_positions(connection: Connection, projector: str, topic: str) -> dict[i
             projector_positions.c.topic == topic,
         )
     )
-    return {partition: offset for partition, offset in rows}
+    return dict(rows.all())
 
 
 def save_positions(

@@ -55,12 +55,22 @@ timeline_entries = Table(
 """One row per event per customer; ``event`` keeps the encoded envelope so
 other projections can be rebuilt for one customer from here."""
 
+timeline_aliases = Table(
+    "timeline_aliases",
+    metadata,
+    Column("merged_id", String(64), primary_key=True),
+    Column("survivor_id", String(64), nullable=False, index=True),
+)
+"""Merged customers, as the timeline learnt of them from ``customer.merged``:
+events still in flight for a merged id land on its survivor."""
+
 customers = Table(
     "customers",
     metadata,
     Column("customer_id", String(64), primary_key=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("created_by_event", String(36), nullable=False),
+    Column("merged_into", String(64), nullable=True),
 )
 
 identifiers = Table(

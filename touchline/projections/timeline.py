@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from touchline.events import Envelope
+from touchline.events.identity import CustomerMerged
 from touchline.handlers.processor import Outcome, Processor, Rejected
 from touchline.projections.store import insert_ignoring_duplicates
-from touchline.projections.tables import timeline_entries
+from touchline.projections.tables import timeline_aliases, timeline_entries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -29,7 +30,12 @@ def from_us(micros: int) -> datetime:
 
 
 class TimelineProjection(Processor):
-    """Writes one timeline row per event; the event id makes it idempotent."""
+    """Writes one timeline row per event; the event id makes it idempotent.
+
+    A ``customer.merged`` event moves the merged customer's rows to the
+    survivor and records an alias, so the merged id's events still in flight
+    (on other partitions) land on the survivor too.
+    """
 
     name = "timeline"
 
@@ -37,38 +43,72 @@ class TimelineProjection(Processor):
         self.source_topic = source_topic
         self._encode = encode
 
-    def rows(self, events: Sequence[Envelope]) -> list[dict[str, object]]:
-        """The pure part: events in, rows out (no I/O)."""
-        encode = self._encode
-        return [
-            {
-                "event_id": str(event.id),
-                "customer_id": event.customer_id,
-                "occurred_at_us": to_us(event.occurred_at),
-                "recorded_at_us": None if event.recorded_at is None else to_us(event.recorded_at),
-                "type": event.type,
-                "channel": event.payload.channel,
-                "source": event.source,
-                "campaign_id": event.campaign_id,
-                "summary": event.payload.summary(),
-                "event": encode(event),
-            }
-            for event in events
-            if event.customer_id is not None
-        ]
+    def row(self, event: Envelope, customer_id: str) -> dict[str, object]:
+        """The pure part: one event in, one row out (no I/O)."""
+        return {
+            "event_id": str(event.id),
+            "customer_id": customer_id,
+            "occurred_at_us": to_us(event.occurred_at),
+            "recorded_at_us": None if event.recorded_at is None else to_us(event.recorded_at),
+            "type": event.type,
+            "channel": event.payload.channel,
+            "source": event.source,
+            "campaign_id": event.campaign_id,
+            "summary": event.payload.summary(),
+            "event": self._encode(event),
+        }
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        rows = self.rows(events)
-        if rows:
-            connection.execute(insert_ignoring_duplicates(connection, timeline_entries), rows)
-        return Outcome(
-            emitted=[],
-            rejected=[
-                Rejected(event, "interaction has no customer_id: identity resolution skipped?")
-                for event in events
-                if event.customer_id is None
-            ],
-        )
+        aliases = _load_aliases(connection, {e.customer_id for e in events if e.customer_id})
+        rows: list[dict[str, object]] = []
+        outcome = Outcome.nothing()
+        for event in events:
+            if event.customer_id is None:
+                reason = "interaction has no customer_id: identity resolution skipped?"
+                outcome.rejected.append(Rejected(event, reason))
+                continue
+            if isinstance(event.payload, CustomerMerged):
+                _write(connection, rows)
+                rows = []
+                _merge(connection, aliases, event.payload.merged_id, event.payload.survivor_id)
+            rows.append(self.row(event, aliases.get(event.customer_id, event.customer_id)))
+        _write(connection, rows)
+        return outcome
+
+
+def _write(connection: Connection, rows: list[dict[str, object]]) -> None:
+    if rows:
+        connection.execute(insert_ignoring_duplicates(connection, timeline_entries), rows)
+
+
+def _load_aliases(connection: Connection, customer_ids: set[str]) -> dict[str, str]:
+    if not customer_ids:
+        return {}
+    a = timeline_aliases.c
+    rows = connection.execute(
+        select(a.merged_id, a.survivor_id).where(a.merged_id.in_(sorted(customer_ids)))
+    )
+    return dict(rows.all())
+
+
+def _merge(connection: Connection, aliases: dict[str, str], merged: str, survivor: str) -> None:
+    survivor = aliases.get(survivor, survivor)
+    a = timeline_aliases.c
+    # Whoever had folded into the merged customer now folds into the survivor.
+    connection.execute(
+        update(timeline_aliases).where(a.survivor_id == merged).values(survivor_id=survivor)
+    )
+    connection.execute(delete(timeline_aliases).where(a.merged_id == merged))
+    connection.execute(insert(timeline_aliases).values(merged_id=merged, survivor_id=survivor))
+    connection.execute(
+        update(timeline_entries)
+        .where(timeline_entries.c.customer_id == merged)
+        .values(customer_id=survivor)
+    )
+    for old, target in list(aliases.items()):
+        if target == merged:
+            aliases[old] = survivor
+    aliases[merged] = survivor
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +160,7 @@ def read_timeline(
     connection: Connection,
     customer_id: str,
     *,
-    where: TimelineFilter = TimelineFilter(),  # noqa: B008 - frozen, never mutated
+    where: TimelineFilter = TimelineFilter(),
     limit: int = 50,
     cursor: str | None = None,
 ) -> TimelinePage:
