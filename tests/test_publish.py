@@ -15,12 +15,18 @@ def test_a_batch_keeps_its_valid_events_and_names_the_bad_ones(backbone: Backbon
     """Invalid events are refused one by one with event and field; the rest are appended."""
     good = [msgspec.json.decode(backbone.codec.encode(e)) for e in ann_story(DAY)]
     unknown = {**good[0], "id": "01a20403-e196-7c2c-a62d-266d49ef97e5", "type": "email.teleported"}
-    mistyped = {**good[1], "id": "01a20403-e196-7c2c-a62d-266d49ef97e6", "payload": {"message_id": 7}}
+    mistyped = {
+        **good[1],
+        "id": "01a20403-e196-7c2c-a62d-266d49ef97e6",
+        "payload": {"message_id": 7},
+    }
     batch = msgspec.json.encode([good[0], unknown, good[1], mistyped, good[2]])
 
     result = backbone.publisher.publish_raw(batch)
 
-    assert [e.id for e, _ in result.accepted] == [e.id for e in ann_story(DAY)] or len(result.accepted) == 3
+    assert [e.id for e, _ in result.accepted] == [e.id for e in ann_story(DAY)] or len(
+        result.accepted
+    ) == 3
     assert [(r.event_type, r.field) for r in result.rejected] == [
         ("email.teleported", "[1].type"),
         ("email.opened", "[3].payload.message_id"),

@@ -41,10 +41,9 @@ class Backbone:
 
 
 def make_codec(settings: Settings) -> EventCodec:
-    wire = "msgpack" if settings.wire_format == "msgpack" else "json"
     return EventCodec(
         CATALOGUE,
-        wire,
+        settings.wire_format,
         max_event_bytes=settings.max_event_bytes,
         default_region=settings.default_region,
     )

@@ -15,12 +15,19 @@ import msgspec
 
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings, load_settings
+from touchline.demo import run_demo
 from touchline.events.keys import parse_identifier
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
 from touchline.handlers.identity import find_customer
 from touchline.logs import configure_logging
 from touchline.projections.store import all_positions, make_engine, upgrade
-from touchline.projections.timeline import InvalidCursor, TimelineFilter, read_timeline
+from touchline.projections.timeline import (
+    InvalidCursor,
+    TimelineEntry,
+    TimelineFilter,
+    read_timeline,
+)
+from touchline.schemas import SchemaCompatibilityError, check_schemas, export_schemas
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,8 +94,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from touchline.demo import run_demo  # the simulator is only needed here
-
     return run_demo(settings, customers=args.customers, seed=args.seed, day=args.day)
 
 
@@ -98,7 +103,9 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        print(f"touchline: {signal.Signals(signum).name}, stopping after this batch", file=sys.stderr)
+        print(
+            f"touchline: {signal.Signals(signum).name}, stopping after this batch", file=sys.stderr
+        )
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -149,12 +156,11 @@ def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
         return find_customer(connection, kind, normalised)
 
 
-def format_timeline(customer_id: str, entries: Sequence[object], next_cursor: str | None) -> str:
-    from touchline.projections.timeline import TimelineEntry
-
+def format_timeline(
+    customer_id: str, entries: Sequence[TimelineEntry], next_cursor: str | None
+) -> str:
     lines = [f"Timeline of {customer_id}"]
     for entry in entries:
-        assert isinstance(entry, TimelineEntry)
         when = entry.occurred_at.strftime("%Y-%m-%d %H:%M")
         lines.append(f"  {when}  {entry.channel:<8} {entry.summary}")
     if not entries:
@@ -169,7 +175,8 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
         result = backbone.publisher.publish_raw(data)
     for event, position in result.accepted:
-        print(f"accepted {event.id} {event.type} -> partition {position.partition} offset {position.offset}")
+        where = f"partition {position.partition} offset {position.offset}"
+        print(f"accepted {event.id} {event.type} -> {where}")
     for error in result.rejected:
         print(f"rejected {error}", file=sys.stderr)
     return 1 if result.rejected else 0
@@ -196,16 +203,16 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_schemas_export(_settings: Settings, _args: argparse.Namespace) -> int:
-    from touchline.schemas import export_schemas
-
-    report = export_schemas()
+    try:
+        report = export_schemas()
+    except SchemaCompatibilityError as error:
+        print(f"touchline: {error}", file=sys.stderr)
+        return 1
     print(report)
     return 0
 
 
 def cmd_schemas_check(_settings: Settings, _args: argparse.Namespace) -> int:
-    from touchline.schemas import check_schemas
-
     problems = check_schemas()
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgspec
 
+from touchline.events.codec import WireFormat
+
 
 class Topics(msgspec.Struct, frozen=True, kw_only=True):
     """Topic names; each is configuration, these are the defaults."""
@@ -31,7 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = ""
     """SQLAlchemy URL of the projection store (default: ``<data_dir>/projections.db``)."""
     partitions: int = 8
-    wire_format: str = "json"
+    wire_format: WireFormat = "json"
     max_event_bytes: int = 64 * 1024
     default_region: str = "US"
     """Region used to read national phone and fax numbers into E.164."""
@@ -70,7 +72,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     }
     if topics:
         raw["topics"] = topics
-    raw.update({key: str(value) if isinstance(value, Path) else value for key, value in overrides.items() if value is not None})
+    raw.update(
+        {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in overrides.items()
+            if value is not None
+        }
+    )
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as error:

@@ -63,10 +63,11 @@ class Publisher:
                     )
                 )
                 continue
+            stamped = event
             if event.recorded_at is None:
-                event = msgspec.structs.replace(event, recorded_at=now)
-            accepted.append(event)
-            records.append(Record(value=self.codec.encode(event), key=key.encode()))
+                stamped = msgspec.structs.replace(event, recorded_at=now)
+            accepted.append(stamped)
+            records.append(Record(value=self.codec.encode(stamped), key=key.encode()))
         if records:
             positions = self.log.append(self.topic, records)
             result.accepted = list(zip(accepted, positions, strict=True))

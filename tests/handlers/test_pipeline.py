@@ -54,7 +54,9 @@ def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(
     story = ann_story(DAY)
     topic = backbone.settings.topics.touchpoints
     backbone.publisher.publish(story[:1])
-    [position] = backbone.log.append(topic, [Record(value=b"{not json", key=b"email:ann@example.com")])
+    [position] = backbone.log.append(
+        topic, [Record(value=b"{not json", key=b"email:ann@example.com")]
+    )
     backbone.publisher.publish(story[1:])
     backbone.runtime.catch_up()
 
@@ -101,7 +103,7 @@ class _Choosy(Processor):
         self.poison = poison
         self.applied: list[str] = []
 
-    def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
+    def process(self, _connection: Connection, events: Sequence[Envelope]) -> Outcome:
         if any(str(e.id) == self.poison for e in events):
             raise ValueError("cannot handle this one")
         self.applied.extend(str(e.id) for e in events)

@@ -95,7 +95,9 @@ def test_cursor_pagination_walks_every_entry_once(
 ) -> None:
     """Pages of 7 over 50 entries (some at the same instant) give all 50, in order."""
     events = [
-        event(EmailClicked(message_id="m", url=f"https://x.test/{i}"), DAY + timedelta(minutes=i // 3))
+        event(
+            EmailClicked(message_id="m", url=f"https://x.test/{i}"), DAY + timedelta(minutes=i // 3)
+        )
         for i in range(50)
     ]
     _apply(engine, projection, _attributed(events))
@@ -114,7 +116,10 @@ def test_cursor_pagination_walks_every_entry_once(
 
 def test_a_foreign_cursor_is_refused(engine: Engine) -> None:
     """A cursor this server never handed out gives a clear error."""
-    with engine.connect() as connection, pytest.raises(InvalidCursor, match="not a timeline cursor"):
+    with (
+        engine.connect() as connection,
+        pytest.raises(InvalidCursor, match="not a timeline cursor"),
+    ):
         read_timeline(connection, CUSTOMER, cursor="bm9wZQ==")
 
 

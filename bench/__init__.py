@@ -1,0 +1,1 @@
+"""touchline's benchmarks: ``./dev bench`` (or ``python -m bench``)."""

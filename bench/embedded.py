@@ -1,0 +1,67 @@
+"""The embedded path: publish -> identity resolution -> visible in the timeline.
+
+Each run starts from an empty data directory, publishes a simulated day
+(every channel system, realistic mix) and runs the backbone until the last
+event is in the timeline. Figures are events per second, median of the runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from touchline.bootstrap import build_backbone
+from touchline.config import load_settings
+from touchline.logs import configure_logging
+from touchline.projections.tables import timeline_entries
+from touchline.simulate import batches, simulate_day
+
+
+@dataclass(frozen=True)
+class Run:
+    events: int
+    publish_s: float
+    project_s: float
+
+    @property
+    def end_to_end(self) -> float:
+        return self.events / (self.publish_s + self.project_s)
+
+
+def one_run(customers: int, seed: int) -> Run:
+    _, events = simulate_day(date(2026, 11, 20), customers, seed)
+    with tempfile.TemporaryDirectory(prefix="touchline-bench-") as data_dir:
+        settings = load_settings({}, data_dir=data_dir)
+        with build_backbone(settings) as backbone:
+            started = time.perf_counter()
+            for batch in batches(events, 1000):
+                backbone.publisher.publish(batch)
+            published = time.perf_counter()
+            backbone.runtime.catch_up()
+            projected = time.perf_counter()
+            with backbone.engine.connect() as connection:
+                rows = connection.execute(
+                    select(func.count()).select_from(timeline_entries)
+                ).scalar_one()
+    if rows < len(events):
+        raise RuntimeError(f"only {rows} of {len(events)} events reached the timeline")
+    return Run(len(events), published - started, projected - published)
+
+
+def main(runs: int, customers: int) -> list[str]:
+    configure_logging(level=logging.WARNING)
+    results = [one_run(customers, seed=run) for run in range(runs)]
+    median = statistics.median
+    return [
+        f"embedded: {results[0].events:,} events per run, {runs} runs",
+        f"  publish -> timeline {median(r.end_to_end for r in results):>9,.0f} events/s (median)",
+        f"  publish only        {median(r.events / r.publish_s for r in results):>9,.0f} events/s",
+        f"  resolve + project   {median(r.events / r.project_s for r in results):>9,.0f} events/s",
+        "  runs (end to end): " + ", ".join(f"{r.end_to_end:,.0f}" for r in results),
+    ]

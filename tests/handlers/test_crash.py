@@ -1,0 +1,111 @@
+"""Kill -9 the embedded runner mid-batch, restart it: every event exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import DAY
+from tests.helpers import event
+from touchline.bootstrap import build_backbone
+from touchline.config import Settings
+from touchline.events import Identities
+from touchline.events.email import EmailOpened
+from touchline.handlers.embedded import wait_until
+from touchline.projections.store import make_engine
+from touchline.projections.tables import timeline_entries
+
+EVENTS = 30_000
+
+
+def _runner(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TOUCHLINE_DATA_DIR": settings.data_dir,
+        "TOUCHLINE_DATABASE_URL": settings.database_url,
+        "TOUCHLINE_PARTITIONS": str(settings.partitions),
+        "TOUCHLINE_BATCH_SIZE": "250",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "touchline.cli", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_mid_batch_loses_and_doubles_nothing(settings: Settings) -> None:
+    """A runner killed with SIGKILL while projecting resumes from stored positions."""
+    published = [
+        event(
+            EmailOpened(message_id=f"m{i}", subject="Spring offer"),
+            DAY + timedelta(seconds=i),
+            identities=Identities(email=f"c{i % 500}@example.com"),
+        )
+        for i in range(EVENTS)
+    ]
+    with build_backbone(settings) as backbone:
+        assert not backbone.publisher.publish(published).rejected
+
+    engine = make_engine(settings.resolved_database_url)
+
+    def projected() -> int:
+        with engine.connect() as connection:
+            count: int = connection.execute(
+                select(func.count()).select_from(timeline_entries)
+            ).scalar_one()
+            return count
+
+    first = _runner(settings)
+    try:
+        assert wait_until(lambda: projected() >= EVENTS // 10, timeout=120), (
+            "runner made no progress"
+        )
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.communicate(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    at_kill = projected()
+    assert at_kill < EVENTS, "the runner finished before it was killed: nothing was tested"
+
+    second = _runner(settings)
+    try:
+        assert wait_until(lambda: projected() >= EVENTS, timeout=180), "restart did not finish"
+        time.sleep(0.5)  # let any (wrong) extra write land before counting
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, stderr = second.communicate(timeout=30)
+    assert second.returncode == 0, stderr.decode()
+
+    with engine.connect() as connection:
+        ids = connection.execute(select(timeline_entries.c.event_id)).scalars().all()
+    engine.dispose()
+    assert len(ids) == EVENTS
+    assert set(ids) == {str(e.id) for e in published}
+    with build_backbone(settings) as backbone:
+        assert all(sum(r.lag().values()) == 0 for r in backbone.runtime.runners)
+
+
+def test_a_second_runner_on_the_same_data_is_refused(settings: Settings) -> None:
+    """Two embedded runners would both apply every batch: the second one stops at once."""
+    first = _runner(settings)
+    try:
+        lock = Path(settings.data_dir) / "runner.lock"
+        assert wait_until(lambda: lock.exists() and "pid" in lock.read_text(), timeout=30)
+        second = _runner(settings)
+        _, stderr = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert b"runner.lock is held by pid" in stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
