@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -18,7 +19,8 @@ from touchline.config import Settings, load_settings
 from touchline.demo import run_demo
 from touchline.events.keys import parse_identifier
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
-from touchline.handlers.identity import find_customer
+from touchline.handlers.identity import find_customer, surviving_customer
+from touchline.log.port import LogError
 from touchline.logs import configure_logging
 from touchline.projections.store import all_positions, make_engine, upgrade
 from touchline.projections.timeline import (
@@ -33,11 +35,13 @@ from touchline.schemas import SchemaCompatibilityError, check_schemas, export_sc
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = load_settings(**{"data_dir": args.data_dir} if args.data_dir else {})
-    configure_logging(settings.log_format)
     try:
+        settings = load_settings(**{"data_dir": args.data_dir} if args.data_dir else {})
+        # The demo prints its own story; routine info (merges) would drown it.
+        quiet = args.command is cmd_demo and not args.verbose
+        configure_logging(settings.log_format, logging.WARNING if quiet else logging.INFO)
         code: int = args.command(settings, args)
-    except (AlreadyRunning, InvalidCursor, ValueError) as error:
+    except (AlreadyRunning, InvalidCursor, LogError, ValueError, OSError) as error:
         print(f"touchline: {error}", file=sys.stderr)
         return 2
     return code
@@ -54,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--day", default="2026-11-20", help="the simulated day (YYYY-MM-DD)")
+    demo.add_argument("--verbose", action="store_true", help="show the backbone's own log")
     demo.set_defaults(command=cmd_demo)
 
     run = commands.add_parser("run", help="run the embedded backbone until interrupted")
@@ -148,11 +153,11 @@ def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
-    if identifier.startswith("cus_"):
-        return identifier
-    kind, value = parse_identifier(identifier)
-    normalised = backbone.codec.normalise_identifier(kind, value)
     with backbone.engine.connect() as connection:
+        if identifier.startswith("cus_"):
+            return surviving_customer(connection, identifier)
+        kind, value = parse_identifier(identifier)
+        normalised = backbone.codec.normalise_identifier(kind, value)
         return find_customer(connection, kind, normalised)
 
 

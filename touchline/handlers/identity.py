@@ -171,6 +171,23 @@ class _Pending:
             connection.execute(insert_ignoring_duplicates(connection, identifiers), rows)
 
 
+def surviving_customer(connection: Connection, customer_id: str) -> str | None:
+    """Where a customer id lives now: itself, or the survivor it was merged into."""
+    seen: set[str] = set()
+    current: str | None = customer_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = connection.execute(
+            select(customers.c.merged_into).where(customers.c.customer_id == current)
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.merged_into is None:
+            return current
+        current = row.merged_into
+    return current
+
+
 def find_customer(connection: Connection, kind: str, value: str) -> str | None:
     """The customer an identifier belongs to, if any."""
     return connection.execute(

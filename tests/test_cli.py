@@ -1,0 +1,113 @@
+"""The `touchline` command, as a person at a terminal uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.conftest import DAY
+from tests.helpers import ann_story
+from touchline.bootstrap import make_codec
+from touchline.cli import main
+from touchline.config import load_settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory with the default embedded log and SQLite store."""
+    for name in ("TOUCHLINE_DATABASE_URL", "TOUCHLINE_LOG_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def _run(data_dir: Path, *args: str) -> int:
+    return main(["--data-dir", str(data_dir), *args])
+
+
+def test_demo_prints_one_customer_across_five_channels(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo simulates a day, refuses a broken feed, and shows Ann's whole story."""
+    assert _run(data_dir, "demo", "--customers", "40") == 0
+    out = capsys.readouterr().out
+    assert "refused at the edge" in out
+    assert "unknown event type 'fax.recieved'" in out
+    for channel in ("email", "web", "call", "fax", "partner"):
+        assert f"  {channel} " in out, f"no {channel} entry in the demo timeline"
+    assert "Inbound call, 4m12s, agent Lee" in out
+
+
+def test_demo_twice_doubles_nothing(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The simulated day has deterministic event ids: running the demo again adds nothing."""
+    _run(data_dir, "demo", "--customers", "20")
+    first = capsys.readouterr().out.split("customer cus_")[1]
+    _run(data_dir, "demo", "--customers", "20")
+    second = capsys.readouterr().out.split("customer cus_")[1]
+    assert first.split("done in")[0] == second.split("done in")[0]
+
+
+def test_timeline_by_email_phone_and_filters(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any identifier finds the customer; filters and JSON output work."""
+    _run(data_dir, "demo", "--customers", "20")
+    capsys.readouterr()
+    assert _run(data_dir, "timeline", "ann.example.0@EXAMPLE.com", "--channel", "call") == 0
+    out = capsys.readouterr().out
+    assert "Inbound call" in out
+    assert "email" not in out.split("\n", 1)[1]
+
+    assert _run(data_dir, "timeline", "+1 (200) 555-1000", "--json", "--limit", "2") == 0
+    page = json.loads(capsys.readouterr().out)
+    assert len(page["entries"]) == 2
+    assert page["next_cursor"]
+
+    assert _run(data_dir, "timeline", "+12005551000", "--cursor", page["next_cursor"]) == 0
+    assert "Timeline of cus_" in capsys.readouterr().out
+
+
+def test_timeline_of_nobody_says_so(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown identifier exits 1 with a message; an unreadable one exits 2."""
+    assert _run(data_dir, "timeline", "nobody@example.com") == 1
+    assert "no customer is known by 'nobody@example.com'" in capsys.readouterr().err
+    assert _run(data_dir, "timeline", "gibberish") == 2
+    assert "kind:value" in capsys.readouterr().err
+
+
+def test_publish_reports_each_event(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Accepted events print their position; rejected ones their reason; exit 1 if any failed."""
+    codec = make_codec(load_settings({}))
+    events = [msgspec.json.decode(codec.encode(e)) for e in ann_story(DAY)]
+    events[1]["payload"] = {"message_id": 7}
+    path = tmp_path / "events.json"
+    path.write_bytes(msgspec.json.encode(events))
+
+    assert _run(data_dir, "publish", str(path)) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("accepted ") == 2
+    assert "[1].payload.message_id" in captured.err
+
+    assert _run(data_dir, "lag") == 0
+    assert "identity-resolver on touchline.touchpoints: 2 behind" in capsys.readouterr().out
+
+
+def test_db_upgrade_and_schema_check(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Migrations apply idempotently and the published schemas match the code."""
+    assert _run(data_dir, "db", "upgrade") == 0
+    assert _run(data_dir, "db", "upgrade") == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert _run(data_dir, "schemas", "check") == 0
+
+
+def test_a_bad_setting_is_a_clear_error(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped environment variable names the setting instead of a traceback."""
+    monkeypatch.setenv("TOUCHLINE_PARTITIONS", "many")
+    assert _run(data_dir, "lag") == 2
+    assert "partitions" in capsys.readouterr().err
