@@ -24,7 +24,12 @@ SalesChannel = Literal[DirectChannel, "partner"]
 
 
 class LineItem(
-    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+    gc=False,
 ):
     """One line of an order, cart or claim: so many units of one SKU at a unit price."""
 

@@ -25,7 +25,7 @@ from touchline.events import Envelope, new_event
 from touchline.events.identity import CustomerMerged
 from touchline.events.keys import identity_keys
 from touchline.handlers.processor import Emit, Outcome, Processor, Rejected
-from touchline.projections.store import insert_ignoring_duplicates
+from touchline.projections.store import bulk_insert_ignoring_duplicates
 from touchline.projections.tables import customers, identifiers
 from touchline.projections.timeline import to_us
 
@@ -163,12 +163,8 @@ class _Pending:
         self.links: dict[Key, dict[str, object]] = {}
 
     def write(self, connection: Connection) -> None:
-        if self.customers:
-            rows = list(self.customers.values())
-            connection.execute(insert_ignoring_duplicates(connection, customers), rows)
-        if self.links:
-            rows = list(self.links.values())
-            connection.execute(insert_ignoring_duplicates(connection, identifiers), rows)
+        bulk_insert_ignoring_duplicates(connection, customers, list(self.customers.values()))
+        bulk_insert_ignoring_duplicates(connection, identifiers, list(self.links.values()))
 
 
 def surviving_customer(connection: Connection, customer_id: str) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -59,6 +59,42 @@ def insert_ignoring_duplicates(connection: Connection, table: Any) -> Any:
     primary key is the idempotency key, so a redelivered event changes nothing."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
+
+
+def bulk_insert_ignoring_duplicates(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """Many rows, ignoring ones already there, in one driver-level executemany.
+
+    The statement is compiled once per dialect, table and column set; rows go
+    straight to the driver, skipping SQLAlchemy's per-row parameter processing
+    (about 7 us a row, a third of the timeline's cost). That is safe only for
+    columns of plain str, int, bytes or None, which is all these tables hold.
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    sql, order = _compiled_insert(connection.dialect.name, table, columns, connection)
+    if order is None:
+        connection.exec_driver_sql(sql, list(rows))
+    else:
+        connection.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+
+
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _compiled_insert(
+    dialect: str, table: Table, columns: tuple[str, ...], connection: Connection
+) -> tuple[str, tuple[str, ...] | None]:
+    key = (dialect, table.name, columns)
+    if key not in _COMPILED:
+        statement = insert_ignoring_duplicates(connection, table)
+        compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
+        positional = compiled.positional and compiled.positiontup
+        order = tuple(compiled.positiontup) if positional else None
+        _COMPILED[key] = (str(compiled), order)
+    return _COMPILED[key]
 
 
 def load_positions(connection: Connection, projector: str, topic: str) -> dict[int, int]:

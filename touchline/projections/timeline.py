@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from touchline.events import Envelope
 from touchline.events.identity import CustomerMerged
 from touchline.handlers.processor import Outcome, Processor, Rejected
-from touchline.projections.store import insert_ignoring_duplicates
+from touchline.projections.store import bulk_insert_ignoring_duplicates
 from touchline.projections.tables import timeline_aliases, timeline_entries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,8 +77,7 @@ class TimelineProjection(Processor):
 
 
 def _write(connection: Connection, rows: list[dict[str, object]]) -> None:
-    if rows:
-        connection.execute(insert_ignoring_duplicates(connection, timeline_entries), rows)
+    bulk_insert_ignoring_duplicates(connection, timeline_entries, rows)
 
 
 def _load_aliases(connection: Connection, customer_ids: set[str]) -> dict[str, str]:
