@@ -294,7 +294,7 @@ class Day:
             "fax-gateway",
             ids,
             FaxReceived(
-                document_id=f"FAX-{p.number:06d}", pages=2, form_name="signed trade account form"
+                document_id=f"FAX-{p.number:06d}", pages=2, form_name="signed trade account"
             ),
         )
 
