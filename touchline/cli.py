@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
+import faust
 import msgspec
 
 from touchline.bootstrap import Backbone, build_backbone
@@ -20,6 +21,7 @@ from touchline.demo import run_demo
 from touchline.events.keys import parse_identifier
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
 from touchline.handlers.identity import find_customer, surviving_customer
+from touchline.handlers.kafka_worker import make_app
 from touchline.log.port import LogError
 from touchline.logs import configure_logging
 from touchline.projections.store import all_positions, make_engine, upgrade
@@ -63,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the embedded backbone until interrupted")
     run.set_defaults(command=cmd_run)
+
+    worker = commands.add_parser("worker", help="run the processors as a Faust worker on Kafka")
+    worker.set_defaults(command=cmd_worker)
 
     timeline = commands.add_parser("timeline", help="print one customer's timeline")
     timeline.add_argument("identifier", help="kind:value, an email, a phone, or a customer id")
@@ -125,6 +130,24 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
             backbone.runtime.run(stop)
     finally:
         lock.release()
+    return 0
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    if not settings.resolved_log_url.startswith("kafka://"):
+        raise ValueError(
+            "the worker runs on Kafka: set TOUCHLINE_LOG_URL=kafka://host:port "
+            "(the embedded backbone is `touchline run`)"
+        )
+    with build_backbone(settings) as backbone:
+        app = make_app(
+            settings.resolved_log_url,
+            backbone.runtime.runners,
+            app_id=settings.group,
+            partitions=settings.partitions,
+            batch_size=settings.batch_size,
+        )
+        faust.Worker(app, loglevel="INFO", redirect_stdouts=False).execute_from_commandline()
     return 0
 
 

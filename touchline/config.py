@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_region: str = "US"
     """Region used to read national phone and fax numbers into E.164."""
     batch_size: int = 2000
+    group: str = "touchline"
+    """The Kafka consumer group (Faust app id) the workers share."""
     log_format: str = "console"
     topics: Topics = Topics()
 

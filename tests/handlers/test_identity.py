@@ -121,7 +121,7 @@ def test_replaying_merges_from_scratch_gives_the_same_timeline(backbone: Backbon
     with backbone.engine.begin() as connection:
         connection.execute(delete(projector_positions))
     for runner in backbone.runtime.runners:
-        runner._forget()
+        runner.forget()
     backbone.runtime.catch_up()
     assert _customer(backbone, "email", "ann@example.com") == survivor
     assert _story(backbone, survivor) == before

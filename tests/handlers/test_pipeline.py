@@ -88,7 +88,7 @@ def test_replaying_the_log_from_scratch_changes_nothing(backbone: Backbone) -> N
     with backbone.engine.begin() as connection:
         connection.execute(delete(projector_positions))
     for runner in backbone.runtime.runners:
-        runner._forget()
+        runner.forget()
     assert backbone.runtime.catch_up() > 0
     assert _timeline_of(backbone, "ann@example.com") == before
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.handlers.dead_letter import dead_letter
 from touchline.handlers.processor import Outcome, Processor
-from touchline.log.port import Log, Record, StoredRecord, TopicPartition
+from touchline.log.port import Log, LogError, Record, StoredRecord, TopicPartition
 from touchline.projections.store import load_positions, save_positions
 
 log = structlog.get_logger(__name__)
@@ -83,6 +83,37 @@ class ProcessorRunner:
         positions = self.positions()
         return {p: end - positions.get(p, 0) for p, end in self.log.end_offsets(self.topic).items()}
 
+    def apply(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> int:
+        """Records pushed by a consumer (the Kafka worker): those the database
+        already holds (offset below the stored position) are skipped, so a
+        redelivery after a rebalance or restart changes nothing."""
+        position = self.positions().get(tp.partition, 0)
+        fresh = [record for record in records if record.offset >= position]
+        if not fresh:
+            return 0
+        applied = 0
+        # The consumer may start past the stored position (its own committed
+        # offset is ahead of a restored or rebuilt database): read the gap
+        # from the log first, or those records would never be applied.
+        while position < fresh[0].offset:
+            missing = self.log.read(tp, position, min(self.batch_size, fresh[0].offset - position))
+            if not missing:
+                raise LogError(
+                    f"{tp.topic}[{tp.partition}] has no records {position}..{fresh[0].offset}"
+                )
+            log.warning(
+                "filling a gap from the log",
+                processor=self.processor.name,
+                partition=tp.partition,
+                start=position,
+                records=len(missing),
+            )
+            self._run_batch(tp, missing)
+            applied += len(missing)
+            position = missing[-1].offset + 1
+        self._run_batch(tp, fresh)
+        return applied + len(fresh)
+
     def step(self) -> int:
         """One batch from each partition with records waiting; how many were consumed."""
         consumed = 0
@@ -100,10 +131,10 @@ class ProcessorRunner:
         except OperationalError:
             # The database itself is unavailable: not the batch's fault. Let it
             # propagate so the caller backs off and retries the same batch.
-            self._forget()
+            self.forget()
             raise
         except _APPLY_ERRORS as error:
-            self._forget()
+            self.forget()
             log.warning(
                 "batch failed, retrying one by one",
                 processor=self.processor.name,
@@ -118,10 +149,10 @@ class ProcessorRunner:
             try:
                 self._commit(tp, record.offset + 1, self._decode([record]))
             except OperationalError:
-                self._forget()
+                self.forget()
                 raise
             except _APPLY_ERRORS as error:
-                self._forget()
+                self.forget()
                 reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
                 letter = dead_letter(record, reason, self.processor.name)
                 self._commit(tp, record.offset + 1, _Batch([], [], [letter]))
@@ -180,7 +211,8 @@ class ProcessorRunner:
         for topic, records in by_topic.items():
             self.log.append(topic, records)
 
-    def _forget(self) -> None:
-        """Drop cached state: the database is the truth after a failure."""
+    def forget(self) -> None:
+        """Drop cached state: the database is the truth after a failure, and
+        after a rebalance (another worker may have moved the positions)."""
         self._positions = None
         self.processor.rolled_back()

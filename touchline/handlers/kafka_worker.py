@@ -1,0 +1,107 @@
+"""The Kafka runtime: a Faust app running the same processors as the embedded one.
+
+One agent per processor consumes its source topic in batches (``take_events``)
+and hands each partition's records to the same :class:`ProcessorRunner` the
+embedded runtime uses, in a worker thread (SQLAlchemy and kafka-python block).
+Positions live in the projection database with the state they produced; on
+every assignment the worker seeks each partition to that position, and the
+runner skips anything below it, so Faust's own offset commits are only a
+hint and never the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterable, Iterable
+from typing import Any
+
+import faust
+import structlog
+
+from touchline.handlers.runner import ProcessorRunner
+from touchline.log.port import StoredRecord, TopicPartition
+
+log = structlog.get_logger(__name__)
+
+
+def broker_url(log_url: str) -> str:
+    """``kafka://a:9092,b:9092?...`` as Faust wants it (``kafka://a:9092;b:9092``)."""
+    hosts = log_url.removeprefix("kafka://").split("?", 1)[0]
+    return ";".join(f"kafka://{host}" for host in hosts.split(","))
+
+
+def make_app(
+    log_url: str,
+    runners: Iterable[ProcessorRunner],
+    *,
+    app_id: str = "touchline",
+    partitions: int = 8,
+    batch_size: int = 2000,
+    within: float = 0.2,
+    session_timeout: float = 10.0,
+) -> faust.App:
+    """A Faust app with one agent per runner; ``app_id`` is the consumer group."""
+    app = faust.App(
+        app_id,
+        broker=broker_url(log_url),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=partitions,
+        # Touchline creates its topics itself (with their partition counts),
+        # and keeps no Faust tables: nothing for Faust to declare.
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=min(3.0, session_timeout / 3),
+        broker_commit_interval=1.0,
+    )
+    by_topic: dict[str, ProcessorRunner] = {}
+    for runner in runners:
+        by_topic[runner.topic] = runner
+        _add_agent(app, runner, batch_size=batch_size, within=within)
+
+    @app.on_partitions_assigned.connect
+    async def resume_from_database(_sender: Any, *args: Any, **_kwargs: Any) -> None:
+        assigned: set[Any] = args[0]
+        for tp in assigned:
+            runner = by_topic.get(tp.topic)
+            if runner is None:
+                continue
+            runner.forget()
+            positions = await asyncio.to_thread(runner.positions)
+            offset = positions.get(tp.partition, 0)
+            await app.consumer.seek(tp, offset)
+            log.info("resuming", processor=runner.processor.name, partition=tp.partition,
+                     offset=offset)  # fmt: skip
+
+    return app
+
+
+def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:
+    topic = app.topic(runner.topic, key_type=bytes, value_type=bytes, internal=False)
+
+    async def consume(stream: AsyncIterable[Any]) -> None:
+        async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
+            batches: defaultdict[TopicPartition, list[StoredRecord]] = defaultdict(list)
+            for event in events:
+                message = event.message
+                batches[TopicPartition(message.topic, message.partition)].append(
+                    StoredRecord(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        timestamp_ms=int(message.timestamp * 1000),
+                        headers=tuple((k, bytes(v)) for k, v in (message.headers or ())),
+                    )
+                )
+            for tp, records in batches.items():
+                await asyncio.to_thread(runner.apply, tp, records)
+
+    consume.__name__ = f"consume_{runner.processor.name.replace('-', '_')}"
+    app.agent(topic, name=runner.processor.name)(consume)
