@@ -65,7 +65,13 @@ def make_app(
         _add_agent(app, runner, batch_size=batch_size, within=within)
 
     @app.on_partitions_assigned.connect
-    async def resume_from_database(_sender: Any, *args: Any, **_kwargs: Any) -> None:
+    async def resume_from_database(
+        _sender: Any,
+        /,
+        *args: Any,
+        signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
+        **_kwargs: Any,
+    ) -> None:
         assigned: set[Any] = args[0]
         for tp in assigned:
             runner = by_topic.get(tp.topic)
