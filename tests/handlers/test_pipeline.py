@@ -8,6 +8,7 @@ from sqlalchemy import Connection, delete
 
 from tests.conftest import DAY
 from tests.helpers import ann_story, summaries
+from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.handlers.dead_letter import describe
@@ -17,6 +18,8 @@ from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Record, StoredRecord, TopicPartition
 from touchline.projections.tables import projector_positions
 from touchline.projections.timeline import TimelinePage, read_timeline
+
+Runtime = EmbeddedRuntime | KafkaRuntime
 
 
 def _timeline_of(backbone: Backbone, email: str) -> TimelinePage:
@@ -35,11 +38,12 @@ def _dead_letters(backbone: Backbone) -> list[StoredRecord]:
     ]
 
 
-def test_one_story_across_channels(backbone: Backbone) -> None:
+def test_one_story_across_channels(runtime: Runtime) -> None:
     """Email and phone touchpoints of one person land on one timeline."""
+    backbone = runtime.backbone
     result = backbone.publisher.publish(ann_story(DAY))
     assert not result.rejected
-    backbone.runtime.catch_up()
+    runtime.drain()
     assert summaries(_timeline_of(backbone, "ann@example.com").entries) == [
         "Inbound call, 4m12s, agent Lee: billing question",
         "Opened email 'Spring offer'",
@@ -47,10 +51,9 @@ def test_one_story_across_channels(backbone: Backbone) -> None:
     ]
 
 
-def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(
-    backbone: Backbone,
-) -> None:
+def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(runtime: Runtime) -> None:
     """Garbage on the touchpoint topic is dead-lettered with reason and origin."""
+    backbone = runtime.backbone
     story = ann_story(DAY)
     topic = backbone.settings.topics.touchpoints
     backbone.publisher.publish(story[:1])
@@ -58,7 +61,7 @@ def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(
         topic, [Record(value=b"{not json", key=b"email:ann@example.com")]
     )
     backbone.publisher.publish(story[1:])
-    backbone.runtime.catch_up()
+    runtime.drain()
 
     assert len(_timeline_of(backbone, "ann@example.com").entries) == 3
     [letter] = _dead_letters(backbone)
@@ -71,12 +74,13 @@ def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(
     assert headers["origin.offset"] == str(position.offset)
 
 
-def test_a_duplicate_delivery_changes_nothing(backbone: Backbone) -> None:
+def test_a_duplicate_delivery_changes_nothing(runtime: Runtime) -> None:
     """The same events published twice appear once."""
+    backbone = runtime.backbone
     story = ann_story(DAY)
     backbone.publisher.publish(story)
     backbone.publisher.publish(story)
-    backbone.runtime.catch_up()
+    runtime.drain()
     assert len(_timeline_of(backbone, "ann@example.com").entries) == 3
 
 

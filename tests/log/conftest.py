@@ -22,10 +22,17 @@ def _fresh_sqlite_url(request: pytest.FixtureRequest) -> str:
     return f"sqlite:///{tmp_path / 'log.db'}"
 
 
-# How to reach an empty log of each engine. A server-backed engine (Kafka)
-# would take its broker from a session fixture here and skip when none
-# answers; the ``topic`` fixture keeps tests apart on a shared broker.
+def _fresh_kafka_url(request: pytest.FixtureRequest) -> str:
+    # The session's broker outlives the test: the ``topic`` fixture keeps tests
+    # apart on it. Short timeouts, so a broker gone wrong fails fast.
+    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+    return f"kafka://{bootstrap}?timeout_ms=5000&linger_ms=0"
+
+
+# How to reach an empty log of each engine. A server-backed engine takes its
+# broker from a session fixture, which skips when none answers.
 FRESH_LOG_URLS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
+    "kafka": _fresh_kafka_url,
     "sqlite": _fresh_sqlite_url,
 }
 

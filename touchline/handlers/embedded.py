@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.exc import OperationalError
 
 from touchline.handlers.runner import ProcessorRunner
+from touchline.log.port import LogError
 
 log = structlog.get_logger(__name__)
 
@@ -85,8 +86,8 @@ class EmbeddedRuntime:
         while not stop.is_set():
             try:
                 consumed = self.step()
-            except OperationalError as error:
-                log.error("projection database unavailable, retrying", error=str(error))
+            except (OperationalError, LogError) as error:
+                log.error("database or log unavailable, retrying", error=str(error))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff)
                 continue

@@ -18,9 +18,10 @@ from typing import Any
 
 import faust
 import structlog
+from sqlalchemy.exc import OperationalError
 
 from touchline.handlers.runner import ProcessorRunner
-from touchline.log.port import StoredRecord, TopicPartition
+from touchline.log.port import LogError, StoredRecord, TopicPartition
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +57,7 @@ def make_app(
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session_timeout,
+        broker_rebalance_timeout=session_timeout,
         broker_heartbeat_interval=min(3.0, session_timeout / 3),
         broker_commit_interval=1.0,
     )
@@ -81,10 +83,39 @@ def make_app(
             positions = await asyncio.to_thread(runner.positions)
             offset = positions.get(tp.partition, 0)
             await app.consumer.seek(tp, offset)
-            log.info("resuming", processor=runner.processor.name, partition=tp.partition,
-                     offset=offset)  # fmt: skip
+            log.info(
+                "resuming", processor=runner.processor.name, partition=tp.partition, offset=offset
+            )
 
     return app
+
+
+# Failures of what is outside the batch: the broker or the database is
+# unreachable. The same batch is retried (the runner skips what the database
+# already holds) rather than crashing the agent, which Faust would restart
+# without the records it had already fetched.
+_TRANSIENT = (LogError, OperationalError)
+
+
+async def _apply_until_done(
+    runner: ProcessorRunner, tp: TopicPartition, records: list[StoredRecord]
+) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await asyncio.to_thread(runner.apply, tp, records)
+            return
+        except _TRANSIENT as error:
+            log.warning(
+                "batch failed on an outage, retrying",
+                processor=runner.processor.name,
+                partition=tp.partition,
+                error=str(error),
+                retry_in=delay,
+            )
+            runner.forget()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:
@@ -107,7 +138,7 @@ def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, with
                     )
                 )
             for tp, records in batches.items():
-                await asyncio.to_thread(runner.apply, tp, records)
+                await _apply_until_done(runner, tp, records)
 
     consume.__name__ = f"consume_{runner.processor.name.replace('-', '_')}"
     app.agent(topic, name=runner.processor.name)(consume)

@@ -24,7 +24,18 @@ def _open_sqlite(target: str) -> Log:
     return SqliteLog(path)
 
 
-LOG_ENGINES: dict[str, Callable[[str], Log]] = {"sqlite": _open_sqlite}
+def _open_kafka(target: str) -> Log:
+    """``kafka://host:port[,host:port...][?compression=gzip&linger_ms=5&...]``.
+
+    Imported here rather than at the top: kafka-python takes a fifth of a
+    second to import, which the embedded engine's every start need not pay.
+    """
+    from touchline.log.kafka import open_kafka_log  # noqa: PLC0415 - see the docstring
+
+    return open_kafka_log(target)
+
+
+LOG_ENGINES: dict[str, Callable[[str], Log]] = {"kafka": _open_kafka, "sqlite": _open_sqlite}
 
 
 def open_log(url: str) -> Log:

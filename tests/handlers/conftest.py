@@ -1,0 +1,52 @@
+"""The `runtime` fixture: every scenario on the embedded log and on Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.runtimes import EmbeddedRuntime, KafkaRuntime
+from touchline.bootstrap import build_backbone
+from touchline.config import Settings, Topics, load_settings
+
+RUNTIMES = ["embedded", "kafka"]
+
+
+def kafka_env(bootstrap: str, settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """Settings for a test of its own on a shared broker: topics and group unique."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        "TOUCHLINE_LOG_URL": f"kafka://{bootstrap}",
+        "TOUCHLINE_DATABASE_URL": settings.resolved_database_url,
+        "TOUCHLINE_DATA_DIR": str(tmp_path / "kafka-data"),
+        "TOUCHLINE_PARTITIONS": str(settings.partitions),
+        "TOUCHLINE_BATCH_SIZE": str(settings.batch_size),
+        "TOUCHLINE_GROUP": prefix,
+        # The broker holds a join for half the session timeout: keep it short.
+        "TOUCHLINE_SESSION_TIMEOUT": "3",
+    }
+    for name in Topics.__struct_fields__:
+        env[f"TOUCHLINE_TOPIC_{name.upper()}"] = f"{prefix}.{name}"
+    return env
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> Iterator[EmbeddedRuntime | KafkaRuntime]:
+    """A backbone on each runtime; on Kafka a real worker process runs the processors."""
+    if request.param == "embedded":
+        embedded = EmbeddedRuntime(build_backbone(settings))
+        yield embedded
+        embedded.close()
+        return
+    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+    env = kafka_env(bootstrap, settings, tmp_path)
+    # The test's backbone migrates and creates the topics before the worker starts.
+    kafka = KafkaRuntime(build_backbone(load_settings(env)), env)
+    kafka.start_worker()
+    yield kafka
+    kafka.close()

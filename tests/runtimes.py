@@ -1,0 +1,88 @@
+"""The runtimes every scenario runs on: embedded, and Kafka with a real worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from touchline.bootstrap import Backbone
+
+
+@dataclass
+class EmbeddedRuntime:
+    """Processors run in the test's own process, on the SQLite log."""
+
+    backbone: Backbone
+    name: str = "embedded"
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Run until nothing is waiting."""
+        del timeout
+        self.backbone.runtime.catch_up()
+
+    def close(self) -> None:
+        self.backbone.close()
+
+
+@dataclass
+class KafkaRuntime:
+    """A real `touchline worker` process (Faust) on a real broker."""
+
+    backbone: Backbone
+    env: dict[str, str]
+    name: str = "kafka"
+    worker: subprocess.Popen[bytes] | None = None
+
+    def start_worker(self) -> None:
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "touchline.cli", "worker"],
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def drain(self, timeout: float = 90.0) -> None:
+        """Wait until every processor's stored position is at its topic's end,
+        twice in a row (what the resolver emits is the timeline's input)."""
+        deadline = time.monotonic() + timeout
+        settled = 0
+        while settled < 2:
+            if self.worker is not None and self.worker.poll() is not None:
+                _, stderr = self.worker.communicate()
+                raise AssertionError(
+                    f"worker exited {self.worker.returncode}: {stderr.decode()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                lags = self.lags()
+                log = self.stop_worker()
+                raise AssertionError(f"worker did not drain in {timeout}s: {lags}\n{log[-4000:]}")
+            settled = settled + 1 if not any(self.lags().values()) else 0
+            time.sleep(0.2)
+
+    def lags(self) -> dict[str, int]:
+        lags = {}
+        for runner in self.backbone.runtime.runners:
+            runner.forget()
+            lags[runner.processor.name] = sum(runner.lag().values())
+        return lags
+
+    def stop_worker(self, sig: int = signal.SIGTERM) -> str:
+        if self.worker is None:
+            return ""
+        if self.worker.poll() is None:
+            self.worker.send_signal(sig)
+        try:
+            _, stderr = self.worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+            _, stderr = self.worker.communicate()
+        self.worker = None
+        return stderr.decode(errors="replace")
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.backbone.close()
