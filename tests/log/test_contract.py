@@ -313,3 +313,14 @@ def test_open_log_needs_an_engine() -> None:
     """A log URL without an engine scheme is refused."""
     with pytest.raises(LogError, match="no engine"):
         open_log("/data/log.db")
+
+
+def test_an_explicit_partition_overrides_the_key(log: Log, topic: str) -> None:
+    """A record with a partition lands there whatever its key; out of range is refused."""
+    log.create_topic(topic, 3)
+    positions = log.append(
+        topic, [Record(value=b"a", key=b"k", partition=2), Record(value=b"b", partition=0)]
+    )
+    assert [p.partition for p in positions] == [2, 0]
+    with pytest.raises(LogError, match="no partition 3"):
+        log.append(topic, [Record(value=b"c", partition=3)])

@@ -36,7 +36,6 @@ On Apache Kafka this costs one small fetch and changes nothing.
 
 from __future__ import annotations
 
-import functools
 import socket
 import threading
 import time
@@ -54,7 +53,7 @@ from touchline.log.port import (
     StoredRecord,
     TopicPartition,
     UnknownTopicError,
-    partition_for_key,
+    place,
 )
 
 with warnings.catch_warnings():
@@ -94,9 +93,6 @@ _RETRY_BACKOFF_S = 0.1
 _DEFAULT_PORT = 9092
 
 _T = TypeVar("_T")
-
-# Same cache as the embedded log: keys (customer ids) repeat heavily.
-_partition_for_key = functools.lru_cache(maxsize=1 << 16)(partition_for_key)
 
 
 class KafkaLog(Log):
@@ -344,16 +340,10 @@ class KafkaLog(Log):
             )
 
     def _place(self, topic: str, count: int, records: Sequence[Record]) -> list[int]:
-        """The partition of each record: its key's hash, or the next in rotation."""
-        turn = self._round_robin.get(topic, 0)
-        placed = []
-        for record in records:
-            if record.key is None:
-                placed.append(turn % count)
-                turn += 1
-            else:
-                placed.append(_partition_for_key(record.key, count))
-        self._round_robin[topic] = turn % count
+        """The partition of each record, by the rule every engine shares."""
+        placed, self._round_robin[topic] = place(
+            topic, count, records, self._round_robin.get(topic, 0)
+        )
         return placed
 
     def _listed_ends(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:

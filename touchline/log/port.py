@@ -7,6 +7,7 @@ by a hash of their key, offsets that only grow, and consumer-group positions.
 
 from __future__ import annotations
 
+import functools
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -36,11 +37,14 @@ class Position(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A record to append. ``key`` decides the partition (None: round robin)."""
+    """A record to append. ``partition`` places it explicitly; otherwise ``key``
+    decides (None: round robin). A batch of events bound for one partition is
+    appended as one record with an explicit partition."""
 
     value: bytes
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = field(default=())
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,31 @@ def murmur2(data: bytes) -> int:
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), so both engines place a key alike."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_cached_partition_for_key = functools.lru_cache(maxsize=1 << 16)(partition_for_key)
+
+
+def place(
+    topic: str, partitions: int, records: Sequence[Record], turn: int
+) -> tuple[list[int], int]:
+    """Each record's partition, and the round-robin turn to continue from.
+
+    The same rule on every engine: an explicit partition, else the key's
+    murmur2 hash (keys repeat, hence the cache), else the next in rotation.
+    """
+    placed = []
+    for record in records:
+        if record.partition is not None:
+            if not 0 <= record.partition < partitions:
+                raise LogError(f"{topic} has no partition {record.partition} (it has {partitions})")
+            placed.append(record.partition)
+        elif record.key is None:
+            placed.append(turn % partitions)
+            turn += 1
+        else:
+            placed.append(_cached_partition_for_key(record.key, partitions))
+    return placed, turn % partitions
 
 
 class Log(ABC):

@@ -22,7 +22,6 @@ cost more than the rest of the append.
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import threading
@@ -42,7 +41,7 @@ from touchline.log.port import (
     StoredRecord,
     TopicPartition,
     UnknownTopicError,
-    partition_for_key,
+    place,
 )
 
 BUSY_TIMEOUT_MS = 30_000
@@ -99,7 +98,6 @@ _decode_headers = msgspec.msgpack.Decoder(_Headers).decode
 
 # murmur2 is pure Python (a few microseconds a key); keys (customer ids) repeat
 # heavily, so a bounded cache takes most hashing off the append path.
-_partition_for_key = functools.lru_cache(maxsize=1 << 16)(partition_for_key)
 
 
 @contextmanager
@@ -264,17 +262,10 @@ class SqliteLog(Log):
     # -- helpers ------------------------------------------------------------
 
     def _place(self, meta: _Topic, records: Sequence[Record]) -> list[int]:
-        """The partition of each record: its key's hash, or the next in rotation."""
-        n = meta.partitions
-        turn = self._round_robin.get(meta.name, 0)
-        placed = []
-        for record in records:
-            if record.key is None:
-                placed.append(turn % n)
-                turn += 1
-            else:
-                placed.append(_partition_for_key(record.key, n))
-        self._round_robin[meta.name] = turn % n
+        """The partition of each record, by the rule every engine shares."""
+        placed, self._round_robin[meta.name] = place(
+            meta.name, meta.partitions, records, self._round_robin.get(meta.name, 0)
+        )
         return placed
 
     def _topic(self, name: str) -> _Topic:
