@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import embedded
+from bench import embedded, kafka
 from bench.machine import describe_machine
 
 
@@ -14,10 +14,17 @@ def main() -> None:
     parser.add_argument(
         "--customers", type=int, default=15_000, help="simulated customers (about 7 events each)"
     )
+    parser.add_argument(
+        "--only", choices=["embedded", "kafka"], help="run one benchmark (default: both)"
+    )
     args = parser.parse_args()
-    print(f"machine: {describe_machine()}")
-    for line in embedded.main(args.runs, args.customers):
-        print(line)
+    print(f"machine: {describe_machine()}", flush=True)
+    if args.only in (None, "embedded"):
+        for line in embedded.main(args.runs, args.customers):
+            print(line, flush=True)
+    if args.only in (None, "kafka"):
+        for line in kafka.main(args.runs, args.customers // 3):
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

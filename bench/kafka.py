@@ -23,10 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from quixstreams import Application
 from quixstreams.sinks import BatchingSink, SinkBatch
@@ -35,8 +35,9 @@ from sqlalchemy import Engine, func, select
 from bench.broker import tansu
 from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
+from touchline.events import Envelope, EventCodec
 from touchline.events.keys import source_key
-from touchline.log.port import Record
+from touchline.log.port import Record, partition_for_key
 from touchline.logs import configure_logging
 from touchline.projections.store import bulk_insert_ignoring_duplicates, make_engine, upgrade
 from touchline.projections.tables import timeline_entries
@@ -105,28 +106,36 @@ def end_to_end(customers: int) -> tuple[int, float]:
     return len(events), rate
 
 
-def _prefill_interactions(env: dict[str, str], customers: int) -> int:
-    """A simulated day, attributed to customers, appended to ``interactions``:
-    both consumers then read the very same records."""
+def _prefill_interactions(env: dict[str, str], customers: int, *, batched: bool) -> int:
+    """A simulated day, attributed to customers, on ``interactions`` as the
+    resolver writes it (one record per partition per batch of 2000 events), or
+    one event per message (``batched=False``, the shape before batching)."""
     _, events = simulate_day(date(2026, 11, 20), customers, seed=2)
     settings = load_settings(env)
     with build_backbone(settings) as backbone:
-        records = []
-        for event in events:
-            customer_id = f"cus_{source_key(event.identities)}"
-            attributed = event.with_customer(customer_id)
-            records.append(
-                Record(value=backbone.codec.encode(attributed), key=customer_id.encode())
-            )
-        for start in range(0, len(records), 5000):
-            backbone.log.append(settings.topics.interactions, records[start : start + 5000])
-    return len(records)
+        codec, topic = backbone.codec, settings.topics.interactions
+        for start in range(0, len(events), 2000):
+            groups: dict[int, list[Envelope]] = defaultdict(list)
+            singles = []
+            for event in events[start : start + 2000]:
+                customer_id = f"cus_{source_key(event.identities)}"
+                attributed = event.with_customer(customer_id)
+                if batched:
+                    groups[partition_for_key(customer_id.encode(), PARTITIONS)].append(attributed)
+                else:
+                    singles.append(Record(value=codec.encode(attributed), key=customer_id.encode()))
+            records = singles or [
+                Record(value=codec.encode_batch(group), partition=partition)
+                for partition, group in groups.items()
+            ]
+            backbone.log.append(topic, records)
+    return len(events)
 
 
-def timeline_touchline(customers: int) -> float:
+def timeline_touchline(customers: int, *, batched: bool = True) -> float:
     with tansu() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         env = _env(bootstrap, data_dir)
-        total = _prefill_interactions(env, customers)
+        total = _prefill_interactions(env, customers, batched=batched)
         engine = make_engine(load_settings(env).resolved_database_url)
         worker = _worker(env, "timeline")
         try:
@@ -140,17 +149,22 @@ def timeline_touchline(customers: int) -> float:
 class _TimelineSink(BatchingSink):
     """The timeline projection's rows, bulk-inserted at each quixstreams checkpoint."""
 
-    def __init__(self, engine: Engine, projection: TimelineProjection, decode: Any) -> None:
+    def __init__(self, engine: Engine, projection: TimelineProjection, codec: EventCodec) -> None:
         super().__init__()
         self.engine = engine
         self.projection = projection
-        self.decode = decode
+        self.decode = codec.decode
+        self.is_batch = codec.is_batch
+        self.split = codec.split_batch
 
     def write(self, batch: SinkBatch) -> None:
         rows = []
         for item in batch:
-            event = self.decode(item.value)
-            rows.append(self.projection.row(event, event.customer_id))
+            values = self.split(item.value) if self.is_batch(item.value) else [item.value]
+            for value in values:
+                event = self.decode(value)
+                assert event.customer_id is not None  # the prefill attributes every event
+                rows.append(self.projection.row(event, event.customer_id))
         with self.engine.begin() as connection:
             bulk_insert_ignoring_duplicates(connection, timeline_entries, rows)
 
@@ -158,7 +172,7 @@ class _TimelineSink(BatchingSink):
 def timeline_quixstreams(customers: int) -> float:
     with tansu() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         env = _env(bootstrap, data_dir)
-        total = _prefill_interactions(env, customers)
+        total = _prefill_interactions(env, customers, batched=True)
         settings = load_settings(env)
         engine = make_engine(settings.resolved_database_url)
         upgrade(engine)
@@ -174,14 +188,19 @@ def timeline_quixstreams(customers: int) -> float:
         topic = app.topic(
             settings.topics.interactions, value_deserializer="bytes", key_deserializer="bytes"
         )
-        sink = _TimelineSink(engine, TimelineProjection(topic.name, codec.encode), codec.decode)
+        sink = _TimelineSink(engine, TimelineProjection(topic.name, codec.encode), codec)
         app.dataframe(topic).sink(sink)
-        counter = threading.Thread(
-            target=lambda: results.append(_steady_rate(lambda: _rows(engine), total))
-        )
         results: list[float] = []
+
+        def measure() -> None:
+            try:
+                results.append(_steady_rate(lambda: _rows(engine), total))
+            finally:
+                app.stop()
+
+        counter = threading.Thread(target=measure)
         counter.start()
-        app.run(timeout=600, count=total, collect=False)
+        app.run()
         counter.join()
         engine.dispose()
         return results[0]
@@ -194,12 +213,14 @@ def main(runs: int, customers: int) -> list[str]:
     e2e = [end_to_end(customers) for _ in range(runs)]
     faust_timeline = [timeline_touchline(customers) for _ in range(runs)]
     quix_timeline = [timeline_quixstreams(customers) for _ in range(runs)]
+    unbatched = [timeline_touchline(customers, batched=False) for _ in range(runs)]
     return [
         f"kafka (Tansu test broker, {PARTITIONS} partitions, 1 worker): "
         f"{e2e[0][0]:,} events per run, {runs} runs",
         f"  publish -> timeline (resolve + project)  {median(r for _, r in e2e):>9,.0f} events/s",
         f"  timeline only, touchline worker (Faust)  {median(faust_timeline):>9,.0f} events/s",
         f"  timeline only, quixstreams app           {median(quix_timeline):>9,.0f} events/s",
+        f"  timeline only, touchline, 1 event/message {median(unbatched):>8,.0f} events/s (before)",
         "  runs: e2e "
         + ", ".join(f"{r:,.0f}" for _, r in e2e)
         + "; faust "

@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import IO
 
 from touchline.bootstrap import Backbone
 
@@ -30,20 +32,35 @@ class EmbeddedRuntime:
 
 @dataclass
 class KafkaRuntime:
-    """A real `touchline worker` process (Faust) on a real broker."""
+    """A real `touchline worker` process (Faust) on a real broker.
+
+    The worker's log goes to a file, never to a pipe: nobody reads a pipe
+    while the worker runs, and once its 64 KiB fill (a broker outage logs a
+    lot) every thread that logs blocks in write(), the worker's event loop
+    among them, until the test gives up and reads it.
+    """
 
     backbone: Backbone
     env: dict[str, str]
     name: str = "kafka"
     worker: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start_worker(self) -> None:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed in stop_worker
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "touchline.cli", "worker"],
             env={**os.environ, **self.env},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
         )
+
+    def worker_log(self) -> str:
+        """What the running (or last stopped) worker has logged so far."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
 
     def drain(self, timeout: float = 90.0) -> None:
         """Wait until every processor's stored position is at its topic's end,
@@ -52,10 +69,8 @@ class KafkaRuntime:
         settled = 0
         while settled < 2:
             if self.worker is not None and self.worker.poll() is not None:
-                _, stderr = self.worker.communicate()
-                raise AssertionError(
-                    f"worker exited {self.worker.returncode}: {stderr.decode()[-3000:]}"
-                )
+                code = self.worker.returncode
+                raise AssertionError(f"worker exited {code}: {self.stop_worker()[-3000:]}")
             if time.monotonic() > deadline:
                 lags = self.lags()
                 log = self.stop_worker()
@@ -76,12 +91,16 @@ class KafkaRuntime:
         if self.worker.poll() is None:
             self.worker.send_signal(sig)
         try:
-            _, stderr = self.worker.communicate(timeout=30)
+            self.worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.worker.kill()
-            _, stderr = self.worker.communicate()
+            self.worker.wait()
         self.worker = None
-        return stderr.decode(errors="replace")
+        logged = self.worker_log()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return logged
 
     def close(self) -> None:
         self.stop_worker()

@@ -115,5 +115,6 @@ def test_broker_unreachable_then_back_loses_and_doubles_nothing(
         assert len(ids) == len(expected)
         assert set(ids) == expected
     finally:
+        Path("/tmp/diag/worker.log").write_text(runtime.worker_log())  # DIAG
         runtime.close()
         proxy.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import Connection, delete
 
@@ -133,3 +134,32 @@ def test_an_event_the_processor_cannot_apply_is_dead_lettered_alone(backbone: Ba
     [letter] = _dead_letters(backbone)
     assert "choosy failed: ValueError: cannot handle this one" in describe(letter)["reason"]
     assert sum(runner.lag().values()) == 0
+
+
+def test_a_bad_event_inside_a_batch_record_is_dead_lettered_alone(runtime: Runtime) -> None:
+    """One record carrying three events, the middle one broken: two apply, one dead letter."""
+    backbone = runtime.backbone
+    story = ann_story(DAY)
+    good = [backbone.codec.encode(e) for e in (story[0], story[2])]
+    broken = b'{"id":"not-a-uuid","type":"email.opened"}'
+    value = b"[" + b",".join([good[0], broken, good[1]]) + b"]"
+    topic = backbone.settings.topics.touchpoints
+    [position] = backbone.log.append(topic, [Record(value=value, partition=1)])
+    runtime.drain()
+
+    assert summaries(_timeline_of(backbone, "ann@example.com").entries) == [
+        "Inbound call, 4m12s, agent Lee: billing question",
+        "Sent email 'Spring offer'",
+    ]
+    [letter] = _dead_letters(backbone)
+    headers = describe(letter)
+    assert letter.value == broken
+    assert (headers["origin.offset"], headers["origin.index"]) == (str(position.offset), "1")
+    assert "$.id" in headers["reason"]
+
+
+def test_published_batches_keep_input_order_in_the_result(runtime: Runtime) -> None:
+    """The publisher packs events per partition, yet reports them in input order."""
+    story = ann_story(DAY) + ann_story(DAY + timedelta(days=1))
+    result = runtime.backbone.publisher.publish(story)
+    assert [event.id for event, _ in result.accepted] == [event.id for event in story]

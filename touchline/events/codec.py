@@ -187,6 +187,25 @@ class EventCodec:
             campaign_id=head.campaign_id,
         )
 
+    def encode_batch(self, events: Sequence[Envelope]) -> bytes:
+        """Several events as one array: one log record carries them all."""
+        return self._wire.encode(events)
+
+    def is_batch(self, data: bytes) -> bool:
+        """Whether a record holds an array of events rather than one event."""
+        first = data[:1]
+        if self.wire_format == "json":
+            return data.lstrip()[:1] == b"["
+        # msgpack: fixarray, array 16 or array 32.
+        return bool(first) and (0x90 <= first[0] <= 0x9F or first[0] in (0xDC, 0xDD))
+
+    def split_batch(self, data: bytes) -> list[bytes]:
+        """The raw bytes of each event in an array (InvalidEvent if not an array)."""
+        try:
+            return [bytes(item) for item in self._wire.raw_list(data)]
+        except msgspec.DecodeError as error:
+            raise InvalidEvent(f"batch is not an array of events: {error}") from None
+
     def decode_batch(self, data: bytes) -> list[Envelope | InvalidEvent]:
         """A JSON/msgpack array of events: each decoded on its own, so one bad
         event never costs the good ones; the result keeps the input order."""

@@ -5,19 +5,30 @@ from __future__ import annotations
 from touchline.log.port import Record, StoredRecord
 
 
-def dead_letter(record: StoredRecord, reason: str, processor: str) -> Record:
-    """The original bytes and key, with headers saying why and where from."""
-    return Record(
-        value=record.value,
-        key=record.key,
-        headers=(
-            ("reason", reason.encode()),
-            ("origin.topic", record.topic.encode()),
-            ("origin.partition", str(record.partition).encode()),
-            ("origin.offset", str(record.offset).encode()),
-            ("processor", processor.encode()),
-        ),
-    )
+def dead_letter(
+    record: StoredRecord,
+    reason: str,
+    processor: str,
+    *,
+    item: tuple[int, bytes] | None = None,
+) -> Record:
+    """The original bytes and key, with headers saying why and where from.
+
+    ``item`` is (index, bytes) of one event inside a record that carries a
+    batch of events: only that event is dead, its neighbours were applied.
+    """
+    headers = [
+        ("reason", reason.encode()),
+        ("origin.topic", record.topic.encode()),
+        ("origin.partition", str(record.partition).encode()),
+        ("origin.offset", str(record.offset).encode()),
+        ("processor", processor.encode()),
+    ]
+    value = record.value
+    if item is not None:
+        index, value = item
+        headers.append(("origin.index", str(index).encode()))
+    return Record(value=value, key=record.key, headers=tuple(headers))
 
 
 def describe(record: StoredRecord) -> dict[str, str]:

@@ -19,7 +19,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.handlers.dead_letter import dead_letter
 from touchline.handlers.processor import Outcome, Processor
-from touchline.log.port import Log, LogError, Record, StoredRecord, TopicPartition
+from touchline.log.port import (
+    Log,
+    LogError,
+    Record,
+    StoredRecord,
+    TopicPartition,
+    partition_for_key,
+)
 from touchline.projections.store import load_positions, save_positions
 
 log = structlog.get_logger(__name__)
@@ -39,10 +46,11 @@ class RunnerStats:
 
 @dataclass(slots=True)
 class _Batch:
-    """Decoded events with the records they came from, and the undecodable."""
+    """Decoded events with where each came from, and the undecodable."""
 
     events: list[Envelope]
-    origins: list[StoredRecord]
+    origins: list[tuple[StoredRecord, int | None]]
+    """The record each event came from, and its index when the record is a batch."""
     dead: list[Record]
 
 
@@ -67,6 +75,8 @@ class ProcessorRunner:
         self.batch_size = batch_size
         self.stats = RunnerStats()
         self._positions: dict[int, int] | None = None
+        # Partition counts never change (the log refuses to), so they are kept.
+        self._partition_counts: dict[str, int] = {}
 
     @property
     def topic(self) -> str:
@@ -144,29 +154,60 @@ class ProcessorRunner:
             self._run_singly(tp, records)
 
     def _run_singly(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
-        """Isolate the event that fails: it goes to the dead letters, the rest apply."""
+        """Isolate the event that fails: it goes to the dead letters, the rest apply.
+
+        Inside a record that carries several events, each is committed on its
+        own and the position moves past the record only with its last event:
+        a crash in between replays the record, and event ids make that harmless.
+        """
         for record in records:
-            try:
-                self._commit(tp, record.offset + 1, self._decode([record]))
-            except OperationalError:
-                self.forget()
-                raise
-            except _APPLY_ERRORS as error:
-                self.forget()
-                reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
-                letter = dead_letter(record, reason, self.processor.name)
-                self._commit(tp, record.offset + 1, _Batch([], [], [letter]))
+            decoded = self._decode([record])
+            units = [
+                _Batch([event], [origin], [])
+                for event, origin in zip(decoded.events, decoded.origins, strict=True)
+            ] or [_Batch([], [], [])]
+            units[0].dead.extend(decoded.dead)
+            for number, unit in enumerate(units):
+                next_offset = record.offset + 1 if number == len(units) - 1 else record.offset
+                try:
+                    self._commit(tp, next_offset, unit)
+                except OperationalError:
+                    self.forget()
+                    raise
+                except _APPLY_ERRORS as error:
+                    self.forget()
+                    reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
+                    letters = [
+                        self._letter(origin, reason, event)
+                        for event, origin in zip(unit.events, unit.origins, strict=True)
+                    ]
+                    self._commit(tp, next_offset, _Batch([], [], letters))
 
     def _decode(self, records: Sequence[StoredRecord]) -> _Batch:
         batch = _Batch([], [], [])
         decode = self.codec.decode
+        name = self.processor.name
         for record in records:
+            if not self.codec.is_batch(record.value):
+                try:
+                    batch.events.append(decode(record.value))
+                except InvalidEvent as error:
+                    batch.dead.append(dead_letter(record, str(error), name))
+                else:
+                    batch.origins.append((record, None))
+                continue
             try:
-                batch.events.append(decode(record.value))
+                items = self.codec.split_batch(record.value)
             except InvalidEvent as error:
-                batch.dead.append(dead_letter(record, str(error), self.processor.name))
-            else:
-                batch.origins.append(record)
+                batch.dead.append(dead_letter(record, str(error), name))
+                continue
+            for index, item in enumerate(items):
+                try:
+                    batch.events.append(decode(item))
+                except InvalidEvent as error:
+                    batch.dead.append(dead_letter(record, str(error), name, item=(index, item)))
+                else:
+                    batch.origins.append((record, index))
         return batch
 
     def _commit(self, tp: TopicPartition, next_offset: int, batch: _Batch) -> None:
@@ -193,23 +234,46 @@ class ProcessorRunner:
     def _rejections(self, batch: _Batch, outcome: Outcome) -> list[Record]:
         if not outcome.rejected:
             return []
-        origin = {
-            event.id: record for event, record in zip(batch.events, batch.origins, strict=True)
-        }
+        origin = {event.id: where for event, where in zip(batch.events, batch.origins, strict=True)}
         return [
-            dead_letter(origin[item.event.id], item.reason, self.processor.name)
+            self._letter(origin[item.event.id], item.reason, item.event)
             for item in outcome.rejected
         ]
 
+    def _letter(
+        self, origin: tuple[StoredRecord, int | None], reason: str, event: Envelope
+    ) -> Record:
+        record, index = origin
+        item = None if index is None else (index, self.codec.encode(event))
+        return dead_letter(record, reason, self.processor.name, item=item)
+
     def _append(self, outcome: Outcome, dead: list[Record]) -> None:
-        by_topic: dict[str, list[Record]] = defaultdict(list)
-        encode = self.codec.encode
+        """Emits go out as one record per target partition (a batch of events:
+        the per-record cost of the log, and of Faust, is paid once per batch)."""
+        by_target: dict[tuple[str, int], list[Envelope]] = defaultdict(list)
+        keys: dict[tuple[str, int], bytes] = {}
         for emit in outcome.emitted:
-            by_topic[emit.topic].append(Record(value=encode(emit.event), key=emit.key))
+            target = (emit.topic, partition_for_key(emit.key, self._partitions_of(emit.topic)))
+            by_target[target].append(emit.event)
+            keys.setdefault(target, emit.key)
+        by_topic: dict[str, list[Record]] = defaultdict(list)
+        for (topic, partition), events in by_target.items():
+            if len(events) == 1:
+                value = self.codec.encode(events[0])
+                by_topic[topic].append(Record(value=value, key=keys[topic, partition]))
+            else:
+                value = self.codec.encode_batch(events)
+                by_topic[topic].append(Record(value=value, partition=partition))
         if dead:
             by_topic[self.dead_letter_topic].extend(dead)
         for topic, records in by_topic.items():
             self.log.append(topic, records)
+
+    def _partitions_of(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            count = self._partition_counts[topic] = self.log.partitions(topic)
+        return count
 
     def forget(self) -> None:
         """Drop cached state: the database is the truth after a failure, and

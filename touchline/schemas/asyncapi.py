@@ -101,12 +101,14 @@ _KEYS: dict[str, Document] = {
     "sourceIdentity": {
         "type": "string",
         "description": "The most specific identifier the channel knows, as `kind:value`; "
-        "no key when the event carries no identifier.",
+        "no key when the event carries no identifier, or on a record packing several "
+        "events for one partition.",
         "examples": ["email:ann@example.com", "phone:+14155550100"],
     },
     "customerId": {
         "type": "string",
-        "description": "The canonical customer id: the envelope's `customer_id`.",
+        "description": "The canonical customer id: the envelope's `customer_id` (no key "
+        "on a record that packs several customers' events for one partition).",
     },
     "originalKey": {
         "description": "The failed record's key, unchanged (no key if it had none).",
@@ -151,7 +153,10 @@ def asyncapi_document(catalogue: Catalogue, topics: Topics | None = None) -> Doc
             "version": touchline.__version__,
             "description": "Every customer touchpoint as a typed event in one log. Each "
             "message's payload is the whole envelope; its JSON Schema is the file named "
-            "by `type@version`.",
+            "by `type@version`. touchline's own publisher and processors also pack the "
+            "events bound for one partition into one record: a JSON array of envelopes, "
+            "in log order, with no key (the partition is chosen explicitly). Consumers "
+            "accept both shapes; a channel system may publish either.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
