@@ -91,6 +91,14 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+def check_topic_spec(name: str, partitions: int) -> None:
+    """What every engine refuses before creating a topic."""
+    if not name:
+        raise LogError("a topic needs a name")
+    if partitions < 1:
+        raise LogError(f"topic {name!r} needs at least one partition, not {partitions}")
+
+
 @functools.lru_cache(maxsize=1 << 16)  # keys (customer ids, identifiers) repeat heavily
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), so both engines place a key alike."""

@@ -41,6 +41,7 @@ from touchline.log.port import (
     StoredRecord,
     TopicPartition,
     UnknownTopicError,
+    check_topic_spec,
     place,
 )
 
@@ -150,10 +151,7 @@ class SqliteLog(Log):
     # -- the port -----------------------------------------------------------
 
     def create_topic(self, name: str, partitions: int) -> None:
-        if not name:
-            raise LogError("a topic needs a name")
-        if partitions < 1:
-            raise LogError(f"topic {name!r} needs at least one partition, not {partitions}")
+        check_topic_spec(name, partitions)
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO topics (name, partitions) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
