@@ -53,6 +53,7 @@ from touchline.log.port import (
     StoredRecord,
     TopicPartition,
     UnknownTopicError,
+    check_topic_spec,
     place,
 )
 
@@ -187,10 +188,7 @@ class KafkaLog(Log):
     # -- the port -----------------------------------------------------------
 
     def create_topic(self, name: str, partitions: int) -> None:
-        if not name:
-            raise LogError("a topic needs a name")
-        if partitions < 1:
-            raise LogError(f"topic {name!r} needs at least one partition, not {partitions}")
+        check_topic_spec(name, partitions)
         spec = {
             "num_partitions": partitions,
             "replication_factor": self._replication_factor,
