@@ -40,7 +40,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
     )
 
     with build_backbone(settings) as backbone:
-        publishing = ProgressLine("  publishing")
+        publishing = ProgressLine("  publishing", waiting="to go")
         accepted = 0
         for batch in batches(events, 1000):
             accepted += len(backbone.publisher.publish(batch).accepted)
@@ -52,7 +52,8 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         for error in refused:
             print(f"    - {error}", file=out)
 
-        processing = ProgressLine("  projecting")
+        # Each event passes two processors (resolver, timeline), so it counts twice.
+        processing = ProgressLine("  resolving + projecting")
         consumed = backbone.runtime.catch_up(processing)
         processing.finish(consumed)
 

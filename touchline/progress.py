@@ -8,8 +8,16 @@ from typing import TextIO
 
 
 class ProgressLine:
-    def __init__(self, label: str, stream: TextIO = sys.stderr, every: float = 0.5) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        waiting: str = "records waiting",
+        stream: TextIO = sys.stderr,
+        every: float = 0.5,
+    ) -> None:
         self.label = label
+        self.waiting = waiting
         self.stream = stream
         self.every = every if stream.isatty() else 5.0
         self._started = time.monotonic()
@@ -21,7 +29,7 @@ class ProgressLine:
             return
         self._last = now
         rate = done / max(now - self._started, 1e-9)
-        text = f"{self.label}: {done:,} done, {waiting:,} waiting ({rate:,.0f}/s)"
+        text = f"{self.label}: {done:,} events, {waiting:,} {self.waiting} ({rate:,.0f}/s)"
         end = "\r" if self.stream.isatty() else "\n"
         print(text, end=end, file=self.stream, flush=True)
 
@@ -29,4 +37,5 @@ class ProgressLine:
         elapsed = time.monotonic() - self._started
         rate = done / max(elapsed, 1e-9)
         clear = "\r\033[K" if self.stream.isatty() else ""
-        print(f"{clear}{self.label}: {done:,} in {elapsed:.1f}s ({rate:,.0f}/s)", file=self.stream)
+        text = f"{self.label}: {done:,} events in {elapsed:.1f}s ({rate:,.0f}/s)"
+        print(f"{clear}{text}", file=self.stream)

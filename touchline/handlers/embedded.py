@@ -19,7 +19,7 @@ from touchline.log.port import LogError
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[int, int], None]
-"""Called with (events consumed so far, events still waiting)."""
+"""Called with (events applied so far, log records still waiting)."""
 
 
 class AlreadyRunning(RuntimeError):
@@ -72,13 +72,16 @@ class EmbeddedRuntime:
         return sum(runner.step() for runner in self.runners)
 
     def catch_up(self, progress: Progress | None = None) -> int:
-        """Run until nothing is waiting on any topic; how many records were consumed."""
-        total = 0
-        while consumed := self.step():
-            total += consumed
+        """Run until nothing is waiting on any topic; how many events were taken
+        (applied or dead-lettered; a log record may carry many)."""
+        taken_before = self.events_taken()
+        while self.step():
             if progress is not None:
-                progress(total, self.waiting())
-        return total
+                progress(self.events_taken() - taken_before, self.waiting())
+        return self.events_taken() - taken_before
+
+    def events_taken(self) -> int:
+        return sum(r.stats.processed + r.stats.dead_lettered for r in self.runners)
 
     def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
         """Run until ``stop`` is set; back off while the database is unavailable."""

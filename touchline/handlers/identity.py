@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from uuid import NAMESPACE_URL, uuid5
 
 import structlog
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, tuple_, update
 
 from touchline.events import Envelope, new_event
 from touchline.events.identity import CustomerMerged
@@ -34,6 +34,18 @@ log = structlog.get_logger(__name__)
 Key = tuple[str, str]
 RESOLVER = "identity-resolver"
 _MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
+
+
+_MOVE_IDENTIFIERS = (
+    update(identifiers)
+    .where(identifiers.c.customer_id == bindparam("merged"))
+    .values(customer_id=bindparam("survivor"))
+)
+_MARK_MERGED = (
+    update(customers)
+    .where(customers.c.customer_id == bindparam("merged"))
+    .values(merged_into=bindparam("survivor"))
+)
 
 
 def customer_id_for(event: Envelope) -> str:
@@ -72,9 +84,7 @@ class IdentityResolver(Processor):
             if owners:
                 customer_id = owners[0]
                 for merged in owners[1:]:
-                    outcome.emitted.append(
-                        self._merge(connection, batch, event, customer_id, merged)
-                    )
+                    outcome.emitted.append(self._merge(batch, event, customer_id, merged))
             else:
                 customer_id = customer_id_for(event)
                 batch.customers[customer_id] = {
@@ -96,9 +106,7 @@ class IdentityResolver(Processor):
         batch.write(connection)
         return outcome
 
-    def _merge(
-        self, connection: Connection, batch: _Pending, event: Envelope, survivor: str, merged: str
-    ) -> Emit:
+    def _merge(self, batch: _Pending, event: Envelope, survivor: str, merged: str) -> Emit:
         """Fold ``merged`` into ``survivor`` in the graph; the event that says so."""
         for key in self._members.pop(merged, set()):
             self._own(key, survivor)
@@ -106,14 +114,7 @@ class IdentityResolver(Processor):
                 batch.links[key]["customer_id"] = survivor
         if merged in batch.customers:
             batch.customers[merged]["merged_into"] = survivor
-        connection.execute(
-            update(identifiers)
-            .where(identifiers.c.customer_id == merged)
-            .values(customer_id=survivor)
-        )
-        connection.execute(
-            update(customers).where(customers.c.customer_id == merged).values(merged_into=survivor)
-        )
+        batch.merges.append({"merged": merged, "survivor": survivor})
         log.info("customers merged", survivor=survivor, merged=merged, caused_by=str(event.id))
         notice = new_event(
             CustomerMerged(
@@ -161,10 +162,17 @@ class _Pending:
     def __init__(self) -> None:
         self.customers: dict[str, dict[str, object]] = {}
         self.links: dict[Key, dict[str, object]] = {}
+        self.merges: list[dict[str, str]] = []
+        """In the order decided: a chain (a into b, then b into c) ends in c."""
 
     def write(self, connection: Connection) -> None:
         bulk_insert_ignoring_duplicates(connection, customers, list(self.customers.values()))
         bulk_insert_ignoring_duplicates(connection, identifiers, list(self.links.values()))
+        if self.merges:
+            # The batch read the graph once, up front, and its cache already
+            # follows every merge: the stored graph can follow at the end.
+            connection.execute(_MOVE_IDENTIFIERS, self.merges)
+            connection.execute(_MARK_MERGED, self.merges)
 
 
 def surviving_customer(connection: Connection, customer_id: str) -> str | None:
