@@ -7,12 +7,14 @@ hang when no broker answers, and recovery once the broker is back.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
 
 import pytest
 
-from tests.kafka_broker import TansuBroker, free_port
+from tests.kafka_broker import TansuBroker, TansuProxy, free_port
 from touchline.log import LogError, Record, TopicPartition
 from touchline.log.kafka import KafkaLog
 from touchline.log.registry import open_log
@@ -81,3 +83,31 @@ def test_a_closed_log_refuses_work(kafka_bootstrap: str) -> None:
         log.append(topic, [Record(b"v")])
     with pytest.raises(LogError, match="closed"):
         log.read(TopicPartition(topic, 0), 0, 1)
+
+
+def test_an_append_after_one_that_timed_out_lands(tansu_broker: TansuBroker) -> None:
+    """The broker back just as an append gives up: the next append lands, rather than
+    expiring with the failed one's records (kafka-python adds a record to the
+    partition's open producer batch, however old that batch is)."""
+    timeout_ms = 1000
+    proxy = TansuProxy(tansu_broker.binary, tansu_broker.bootstrap)
+    proxy.start()
+    try:
+        with KafkaLog(proxy.bootstrap, timeout_ms=timeout_ms) as log:
+            log.create_topic("t", 1)
+            # The connection may come back in time for the outage record to
+            # land instead: a few rounds make a round that tests likely.
+            for _ in range(3):
+                log.append("t", [Record(b"before", key=b"k")])
+                proxy.stop()
+                back = threading.Timer(timeout_ms / 1000 - 0.15, proxy.start)
+                back.start()
+                # It fails, or lands if the proxy is back in time: both are right.
+                with contextlib.suppress(LogError):
+                    log.append("t", [Record(b"outage", key=b"k")])
+                back.join()
+                [position] = log.append("t", [Record(b"after", key=b"k")])
+                [stored] = log.read(TopicPartition("t", 0), position.offset, 1)
+                assert stored.value == b"after"
+    finally:
+        proxy.close()

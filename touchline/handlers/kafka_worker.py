@@ -115,7 +115,8 @@ async def _apply_until_done(
             )
             runner.forget()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            # Capped low: after a long outage the worker notices the broker is back soon.
+            delay = min(delay * 2, 5.0)
 
 
 def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:

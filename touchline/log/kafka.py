@@ -9,7 +9,11 @@ offsets).
   the producer as an explicit partition, so a key lands where the embedded log
   puts it; keyless records rotate round robin, as there.
 - Durability: ``acks="all"``, and ``append`` returns only once the producer has
-  flushed and every record is acknowledged. The producer is not idempotent
+  flushed and every record is acknowledged. When it fails, it has first waited
+  for the producer's own verdict on each of its records (the producer gives up
+  on a record at its delivery timeout): a record still queued would otherwise
+  take the next append's records into its batch, and fail them with it when it
+  expires, even with the broker back. The producer is not idempotent
   (positions live in the projection store, so correctness never rests on
   Kafka's transactions, and the Tansu test broker refuses InitProducerId), so
   it keeps one request in flight per connection: a retried batch can then
@@ -91,6 +95,11 @@ only bounds the prefetch a poll leaves in flight, which the next read of that
 partition waits out. (kafka-python needs the request timeout above it.)"""
 
 _RETRY_BACKOFF_S = 0.1
+
+_VERDICT_GRACE_S = 2.0
+"""How long past a record's delivery timeout ``append`` waits for the producer
+to report it expired (its sender thread notices on its next turn)."""
+
 _DEFAULT_PORT = 9092
 
 _T = TypeVar("_T")
@@ -135,6 +144,8 @@ class KafkaLog(Log):
             )
         self._servers = servers
         self._timeout_ms = timeout_ms
+        # kafka-python requires delivery >= linger + request timeout.
+        self._delivery_timeout_ms = timeout_ms + linger_ms
         self._replication_factor = replication_factor
         common: dict[str, Any] = {
             "bootstrap_servers": servers,
@@ -165,8 +176,7 @@ class KafkaLog(Log):
                 linger_ms=linger_ms,
                 batch_size=batch_size,
                 max_block_ms=timeout_ms,
-                # kafka-python requires delivery >= linger + request timeout.
-                delivery_timeout_ms=timeout_ms + linger_ms,
+                delivery_timeout_ms=self._delivery_timeout_ms,
                 allow_auto_create_topics=False,
             )
             opened.callback(self._producer.close, timeout=0)
@@ -247,8 +257,14 @@ class KafkaLog(Log):
                 )
                 for record, partition in zip(records, placed, strict=True)
             ]
-            producer.flush(timeout=self._timeout_ms / 1000)
-            landed = [future.get(timeout=self._timeout_ms / 1000) for future in futures]
+            # Until every record has its verdict: delivered, or expired by the
+            # producer itself (see the module's docstring).
+            settle_s = self._delivery_timeout_ms / 1000 + _VERDICT_GRACE_S
+            deadline = time.monotonic() + settle_s
+            producer.flush(timeout=settle_s)
+            landed = [
+                future.get(timeout=max(0.0, deadline - time.monotonic())) for future in futures
+            ]
         return [Position(int(meta.partition), int(meta.offset)) for meta in landed]
 
     def read(self, tp: TopicPartition, offset: int, max_records: int) -> list[StoredRecord]:
