@@ -79,8 +79,7 @@ def make_app(
             runner = by_topic.get(tp.topic)
             if runner is None:
                 continue
-            runner.forget()
-            positions = await asyncio.to_thread(runner.positions)
+            positions = await asyncio.to_thread(runner.reload_positions)
             offset = positions.get(tp.partition, 0)
             await app.consumer.seek(tp, offset)
             log.info(
@@ -120,10 +119,14 @@ async def _apply_until_done(
 
 
 def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:
+    # Faust counts messages, and touchline's own records carry many events
+    # each: take fewer messages so a batch stays near ``batch_size`` events
+    # (a channel system's single-event messages then make smaller batches).
+    messages = max(16, batch_size // 16)
     topic = app.topic(runner.topic, key_type=bytes, value_type=bytes, internal=False)
 
     async def consume(stream: AsyncIterable[Any]) -> None:
-        async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
+        async for events in stream.take_events(messages, within=within):  # type: ignore[attr-defined]
             batches: defaultdict[TopicPartition, list[StoredRecord]] = defaultdict(list)
             for event in events:
                 message = event.message

@@ -8,6 +8,7 @@ downstream by event id) instead of losing them.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,12 @@ class ProcessorRunner:
         self._positions: dict[int, int] | None = None
         # Partition counts never change (the log refuses to), so they are kept.
         self._partition_counts: dict[str, int] = {}
+        # The Kafka worker applies batches in a thread while its event loop
+        # handles rebalances: reloading positions waits for the batch in flight.
+        self._lock = threading.RLock()
+        # How many records to read at a time so that a batch holds about
+        # ``batch_size`` events: a record may carry one event or hundreds.
+        self._read_size = max(1, batch_size // 16)
 
     @property
     def topic(self) -> str:
@@ -97,6 +104,16 @@ class ProcessorRunner:
         """Records pushed by a consumer (the Kafka worker): those the database
         already holds (offset below the stored position) are skipped, so a
         redelivery after a rebalance or restart changes nothing."""
+        with self._lock:
+            return self._apply(tp, records)
+
+    def reload_positions(self) -> dict[int, int]:
+        """Positions as the database has them now, once any batch in flight is done."""
+        with self._lock:
+            self.forget()
+            return dict(self.positions())
+
+    def _apply(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> int:
         position = self.positions().get(tp.partition, 0)
         fresh = [record for record in records if record.offset >= position]
         if not fresh:
@@ -129,10 +146,14 @@ class ProcessorRunner:
         consumed = 0
         for partition in range(self.log.partitions(self.topic)):
             tp = TopicPartition(self.topic, partition)
-            records = self.log.read(tp, self.positions().get(partition, 0), self.batch_size)
+            records = self.log.read(tp, self.positions().get(partition, 0), self._read_size)
             if records:
+                taken = self.stats.processed + self.stats.dead_lettered
                 self._run_batch(tp, records)
                 consumed += len(records)
+                events = self.stats.processed + self.stats.dead_lettered - taken
+                per_record = max(1, events // len(records))
+                self._read_size = max(1, self.batch_size // per_record)
         return consumed
 
     def _run_batch(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
