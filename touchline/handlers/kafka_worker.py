@@ -120,9 +120,10 @@ async def _apply_until_done(
 
 def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:
     # Faust counts messages, and touchline's own records carry many events
-    # each: take fewer messages so a batch stays near ``batch_size`` events
-    # (a channel system's single-event messages then make smaller batches).
-    messages = max(16, batch_size // 16)
+    # each (~250 from a resolver batch). batch_size/4 messages measured within
+    # 4% of batch_size messages on the timeline (22.6k vs 23.4k events/s) and
+    # 23% above batch_size/16, while bounding a backlog take to ~125k events.
+    messages = max(16, batch_size // 4)
     topic = app.topic(runner.topic, key_type=bytes, value_type=bytes, internal=False)
 
     async def consume(stream: AsyncIterable[Any]) -> None:
