@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet = args.command is cmd_demo and not args.verbose
         configure_logging(settings.log_format, logging.WARNING if quiet else logging.INFO)
         code: int = args.command(settings, args)
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error of ours.
+        sys.stderr.close()
+        return 0
     except (AlreadyRunning, InvalidCursor, LogError, ValueError, OSError) as error:
         print(f"touchline: {error}", file=sys.stderr)
         return 2
