@@ -78,7 +78,8 @@ def test_a_worker_killed_mid_batch_resumes_exactly_once(kafka: KafkaRuntime) -> 
         assert not kafka.backbone.publisher.publish(published[start : start + 2000]).rejected
 
     kafka.start_worker()
-    assert wait_until(lambda: _count(kafka) >= 2000, timeout=90), "worker made no progress"
+    progressed = wait_until(lambda: _count(kafka) >= 2000, timeout=180)
+    assert progressed, f"worker made no progress:\n{kafka.worker_log()[-3000:]}"
     stderr = kafka.stop_worker(signal.SIGKILL)
     at_kill = _count(kafka)
     assert at_kill < len(published), "the worker finished before it was killed: nothing tested"
