@@ -150,6 +150,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             "(the embedded backbone is `touchline run`)"
         )
     with build_backbone(settings) as backbone:
+        # Imported here: kafka-python is slow to import and the embedded commands never need it.
+        from touchline.log.kafka import KafkaLog  # noqa: PLC0415
+
+        assert isinstance(backbone.log, KafkaLog)  # a kafka:// URL opens one
         runners = backbone.runtime.runners
         known = [runner.processor.name for runner in runners]
         unknown = set(args.processor) - set(known)
@@ -158,7 +162,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         if args.processor:
             runners = [runner for runner in runners if runner.processor.name in args.processor]
         app = make_app(
-            settings.resolved_log_url,
+            backbone.log.bootstrap_servers,
             runners,
             app_id=settings.group,
             partitions=settings.partitions,

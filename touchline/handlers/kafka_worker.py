@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any
 
 import faust
@@ -26,14 +26,13 @@ from touchline.log.port import LogError, StoredRecord, TopicPartition
 log = structlog.get_logger(__name__)
 
 
-def broker_url(log_url: str) -> str:
-    """``kafka://a:9092,b:9092?...`` as Faust wants it (``kafka://a:9092;b:9092``)."""
-    hosts = log_url.removeprefix("kafka://").split("?", 1)[0]
-    return ";".join(f"kafka://{host}" for host in hosts.split(","))
+def broker_url(bootstrap_servers: Sequence[str]) -> str:
+    """Bootstrap servers as Faust wants them: ``kafka://a:9092;kafka://b:9092``."""
+    return ";".join(f"kafka://{host}" for host in bootstrap_servers)
 
 
 def make_app(
-    log_url: str,
+    bootstrap_servers: Sequence[str],
     runners: Iterable[ProcessorRunner],
     *,
     app_id: str = "touchline",
@@ -45,7 +44,7 @@ def make_app(
     """A Faust app with one agent per runner; ``app_id`` is the consumer group."""
     app = faust.App(
         app_id,
-        broker=broker_url(log_url),
+        broker=broker_url(bootstrap_servers),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

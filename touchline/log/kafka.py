@@ -195,6 +195,11 @@ class KafkaLog(Log):
     def __repr__(self) -> str:
         return f"KafkaLog({','.join(self._servers)!r})"
 
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The ``host:port`` of each bootstrap server, as configured."""
+        return list(self._servers)
+
     # -- the port -----------------------------------------------------------
 
     def create_topic(self, name: str, partitions: int) -> None:
