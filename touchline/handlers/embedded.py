@@ -81,7 +81,7 @@ class EmbeddedRuntime:
         return self.events_taken() - taken_before
 
     def events_taken(self) -> int:
-        return sum(r.stats.processed + r.stats.dead_lettered for r in self.runners)
+        return sum(runner.stats.taken for runner in self.runners)
 
     def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
         """Run until ``stop`` is set; back off while the database is unavailable."""

@@ -44,6 +44,11 @@ class RunnerStats:
     emitted: int = 0
     batches: int = 0
 
+    @property
+    def taken(self) -> int:
+        """Events consumed either way: applied or dead-lettered."""
+        return self.processed + self.dead_lettered
+
 
 @dataclass(slots=True)
 class _Batch:
@@ -148,10 +153,10 @@ class ProcessorRunner:
             tp = TopicPartition(self.topic, partition)
             records = self.log.read(tp, self.positions().get(partition, 0), self._read_size)
             if records:
-                taken = self.stats.processed + self.stats.dead_lettered
+                taken = self.stats.taken
                 self._run_batch(tp, records)
                 consumed += len(records)
-                events = self.stats.processed + self.stats.dead_lettered - taken
+                events = self.stats.taken - taken
                 per_record = max(1, events // len(records))
                 self._read_size = max(1, self.batch_size // per_record)
         return consumed
