@@ -197,7 +197,7 @@ def timeline_quixstreams(customers: int) -> float:
         topic = app.topic(
             settings.topics.interactions, value_deserializer="bytes", key_deserializer="bytes"
         )
-        sink = _TimelineSink(engine, TimelineProjection(topic.name, codec.encode), codec)
+        sink = _TimelineSink(engine, TimelineProjection(topic.name, codec), codec)
         app.dataframe(topic).sink(sink)
         results: list[float] = []
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from touchline.events.codec import WireFormat
+from touchline.handlers.identity_rules import IdentityRules
 
 
 class Topics(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +44,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_timeout: float = 10.0
     """Seconds before a silent worker's partitions go to the others (short in tests)."""
     log_format: str = "console"
+    identity_attach_only: str = ""
+    """Identifier kinds that join a customer but never merge two, comma-separated
+    (e.g. ``phone,fax`` where households share lines)."""
+    identity_blocked: str = ""
+    """Shared identifiers ignored by identity resolution, comma-separated
+    ``kind:value`` (e.g. ``email:orders@reseller.example``)."""
     topics: Topics = Topics()
 
     @property
@@ -56,6 +63,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'projections.db'}"
+
+    def identity_rules(self) -> IdentityRules:
+        return IdentityRules.parse(
+            self.identity_attach_only.split(","),
+            [item for item in self.identity_blocked.split(",") if item.strip()],
+            self.default_region,
+        )
 
 
 _PREFIX = "TOUCHLINE_"

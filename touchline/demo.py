@@ -8,7 +8,7 @@ from datetime import date
 
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
-from touchline.handlers.identity import find_customer
+from touchline.handlers.identity_graph import find_customer
 from touchline.progress import ProgressLine
 from touchline.projections.timeline import read_timeline
 from touchline.simulate import batches, simulate_day

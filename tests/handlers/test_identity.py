@@ -14,7 +14,7 @@ from touchline.events import Envelope, Identities
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified
 from touchline.events.web import PageViewed
-from touchline.handlers.identity import find_customer
+from touchline.handlers.identity_graph import find_customer
 from touchline.projections.tables import customers, projector_positions
 from touchline.projections.timeline import read_timeline
 

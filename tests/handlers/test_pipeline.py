@@ -13,7 +13,7 @@ from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.handlers.dead_letter import describe
-from touchline.handlers.identity import find_customer
+from touchline.handlers.identity_graph import find_customer
 from touchline.handlers.processor import Outcome, Processor
 from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Record, StoredRecord, TopicPartition

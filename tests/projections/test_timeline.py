@@ -30,7 +30,7 @@ def _attributed(events: list[Envelope], customer_id: str = CUSTOMER) -> list[Env
 
 @pytest.fixture
 def projection() -> TimelineProjection:
-    return TimelineProjection("touchline.interactions", EventCodec(CATALOGUE).encode)
+    return TimelineProjection("touchline.interactions", EventCodec(CATALOGUE))
 
 
 def _apply(engine: Engine, projection: TimelineProjection, events: list[Envelope]) -> None:

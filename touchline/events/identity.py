@@ -69,6 +69,15 @@ class CustomerUnmerged(IdentityEvent, frozen=True, kw_only=True):
     reason: NonEmpty
     undoes: UUID | None = None
     """The ``customer.merged`` event this reverses."""
+    restored_customers: tuple[str, ...] = ()
+    """Filled in by the resolver: every customer id that goes with ``restored_id``
+    (it and whatever had been merged into it)."""
+    restored_identifiers: tuple[str, ...] = ()
+    """Filled in by the resolver: the ``kind:value`` identifiers that go back."""
+    survivor_identifiers: tuple[str, ...] = ()
+    """Filled in by the resolver: the identifiers that stay with the survivor.
+    With the two lists every projection splits the same way, from the event
+    alone: an event carrying only restored identifiers goes back."""
 
     def __post_init__(self) -> None:
         if self.survivor_id == self.restored_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from touchline.events.base import Identities
 
 # Most specific first: this order picks the key a touchpoint is partitioned by.
-_KINDS = ("crm_id", "email", "phone", "partner", "fax", "web_id")
+KINDS = ("crm_id", "email", "phone", "partner", "fax", "web_id")
 
 
 def identity_keys(ids: Identities) -> list[tuple[str, str]]:
@@ -13,7 +13,7 @@ def identity_keys(ids: Identities) -> list[tuple[str, str]]:
     names the partner, not the person, so it counts only with the partner's
     customer reference."""
     keys: list[tuple[str, str]] = []
-    for kind in _KINDS:
+    for kind in KINDS:
         if kind == "partner":
             if ids.partner_account is not None and ids.partner_customer_ref is not None:
                 keys.append(("partner", f"{ids.partner_account}/{ids.partner_customer_ref}"))
@@ -36,7 +36,7 @@ def source_key(ids: Identities) -> str | None:
 def parse_identifier(text: str) -> tuple[str, str]:
     """``email:ann@example.com`` or a bare value whose kind is plain to see."""
     kind, sep, value = text.partition(":")
-    if sep and kind in _KINDS:
+    if sep and kind in KINDS:
         return kind, value
     if "@" in text:
         return "email", text
@@ -44,5 +44,5 @@ def parse_identifier(text: str) -> tuple[str, str]:
         return "phone", text
     raise ValueError(
         f"cannot tell what kind of identifier {text!r} is; write it as kind:value "
-        f"with kind one of {', '.join(_KINDS)}"
+        f"with kind one of {', '.join(KINDS)}"
     )

@@ -4,48 +4,47 @@ Every normalised identifier belongs to exactly one customer. An event whose
 identifiers are all new creates a customer whose id derives from that event's
 id (UUIDv7, so time-ordered and the same on every replay); identifiers seen
 with a known one join its customer. An event carrying identifiers of two or
-more customers merges them: the oldest survives, the graph moves to it, and a
-``customer.merged`` event (caused by that event) goes to the interactions log
-so every projection follows.
+more customers merges them: the oldest survives, and a ``customer.merged``
+event (caused by that event) goes to the interactions log so every projection
+follows. :mod:`touchline.handlers.identity_rules` says which identifiers may
+merge at all.
 
-Still to come with the identity issue: unmerge, per-kind merge rules and block
-lists, and several resolvers racing on different partitions.
+A ``customer.unmerged`` request (from the CLI or the API) cuts the named
+customer off the one it was merged into, remembers that the two are kept
+apart, and goes on to the interactions log filled in with the identifiers and
+customer ids each side keeps, so each projection can split its rows from the
+event alone.
+
+Several resolvers may share the graph (Kafka workers on different
+partitions): each batch bumps the graph's clock first, which serialises the
+batches' transactions, and a resolver whose previous version is not the one
+just below drops its cache.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection
 
 from touchline.events import Envelope, new_event
-from touchline.events.identity import CustomerMerged
+from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.keys import identity_keys
+from touchline.handlers import identity_graph as graph
+from touchline.handlers.identity_graph import Key
+from touchline.handlers.identity_rules import IdentityRules
 from touchline.handlers.processor import Emit, Outcome, Processor, Rejected
-from touchline.projections.store import bulk_insert_ignoring_duplicates
-from touchline.projections.tables import customers, identifiers
 from touchline.projections.timeline import to_us
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str]
 RESOLVER = "identity-resolver"
 _MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
-
-
-_MOVE_IDENTIFIERS = (
-    update(identifiers)
-    .where(identifiers.c.customer_id == bindparam("merged"))
-    .values(customer_id=bindparam("survivor"))
-)
-_MARK_MERGED = (
-    update(customers)
-    .where(customers.c.customer_id == bindparam("merged"))
-    .values(merged_into=bindparam("survivor"))
-)
+_UNMERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.unmerged")
+_NOT_YOURS = "customer.merged is written by the resolver; link people with customer.identified"
 
 
 def customer_id_for(event: Envelope) -> str:
@@ -55,65 +54,138 @@ def customer_id_for(event: Envelope) -> str:
 class IdentityResolver(Processor):
     name = RESOLVER
 
-    def __init__(self, source_topic: str, interactions_topic: str) -> None:
+    def __init__(
+        self,
+        source_topic: str,
+        interactions_topic: str,
+        rules: IdentityRules | None = None,
+    ) -> None:
         self.source_topic = source_topic
         self.interactions_topic = interactions_topic
-        # Only this resolver writes the graph, so a cache of it stays true
-        # unless a transaction rolls back (then it is dropped).
-        self._owner: dict[Key, str] = {}
-        self._members: defaultdict[str, set[Key]] = defaultdict(set)
+        self.rules = rules or IdentityRules()
+        # A cache of the graph, true while this resolver is its only writer
+        # (checked by the clock on every batch).
+        self._version: int | None = None
+        self._node: dict[Key, str] = {}
+        """The customer each identifier first joined (never changes)."""
+        self._root: dict[str, str] = {}
+        """Where each known customer lives now."""
+        self._nodes: defaultdict[str, set[str]] = defaultdict(set)
+        """Known customers per root: what a merge relabels."""
+        self._separations: list[tuple[str, str]] | None = None
 
     def rolled_back(self) -> None:
-        self._owner.clear()
-        self._members.clear()
+        self._version = None
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        self._node.clear()
+        self._root.clear()
+        self._nodes.clear()
+        self._separations = None
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        self._load(connection, {key for event in events for key in identity_keys(event.identities)})
-        batch = _Pending()
+        version = graph.tick(connection)
+        if self._version != version - 1:
+            self._drop_cache()
+        self._version = version
         outcome = Outcome.nothing()
+        segment: list[Envelope] = []
         for event in events:
-            keys = identity_keys(event.identities)
-            if not keys:
-                if event.customer_id is None:
-                    reason = "no identifiers and no customer_id: cannot attribute"
-                    outcome.rejected.append(Rejected(event, reason))
-                else:
-                    outcome.emitted.append(self._emit(event, event.customer_id))
-                continue
-            owners = sorted({owner for key in keys if (owner := self._owner.get(key))})
-            if owners:
-                customer_id = owners[0]
-                for merged in owners[1:]:
-                    outcome.emitted.append(self._merge(batch, event, customer_id, merged))
+            if isinstance(event.payload, CustomerUnmerged):
+                self._resolve(connection, segment, outcome)
+                segment = []
+                self._unmerge(connection, event, event.payload, outcome)
             else:
-                customer_id = customer_id_for(event)
-                batch.customers[customer_id] = {
-                    "customer_id": customer_id,
-                    "created_at_us": to_us(event.occurred_at),
-                    "created_by_event": str(event.id),
-                    "merged_into": None,
-                }
-            for key in keys:
-                if key not in self._owner:
-                    self._own(key, customer_id)
-                    batch.links[key] = {
-                        "kind": key[0],
-                        "value": key[1],
-                        "customer_id": customer_id,
-                        "linked_by_event": str(event.id),
-                    }
-            outcome.emitted.append(self._emit(event, customer_id))
-        batch.write(connection)
+                segment.append(event)
+        self._resolve(connection, segment, outcome)
         return outcome
 
+    def _resolve(
+        self, connection: Connection, events: Sequence[Envelope], outcome: Outcome
+    ) -> None:
+        if not events:
+            return
+        self._load(connection, {key for event in events for key in identity_keys(event.identities)})
+        batch = _Pending()
+        for event in events:
+            if isinstance(event.payload, CustomerMerged):
+                outcome.rejected.append(Rejected(event, _NOT_YOURS))
+                continue
+            keys = self.rules.usable(identity_keys(event.identities))
+            if not keys:
+                self._unattributed(event, outcome)
+                continue
+            customer_id = self._customer_for(batch, event, keys, outcome)
+            anchor = next(
+                (
+                    self._node[k]
+                    for k in keys
+                    if k in self._node and self._root_of(k) == customer_id
+                ),
+                customer_id,
+            )
+            for key in keys:
+                if key not in self._node:
+                    self._own(key, anchor, customer_id)
+                    batch.links.append(
+                        {
+                            "kind": key[0],
+                            "value": key[1],
+                            "customer_id": customer_id,
+                            "node_id": anchor,
+                            "linked_by_event": str(event.id),
+                        }
+                    )
+            outcome.emitted.append(self._emit(event, customer_id))
+        graph.write(connection, batch.customers, batch.links, batch.merges)
+
+    def _customer_for(
+        self, batch: _Pending, event: Envelope, keys: list[Key], outcome: Outcome
+    ) -> str:
+        """The customer the event belongs to, merging the ones it ties together."""
+        known = [key for key in keys if key in self._node]
+        mergeable = sorted({self._root_of(k) for k in known if self.rules.may_merge(k)})
+        if mergeable:
+            customer_id = mergeable[0]
+            for other in mergeable[1:]:
+                if self._kept_apart(customer_id, other):
+                    continue
+                outcome.emitted.append(self._merge(batch, event, customer_id, other))
+            return customer_id
+        if known:
+            return min(self._root_of(k) for k in known)
+        customer_id = customer_id_for(event)
+        batch.customers.append(
+            {
+                "customer_id": customer_id,
+                "created_at_us": to_us(event.occurred_at),
+                "created_by_event": str(event.id),
+                "merged_into": None,
+                "root_id": customer_id,
+            }
+        )
+        self._root[customer_id] = customer_id
+        self._nodes[customer_id].add(customer_id)
+        return customer_id
+
+    def _unattributed(self, event: Envelope, outcome: Outcome) -> None:
+        if event.customer_id is not None:
+            outcome.emitted.append(self._emit(event, event.customer_id))
+            return
+        blocked = [f"{k}:{v}" for k, v in identity_keys(event.identities)]
+        reason = (
+            f"carries only identifiers blocked as shared ({', '.join(blocked)}) and no customer_id"
+            if blocked
+            else "no identifiers and no customer_id: cannot attribute"
+        )
+        outcome.rejected.append(Rejected(event, reason))
+
     def _merge(self, batch: _Pending, event: Envelope, survivor: str, merged: str) -> Emit:
-        """Fold ``merged`` into ``survivor`` in the graph; the event that says so."""
-        for key in self._members.pop(merged, set()):
-            self._own(key, survivor)
-            if key in batch.links:
-                batch.links[key]["customer_id"] = survivor
-        if merged in batch.customers:
-            batch.customers[merged]["merged_into"] = survivor
+        """Fold ``merged`` into ``survivor``; the event that says so."""
+        for node in self._nodes.pop(merged, set()):
+            self._root[node] = survivor
+            self._nodes[survivor].add(node)
         batch.merges.append({"merged": merged, "survivor": survivor})
         log.info("customers merged", survivor=survivor, merged=merged, caused_by=str(event.id))
         notice = new_event(
@@ -135,67 +207,98 @@ class IdentityResolver(Processor):
         )
         return self._emit(notice, survivor)
 
-    def _own(self, key: Key, customer_id: str) -> None:
-        self._owner[key] = customer_id
-        self._members[customer_id].add(key)
+    def _unmerge(
+        self, connection: Connection, event: Envelope, request: CustomerUnmerged, outcome: Outcome
+    ) -> None:
+        restored = request.restored_id
+        if graph.surviving_customer(connection, restored) is None:
+            outcome.rejected.append(Rejected(event, f"unknown customer {restored!r}"))
+            return
+        graph.separate(connection, restored, request.survivor_id, str(event.id))
+        cut = graph.split(connection, restored)
+        self._drop_cache()
+        if cut is None:
+            log.warning("unmerge of a customer that is not merged", customer=restored)
+            customers, restored_keys, remaining = [restored], [], []
+            survivor = request.survivor_id
+        else:
+            customers, restored_keys, remaining = cut.customers, cut.identifiers, cut.remaining
+            survivor = cut.survivor
+            log.info(
+                "customer unmerged", survivor=survivor, restored=restored, by=request.requested_by
+            )
+        filled = CustomerUnmerged(
+            survivor_id=survivor,
+            restored_id=restored,
+            requested_by=request.requested_by,
+            reason=request.reason,
+            undoes=request.undoes,
+            restored_customers=tuple(customers),
+            restored_identifiers=tuple(f"{k}:{v}" for k, v in restored_keys),
+            survivor_identifiers=tuple(f"{k}:{v}" for k, v in remaining),
+        )
+        # One audit entry on each side; the restored side's id derives from
+        # the request's, so a replay emits the very same pair.
+        for customer_id, event_id in (
+            (survivor, event.id),
+            (restored, uuid5(_UNMERGE_IDS, f"{event.id}/restored")),
+        ):
+            copy = _with_payload(event, filled, event_id, customer_id)
+            outcome.emitted.append(self._emit(copy, customer_id))
+
+    def _kept_apart(self, one: str, other: str) -> bool:
+        if self._separations is None:
+            return False
+        pair = {one, other}
+        return any(
+            {self._root.get(a, a), self._root.get(b, b)} == pair for a, b in self._separations
+        )
+
+    def _root_of(self, key: Key) -> str:
+        return self._root[self._node[key]]
+
+    def _own(self, key: Key, node: str, root: str) -> None:
+        self._node[key] = node
+        self._root.setdefault(node, root)
+        self._nodes[root].add(node)
 
     def _emit(self, event: Envelope, customer_id: str) -> Emit:
         attributed = event if event.customer_id == customer_id else event.with_customer(customer_id)
         return Emit(self.interactions_topic, customer_id.encode(), attributed)
 
     def _load(self, connection: Connection, keys: set[Key]) -> None:
-        missing = [key for key in keys if key not in self._owner]
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
-            rows = connection.execute(
-                select(identifiers.c.kind, identifiers.c.value, identifiers.c.customer_id).where(
-                    tuple_(identifiers.c.kind, identifiers.c.value).in_(chunk)
-                )
-            )
-            for kind, value, customer_id in rows:
-                self._own((kind, value), customer_id)
+        if self._separations is None:
+            self._separations = []
+            for a, b, root_a, root_b in graph.load_separations(connection):
+                self._separations.append((a, b))
+                for node, root in ((a, root_a), (b, root_b)):
+                    self._root[node] = root
+                    self._nodes[root].add(node)
+        for link in graph.load_links(connection, [k for k in keys if k not in self._node]):
+            self._node[link.key] = link.node
+            self._root[link.node] = link.root
+            self._nodes[link.root].add(link.node)
+
+
+def _with_payload(
+    event: Envelope, payload: CustomerUnmerged, event_id: UUID, customer_id: str
+) -> Envelope:
+    return new_event(
+        payload,
+        event_id=event_id,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        source=event.source,
+        customer_id=customer_id,
+        causation_id=event.causation_id,
+        correlation_id=event.correlation_id,
+    )
 
 
 class _Pending:
-    """Rows a batch creates, written once at its end (and rewritten by merges)."""
+    """Rows a batch creates, written once at its end, and its merges in order."""
 
     def __init__(self) -> None:
-        self.customers: dict[str, dict[str, object]] = {}
-        self.links: dict[Key, dict[str, object]] = {}
+        self.customers: list[dict[str, object]] = []
+        self.links: list[dict[str, object]] = []
         self.merges: list[dict[str, str]] = []
-        """In the order decided: a chain (a into b, then b into c) ends in c."""
-
-    def write(self, connection: Connection) -> None:
-        bulk_insert_ignoring_duplicates(connection, customers, list(self.customers.values()))
-        bulk_insert_ignoring_duplicates(connection, identifiers, list(self.links.values()))
-        if self.merges:
-            # The batch read the graph once, up front, and its cache already
-            # follows every merge: the stored graph can follow at the end.
-            connection.execute(_MOVE_IDENTIFIERS, self.merges)
-            connection.execute(_MARK_MERGED, self.merges)
-
-
-def surviving_customer(connection: Connection, customer_id: str) -> str | None:
-    """Where a customer id lives now: itself, or the survivor it was merged into."""
-    seen: set[str] = set()
-    current: str | None = customer_id
-    while current is not None and current not in seen:
-        seen.add(current)
-        row = connection.execute(
-            select(customers.c.merged_into).where(customers.c.customer_id == current)
-        ).one_or_none()
-        if row is None:
-            return None
-        if row.merged_into is None:
-            return current
-        current = row.merged_into
-    return current
-
-
-def find_customer(connection: Connection, kind: str, value: str) -> str | None:
-    """The customer an identifier belongs to, if any."""
-    return connection.execute(
-        select(identifiers.c.customer_id).where(
-            identifiers.c.kind == kind, identifiers.c.value == value
-        )
-    ).scalar_one_or_none()

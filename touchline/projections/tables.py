@@ -71,7 +71,11 @@ customers = Table(
     Column("created_at_us", BigInteger, nullable=False),
     Column("created_by_event", String(36), nullable=False),
     Column("merged_into", String(64), nullable=True),
+    Column("root_id", String(64), nullable=False, index=True),
 )
+"""Every customer the resolver created. Merges form a tree: ``merged_into`` is
+the parent a customer was folded into (an unmerge cuts that edge again) and
+``root_id`` the customer it lives on now, kept for one-step lookups."""
 
 identifiers = Table(
     "identifiers",
@@ -79,6 +83,55 @@ identifiers = Table(
     Column("kind", String(32), primary_key=True),
     Column("value", String(320), primary_key=True),
     Column("customer_id", String(64), nullable=False, index=True),
+    Column("node_id", String(64), nullable=False, index=True),
     Column("linked_by_event", String(36), nullable=False),
 )
-"""The identity graph: every normalised identifier belongs to one customer."""
+"""The identity graph: every normalised identifier belongs to one customer.
+
+``node_id`` is the customer it first joined and never changes, so an unmerge
+knows which identifiers go back; ``customer_id`` is where it lives now (the
+root of that customer's merge tree)."""
+
+identity_separations = Table(
+    "identity_separations",
+    metadata,
+    Column("customer_a", String(64), primary_key=True),
+    Column("customer_b", String(64), primary_key=True),
+    Column("unmerged_by_event", String(36), nullable=False),
+)
+"""Pairs an unmerge split (``customer_a`` < ``customer_b``): no later event
+merges their trees again, whatever identifiers it carries."""
+
+processor_clocks = Table(
+    "processor_clocks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+"""A row per shared structure that several workers of one processor write:
+its row lock orders their transactions. ``identity-graph`` is bumped by every
+resolver batch (a version the resolver did not write itself tells it that its
+cache is stale); ``timeline-aliases`` is held shared by timeline batches and
+exclusively by those that merge or split customers."""
+
+customer_profiles = Table(
+    "customer_profiles",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("state", LargeBinary, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""The profile's folded state per customer, with the time of the latest event
+folded in; a full rebuild writes the next ``generation`` beside the live one."""
+
+projection_generations = Table(
+    "projection_generations",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("live", Integer, nullable=False),
+    Column("building", Integer, nullable=True),
+    Column("build_cursor", String(64), nullable=True),
+)
+"""Which generation of a rebuildable projection readers see, and the one a
+rebuild is filling (customers up to ``build_cursor`` are done)."""

@@ -1,22 +1,30 @@
-"""The 360-degree timeline: every interaction of a customer, newest first."""
+"""The 360-degree timeline: every interaction of a customer, newest first.
+
+The timeline is also the per-customer event index (each row keeps the encoded
+event). Projections that rebuild a customer from that index follow it inside
+its transaction, so the index is never behind or ahead of them.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import msgspec
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from touchline.events import Envelope
-from touchline.events.identity import CustomerMerged
+from touchline.events import Envelope, EventCodec
+from touchline.events.identity import CustomerMerged, CustomerUnmerged
+from touchline.events.keys import identity_keys
 from touchline.handlers.processor import Outcome, Processor, Rejected
 from touchline.projections.store import bulk_insert_ignoring_duplicates
-from touchline.projections.tables import timeline_aliases, timeline_entries
+from touchline.projections.tables import processor_clocks, timeline_aliases, timeline_entries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CHUNK = 500
 
 
 def to_us(moment: datetime) -> int:
@@ -29,19 +37,38 @@ def from_us(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
+class TimelineFollower(Protocol):
+    """A projection kept from the timeline's index, in the timeline's transaction."""
+
+    def applied(self, connection: Connection, events: Sequence[tuple[Envelope, str]]) -> None:
+        """Events new to the timeline, each with the customer it landed on."""
+
+    def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> None:
+        """These customers' rows moved (a merge or unmerge): rebuild them from the index."""
+
+
 class TimelineProjection(Processor):
     """Writes one timeline row per event; the event id makes it idempotent.
 
     A ``customer.merged`` event moves the merged customer's rows to the
     survivor and records an alias, so the merged id's events still in flight
-    (on other partitions) land on the survivor too.
+    (on other partitions) land on the survivor too. A ``customer.unmerged``
+    event moves back the rows that carry only the restored side's identifiers
+    (or, carrying none, were attributed to one of its customer ids).
     """
 
     name = "timeline"
 
-    def __init__(self, source_topic: str, encode: Callable[[Envelope], bytes]) -> None:
+    def __init__(
+        self,
+        source_topic: str,
+        codec: EventCodec,
+        followers: Sequence[TimelineFollower] = (),
+    ) -> None:
         self.source_topic = source_topic
-        self._encode = encode
+        self._codec = codec
+        self._encode = codec.encode
+        self.followers = tuple(followers)
 
     def row(self, event: Envelope, customer_id: str) -> dict[str, object]:
         """The pure part: one event in, one row out (no I/O)."""
@@ -59,25 +86,155 @@ class TimelineProjection(Processor):
         }
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
+        # Workers on other partitions read the aliases a merge writes and
+        # write rows a merge moves: merges wait for them, and they for merges.
+        regroups = any(isinstance(e.payload, CustomerMerged | CustomerUnmerged) for e in events)
+        _hold_aliases(connection, exclusive=regroups)
         aliases = _load_aliases(connection, {e.customer_id for e in events if e.customer_id})
-        rows: list[dict[str, object]] = []
+        # Followers count what they see, so they must see each event once:
+        # only those the timeline does not hold yet, and a duplicate inside
+        # the batch only the first time.
+        fresh = _absent(connection, events) if self.followers else set()
+        pending = _Rows()
         outcome = Outcome.nothing()
         for event in events:
             if event.customer_id is None:
                 reason = "interaction has no customer_id: identity resolution skipped?"
                 outcome.rejected.append(Rejected(event, reason))
                 continue
-            if isinstance(event.payload, CustomerMerged):
-                _write(connection, rows)
-                rows = []
-                _merge(connection, aliases, event.payload.merged_id, event.payload.survivor_id)
-            rows.append(self.row(event, aliases.get(event.customer_id, event.customer_id)))
-        _write(connection, rows)
+            payload = event.payload
+            if isinstance(payload, CustomerMerged):
+                self._flush(connection, pending)
+                _merge(connection, aliases, payload.merged_id, payload.survivor_id)
+                self._rebuild(connection, [aliases[payload.merged_id], payload.merged_id])
+            elif isinstance(payload, CustomerUnmerged) and event.customer_id == payload.survivor_id:
+                self._flush(connection, pending)
+                survivor = self._split(connection, aliases, payload)
+                self._rebuild(connection, [survivor, payload.restored_id])
+            customer_id = aliases.get(event.customer_id, event.customer_id)
+            pending.rows.append(self.row(event, customer_id))
+            if str(event.id) in fresh:
+                fresh.discard(str(event.id))
+                pending.new.append((event, customer_id))
+        self._flush(connection, pending)
         return outcome
 
+    def _flush(self, connection: Connection, pending: _Rows) -> None:
+        bulk_insert_ignoring_duplicates(connection, timeline_entries, pending.rows)
+        if pending.new:
+            for follower in self.followers:
+                follower.applied(connection, pending.new)
+        pending.rows, pending.new = [], []
 
-def _write(connection: Connection, rows: list[dict[str, object]]) -> None:
-    bulk_insert_ignoring_duplicates(connection, timeline_entries, rows)
+    def _rebuild(self, connection: Connection, customer_ids: list[str]) -> None:
+        for follower in self.followers:
+            follower.rebuild(connection, customer_ids)
+
+    def _split(
+        self, connection: Connection, aliases: dict[str, str], unmerge: CustomerUnmerged
+    ) -> str:
+        """Move the restored side's rows back; the survivor the timeline knew."""
+        survivor = aliases.get(unmerge.survivor_id, unmerge.survivor_id)
+        restored, ours = set(unmerge.restored_identifiers), set(unmerge.survivor_identifiers)
+        owners = set(unmerge.restored_customers)
+        t = timeline_entries.c
+        moving = []
+        for event_id, blob in connection.execute(
+            select(t.event_id, t.event).where(t.customer_id == survivor)
+        ):
+            event = self._codec.decode(blob)
+            keys = {f"{kind}:{value}" for kind, value in identity_keys(event.identities)}
+            if keys & restored:
+                goes_back = not keys & ours
+            else:
+                goes_back = not keys & ours and event.customer_id in owners
+            if goes_back:
+                moving.append(event_id)
+        for start in range(0, len(moving), _CHUNK):
+            connection.execute(
+                update(timeline_entries)
+                .where(t.event_id.in_(moving[start : start + _CHUNK]))
+                .values(customer_id=unmerge.restored_id)
+            )
+        a = timeline_aliases.c
+        connection.execute(delete(timeline_aliases).where(a.merged_id == unmerge.restored_id))
+        connection.execute(
+            update(timeline_aliases)
+            .where(a.merged_id.in_(sorted(owners)))
+            .values(survivor_id=unmerge.restored_id)
+        )
+        aliases.pop(unmerge.restored_id, None)
+        for merged in owners - {unmerge.restored_id}:
+            aliases[merged] = unmerge.restored_id
+        return survivor
+
+
+class _Rows:
+    """Rows waiting to be written, and which of their events are new."""
+
+    __slots__ = ("new", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+        self.new: list[tuple[Envelope, str]] = []
+
+
+def _absent(connection: Connection, events: Sequence[Envelope]) -> set[str]:
+    ids = list({str(event.id) for event in events})
+    present: set[str] = set()
+    t = timeline_entries.c
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        present.update(
+            connection.execute(select(t.event_id).where(t.event_id.in_(chunk))).scalars()
+        )
+    return set(ids) - present
+
+
+def events_of(connection: Connection, codec: EventCodec, customer_id: str) -> list[Envelope]:
+    """A customer's events from the index, oldest first."""
+    t = timeline_entries.c
+    rows = connection.execute(
+        select(t.event).where(t.customer_id == customer_id).order_by(t.occurred_at_us, t.event_id)
+    ).scalars()
+    return [codec.decode(blob) for blob in rows]
+
+
+def rebuild_timeline_rows(connection: Connection, codec: EventCodec, customer_id: str) -> int:
+    """Render a customer's rows again from their stored events (a summary or
+    an upcaster changed); how many rows there were."""
+    projection = TimelineProjection("", codec)
+    t = timeline_entries.c
+    rows = [
+        projection.row(codec.decode(blob), customer_id)
+        for blob in connection.execute(
+            select(t.event).where(t.customer_id == customer_id)
+        ).scalars()
+    ]
+    for row in rows:
+        connection.execute(
+            update(timeline_entries).where(t.event_id == row["event_id"]).values(**row)
+        )
+    return len(rows)
+
+
+def _hold_aliases(connection: Connection, *, exclusive: bool) -> None:
+    """Lock the aliases' clock row before reading them.
+
+    SQLite has no row locks and pysqlite opens a transaction only at the
+    first write, so there a write comes first: it takes the database's one
+    write lock, and nothing another worker commits can slip in between.
+    """
+    clock = processor_clocks.c
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            update(processor_clocks)
+            .where(clock.name == "timeline-aliases")
+            .values(version=clock.version)
+        )
+        return
+    query = select(clock.version).where(clock.name == "timeline-aliases")
+    connection.execute(query.with_for_update(read=not exclusive))
 
 
 def _load_aliases(connection: Connection, customer_ids: set[str]) -> dict[str, str]:

@@ -1,0 +1,205 @@
+"""The identity graph as stored: customers, identifiers, separations, the clock.
+
+Merges form a tree per person: a merged customer points at the one it was
+folded into (``merged_into``) and every customer carries the root it lives on
+now (``root_id``); identifiers keep the customer they first joined
+(``node_id``) and the root (``customer_id``). A merge relabels one root; an
+unmerge cuts one edge and relabels the cut-off subtree. The resolver is the
+only writer; these are its statements, and the lookups readers use.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+
+from touchline.projections.store import bulk_insert_ignoring_duplicates
+from touchline.projections.tables import (
+    customers,
+    identifiers,
+    identity_separations,
+    processor_clocks,
+)
+
+Key = tuple[str, str]
+"""An identifier as ``(kind, value)``, normalised."""
+
+_CHUNK = 500
+
+_MOVE_IDENTIFIERS = (
+    update(identifiers)
+    .where(identifiers.c.customer_id == bindparam("merged"))
+    .values(customer_id=bindparam("survivor"))
+)
+_MOVE_CUSTOMERS = (
+    update(customers)
+    .where(customers.c.root_id == bindparam("merged"))
+    .values(root_id=bindparam("survivor"))
+)
+_MARK_MERGED = (
+    update(customers)
+    .where(customers.c.customer_id == bindparam("merged"))
+    .values(merged_into=bindparam("survivor"))
+)
+
+
+def tick(connection: Connection) -> int:
+    """Bump the graph's clock and return the new version.
+
+    The row lock this takes is held to the end of the transaction, so
+    resolvers sharing a database apply their batches one at a time (SQLite
+    has a single writer anyway); a version one above the last one this
+    resolver wrote means nobody else wrote in between.
+    """
+    clock = processor_clocks.c
+    version = connection.execute(
+        update(processor_clocks)
+        .where(clock.name == "identity-graph")
+        .values(version=clock.version + 1)
+        .returning(clock.version)
+    ).scalar_one_or_none()
+    if version is None:
+        raise RuntimeError("the identity graph clock row is missing: run `touchline db upgrade`")
+    return int(version)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    key: Key
+    node: str
+    root: str
+
+
+def load_links(connection: Connection, keys: Iterable[Key]) -> list[Link]:
+    wanted = list(keys)
+    found: list[Link] = []
+    i = identifiers.c
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = connection.execute(
+            select(i.kind, i.value, i.node_id, i.customer_id).where(
+                tuple_(i.kind, i.value).in_(chunk)
+            )
+        )
+        found.extend(Link((kind, value), node, root) for kind, value, node, root in rows)
+    return found
+
+
+def load_separations(connection: Connection) -> list[tuple[str, str, str, str]]:
+    """Every separated pair with the root each side lives on now."""
+    s = identity_separations.c
+    a = customers.alias("a")
+    b = customers.alias("b")
+    rows = connection.execute(
+        select(s.customer_a, s.customer_b, a.c.root_id, b.c.root_id)
+        .join(a, a.c.customer_id == s.customer_a)
+        .join(b, b.c.customer_id == s.customer_b)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def separate(connection: Connection, one: str, other: str, event_id: str) -> None:
+    low, high = sorted((one, other))
+    bulk_insert_ignoring_duplicates(
+        connection,
+        identity_separations,
+        [{"customer_a": low, "customer_b": high, "unmerged_by_event": event_id}],
+    )
+
+
+def write(
+    connection: Connection,
+    new_customers: Sequence[dict[str, object]],
+    links: Sequence[dict[str, object]],
+    merges: Sequence[dict[str, str]],
+) -> None:
+    """Rows a batch created, then its merges in the order decided (a chain,
+    a into b then b into c, ends in c because the updates run in order)."""
+    bulk_insert_ignoring_duplicates(connection, customers, new_customers)
+    bulk_insert_ignoring_duplicates(connection, identifiers, links)
+    if merges:
+        connection.execute(_MOVE_IDENTIFIERS, merges)
+        connection.execute(_MOVE_CUSTOMERS, merges)
+        connection.execute(_MARK_MERGED, merges)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """What an unmerge moved: the cut-off subtree and its identifiers."""
+
+    survivor: str
+    restored: str
+    customers: list[str]
+    identifiers: list[Key]
+    remaining: list[Key]
+
+
+def split(connection: Connection, restored: str) -> Split | None:
+    """Cut ``restored`` off the customer it was merged into, with everything
+    that had been merged into it; None if it is not merged (or unknown)."""
+    c = customers.c
+    row = connection.execute(
+        select(c.merged_into, c.root_id).where(c.customer_id == restored)
+    ).one_or_none()
+    if row is None or row.merged_into is None:
+        return None
+    survivor = row.root_id
+    children: defaultdict[str, list[str]] = defaultdict(list)
+    for node, parent in connection.execute(
+        select(c.customer_id, c.merged_into).where(c.root_id == survivor)
+    ):
+        if parent is not None:
+            children[parent].append(node)
+    subtree, frontier = [restored], [restored]
+    while frontier:
+        frontier = [child for node in frontier for child in children[node]]
+        subtree.extend(frontier)
+    connection.execute(update(customers).where(c.customer_id == restored).values(merged_into=None))
+    i = identifiers.c
+    for start in range(0, len(subtree), _CHUNK):
+        chunk = subtree[start : start + _CHUNK]
+        connection.execute(
+            update(customers).where(c.customer_id.in_(chunk)).values(root_id=restored)
+        )
+        connection.execute(
+            update(identifiers).where(i.node_id.in_(chunk)).values(customer_id=restored)
+        )
+    return Split(
+        survivor=survivor,
+        restored=restored,
+        customers=sorted(subtree),
+        identifiers=_keys_of(connection, restored),
+        remaining=_keys_of(connection, survivor),
+    )
+
+
+def _keys_of(connection: Connection, root: str) -> list[Key]:
+    i = identifiers.c
+    rows = connection.execute(
+        select(i.kind, i.value).where(i.customer_id == root).order_by(i.kind, i.value)
+    )
+    return [(kind, value) for kind, value in rows]
+
+
+def identifiers_of(connection: Connection, customer_id: str) -> list[str]:
+    """A customer's identifiers as ``kind:value``, sorted."""
+    return [f"{kind}:{value}" for kind, value in _keys_of(connection, customer_id)]
+
+
+def surviving_customer(connection: Connection, customer_id: str) -> str | None:
+    """Where a customer id lives now: itself, or the root it was merged into."""
+    return connection.execute(
+        select(customers.c.root_id).where(customers.c.customer_id == customer_id)
+    ).scalar_one_or_none()
+
+
+def find_customer(connection: Connection, kind: str, value: str) -> str | None:
+    """The customer an identifier belongs to, if any."""
+    return connection.execute(
+        select(identifiers.c.customer_id).where(
+            identifiers.c.kind == kind, identifiers.c.value == value
+        )
+    ).scalar_one_or_none()
