@@ -13,6 +13,7 @@ from touchline.handlers.identity import IdentityResolver
 from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Log
 from touchline.log.registry import open_log
+from touchline.projections.profile_store import ProfileProjection
 from touchline.projections.store import make_engine, upgrade
 from touchline.projections.timeline import TimelineProjection
 from touchline.publish import Publisher
@@ -60,8 +61,8 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
         log.create_topic(topic, settings.partitions)
     codec = make_codec(settings)
     processors = [
-        IdentityResolver(topics.touchpoints, topics.interactions),
-        TimelineProjection(topics.interactions, codec.encode),
+        IdentityResolver(topics.touchpoints, topics.interactions, settings.identity_rules()),
+        TimelineProjection(topics.interactions, codec, followers=[ProfileProjection(codec)]),
     ]
     runners = [
         ProcessorRunner(

@@ -15,12 +15,11 @@ from types import FrameType
 import faust
 import msgspec
 
-from touchline.bootstrap import Backbone, build_backbone
+from touchline.bootstrap import build_backbone
+from touchline.cli_customers import add_commands, resolve_customer
 from touchline.config import Settings, load_settings
 from touchline.demo import run_demo
-from touchline.events.keys import parse_identifier
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
-from touchline.handlers.identity import find_customer, surviving_customer
 from touchline.handlers.kafka_worker import make_app
 from touchline.log.port import LogError
 from touchline.logs import configure_logging
@@ -90,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--cursor")
     timeline.add_argument("--json", action="store_true", help="machine-readable output")
     timeline.set_defaults(command=cmd_timeline)
+
+    add_commands(commands)
 
     publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")
@@ -195,15 +196,6 @@ def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(format_timeline(page.customer_id, page.entries, page.next_cursor))
     return 0
-
-
-def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
-    with backbone.engine.connect() as connection:
-        if identifier.startswith("cus_"):
-            return surviving_customer(connection, identifier)
-        kind, value = parse_identifier(identifier)
-        normalised = backbone.codec.normalise_identifier(kind, value)
-        return find_customer(connection, kind, normalised)
 
 
 def format_timeline(

@@ -1,0 +1,498 @@
+"""The customer profile's folded state: one customer's events in, one small struct out.
+
+:func:`apply` folds one event into a :class:`ProfileState`; the read model an
+agent sees is rendered from it by :func:`touchline.projections.profile_view.render`
+under :class:`~touchline.projections.profile_view.ProfileRules` (the fold itself
+judges nothing). No I/O here: the caller stores the state as a blob per customer.
+
+The fold is **order-insensitive**: any order of the same set of events gives
+an equal state, so a profile built in arrival order and one rebuilt from the
+timeline after a merge or unmerge agree exactly. That is why
+
+- "latest" means the greatest ``(occurred_at, event id)``, never the last applied;
+- collections are dicts keyed by natural ids (order, case, offer) or by event
+  id (returns, surveys, spam complaints); a duplicate natural id keeps the
+  earliest record (the first report of an order or case), so nothing counts twice;
+- money is kept in integer hundredths of the major unit (exact sums in any order);
+- times are kept in UTC, engagement is counted per UTC day (a sum).
+
+Exactly-once per event id is the caller's job; identity events change nothing.
+New fields need defaults, so stored blobs keep decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from touchline.events import Envelope, Payload
+from touchline.events.campaign import (
+    CampaignClosed,
+    CampaignConverted,
+    CampaignSuppressed,
+    OfferExpired,
+    OfferMade,
+    OfferResponded,
+)
+from touchline.events.consent import (
+    ConsentGranted,
+    ConsentRevoked,
+    DoNotContactCleared,
+    DoNotContactSet,
+)
+from touchline.events.email import EmailComplained, EmailUnsubscribed
+from touchline.events.order import OrderPlaced, OrderReturned
+from touchline.events.partner import (
+    PartnerEvent,
+    PartnerOrderCancelled,
+    PartnerOrderPlaced,
+    PartnerOrderShipped,
+)
+from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
+from touchline.events.web import ChatMessageSent
+from touchline.projections.profile_view import Profile, ProfileRules, render
+
+__all__ = [
+    "ENGAGEMENT_TYPES",
+    "Profile",
+    "ProfileRules",
+    "ProfileState",
+    "apply",
+    "decode_state",
+    "encode_state",
+    "render",
+]
+
+RESOLVED = "resolved"
+"""A case's status after ``service.case_resolved`` (the others are :data:`CaseStatus`)."""
+
+ENGAGEMENT_TYPES = frozenset(
+    {
+        "email.opened",
+        "email.clicked",
+        "email.replied",
+        "web.page_viewed",
+        "web.product_viewed",
+        "web.searched",
+        "web.cart_updated",
+        "web.checkout_completed",
+        "web.form_submitted",
+        "call.inbound_ended",
+        "call.callback_requested",
+        "call.voicemail_left",
+        "fax.received",
+        "service.survey_answered",
+        "campaign.offer_responded",
+    }
+)
+"""What the customer did towards us; plus ``web.chat_message_sent`` from the customer.
+An inbound call counts once, when it ends (``call.inbound_started`` would double it)."""
+
+
+class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of the state's parts: mutable, keyword-only, compact on the wire."""
+
+
+class Consent(_Record, kw_only=True):
+    granted: bool
+    at: datetime
+    event_id: str
+    cause: str
+    """The event type that set it (``consent.revoked``, ``email.unsubscribed``...)."""
+
+
+class DoNotContact(_Record, kw_only=True):
+    active: bool
+    at: datetime
+    event_id: str
+    reason: str
+    until: datetime | None = None
+
+
+class Placement(_Record, kw_only=True):
+    at: datetime
+    event_id: str
+    amount_minor: int
+    currency: str
+    via: str
+    """``web``, ``store``... for direct orders, ``partner`` for partner orders."""
+
+
+class Refund(_Record, kw_only=True):
+    at: datetime
+    amount_minor: int
+    currency: str
+
+
+class Order(_Record, kw_only=True):
+    order_id: str
+    partner_account: str | None = None
+    placed: Placement | None = None
+    returns: dict[str, Refund] = msgspec.field(default_factory=dict)
+    """Keyed by the return's event id: several partial returns are several refunds."""
+    cancelled_at: datetime | None = None
+    last_shipped_at: datetime | None = None
+
+
+class CaseOpening(_Record, kw_only=True):
+    at: datetime
+    event_id: str
+    subject: str
+    category: str | None = None
+    priority: str = "normal"
+    is_complaint: bool = False
+    opened_via: str | None = None
+
+
+class Status(_Record, kw_only=True):
+    value: str
+    at: datetime
+    event_id: str
+
+
+class Case(_Record, kw_only=True):
+    case_id: str
+    opened: CaseOpening | None = None
+    status: Status | None = None
+    """The latest of opened (``open``), updated and resolved, by time."""
+
+    def is_open(self) -> bool:
+        return self.status is not None and self.status.value != RESOLVED
+
+
+class Survey(_Record, kw_only=True):
+    at: datetime
+    survey_id: str
+    scale: str
+    score: int
+    satisfaction: float
+    case_id: str | None = None
+
+
+class SpamComplaint(_Record, kw_only=True):
+    at: datetime
+    message_id: str
+    subject: str | None = None
+
+
+class PartnerSeen(_Record, kw_only=True):
+    last_at: datetime
+    last_event_id: str
+    name: str | None = None
+    named_at: datetime | None = None
+    named_event_id: str = ""
+
+
+class Offer(_Record, kw_only=True):
+    campaign_id: str
+    offer_code: str
+    via: str
+    made_at: datetime
+    event_id: str
+    made_by: str | None = None
+    expires_at: datetime | None = None
+
+
+class OfferEnd(_Record, kw_only=True):
+    """A response, conversion, expiry, suppression or close: it ends the campaign's
+    offers made up to ``at`` (only ``offer_code``'s, only via ``via``, when given)."""
+
+    campaign_id: str
+    kind: str
+    at: datetime
+    offer_code: str | None = None
+    via: str | None = None
+
+
+class ProfileState(_Record, kw_only=True):
+    """One customer's folded events; ``ProfileState()`` is the empty state."""
+
+    consents: dict[str, dict[str, Consent]] = msgspec.field(default_factory=dict)
+    """contact channel (or ``all``) -> purpose -> the latest grant or revocation."""
+    do_not_contact: DoNotContact | None = None
+    last_contact: dict[str, datetime] = msgspec.field(default_factory=dict)
+    orders: dict[str, Order] = msgspec.field(default_factory=dict)
+    """Direct orders by order id."""
+    partner_orders: dict[str, dict[str, Order]] = msgspec.field(default_factory=dict)
+    """partner account -> order id -> order (partners' order ids may collide)."""
+    cases: dict[str, Case] = msgspec.field(default_factory=dict)
+    spam_complaints: dict[str, SpamComplaint] = msgspec.field(default_factory=dict)
+    surveys: dict[str, Survey] = msgspec.field(default_factory=dict)
+    """By event id: the same survey answered twice is two answers."""
+    partners: dict[str, PartnerSeen] = msgspec.field(default_factory=dict)
+    engagement: dict[str, int] = msgspec.field(default_factory=dict)
+    """UTC day (``2026-11-20``) -> inbound engagement events that day."""
+    offers: dict[str, dict[str, Offer]] = msgspec.field(default_factory=dict)
+    """campaign id (``""`` when none) -> offer code -> the latest time it was made."""
+    offer_ends: dict[str, OfferEnd] = msgspec.field(default_factory=dict)
+
+    def consent_for(self, channel: str, purpose: str) -> Consent | None:
+        """The decision in force: the later of ``channel``'s own and the ``all`` one."""
+        own = self.consents.get(channel, {}).get(purpose)
+        everywhere = self.consents.get("all", {}).get(purpose)
+        if own is None or (
+            everywhere is not None
+            and newer(everywhere.at, everywhere.event_id, own.at, own.event_id)
+        ):
+            return everywhere
+        return own
+
+
+def apply(state: ProfileState, event: Envelope) -> None:
+    """Fold ``event`` into ``state`` (in place); events it does not use change nothing."""
+    payload = event.payload
+    if payload.channel == "identity":
+        return
+    at = event.occurred_at.astimezone(UTC)
+    event_id = str(event.id)
+    known = state.last_contact.get(payload.channel)
+    if known is None or at > known:
+        state.last_contact[payload.channel] = at
+    if payload.type in ENGAGEMENT_TYPES or (
+        isinstance(payload, ChatMessageSent) and payload.sender == "customer"
+    ):
+        day = at.date().isoformat()
+        state.engagement[day] = state.engagement.get(day, 0) + 1
+    fold = _FOLDS.get(payload.channel)
+    if fold is not None:
+        fold(state, event, at, event_id)
+
+
+def minor_units(amount: float) -> int:
+    """Hundredths of the major unit, exact from here on."""
+    return round(amount * 100)
+
+
+def newer(at: datetime, event_id: str, than_at: datetime, than_id: str) -> bool:
+    """``(at, event_id)`` comes after ``(than_at, than_id)``: time first, id breaks ties."""
+    return (at, event_id) > (than_at, than_id)
+
+
+def _fold_consent(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    match event.payload:
+        case ConsentGranted() | ConsentRevoked() as consent:
+            _consent(
+                state,
+                (consent.contact_channel, consent.purpose),
+                granted=isinstance(consent, ConsentGranted),
+                at=at,
+                event_id=event_id,
+                cause=consent,
+            )
+        case DoNotContactSet() as dnc_set:
+            until = None if dnc_set.until is None else dnc_set.until.astimezone(UTC)
+            change = DoNotContact(
+                active=True, at=at, event_id=event_id, reason=dnc_set.reason, until=until
+            )
+            _do_not_contact(state, change)
+        case DoNotContactCleared() as cleared:
+            change = DoNotContact(active=False, at=at, event_id=event_id, reason=cleared.reason)
+            _do_not_contact(state, change)
+
+
+def _fold_email(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    match event.payload:
+        case EmailUnsubscribed() as unsubscribed:
+            _revoke_email_marketing(state, at, event_id, unsubscribed)
+        case EmailComplained() as spam:
+            _revoke_email_marketing(state, at, event_id, spam)
+            state.spam_complaints[event_id] = SpamComplaint(
+                at=at, message_id=spam.message_id, subject=spam.subject
+            )
+
+
+def _fold_order(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    match event.payload:
+        case OrderPlaced() as placed:
+            order = _order(state.orders, placed.order_id, None)
+            _place(order, _placement(placed.total, placed.currency, placed.via, at, event_id))
+        case OrderReturned() as returned:
+            order = _order(state.orders, returned.order_id, None)
+            order.returns[event_id] = Refund(
+                at=at,
+                amount_minor=minor_units(returned.amount_refunded),
+                currency=returned.currency,
+            )
+
+
+def _fold_partner(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    payload = event.payload
+    if not isinstance(payload, PartnerEvent):
+        return
+    account = payload.partner_account
+    seen = state.partners.get(account)
+    if seen is None:
+        seen = state.partners[account] = PartnerSeen(last_at=at, last_event_id=event_id)
+    elif newer(at, event_id, seen.last_at, seen.last_event_id):
+        seen.last_at, seen.last_event_id = at, event_id
+    if payload.partner_name and (
+        seen.named_at is None or newer(at, event_id, seen.named_at, seen.named_event_id)
+    ):
+        seen.name, seen.named_at, seen.named_event_id = payload.partner_name, at, event_id
+    match payload:
+        case PartnerOrderPlaced() as placed:
+            order = _order(state.partner_orders.setdefault(account, {}), placed.order_id, account)
+            _place(order, _placement(placed.total, placed.currency, "partner", at, event_id))
+        case PartnerOrderShipped() as shipped:
+            order = _order(state.partner_orders.setdefault(account, {}), shipped.order_id, account)
+            if order.last_shipped_at is None or at > order.last_shipped_at:
+                order.last_shipped_at = at
+        case PartnerOrderCancelled() as cancelled:
+            order = _order(
+                state.partner_orders.setdefault(account, {}), cancelled.order_id, account
+            )
+            if order.cancelled_at is None or at < order.cancelled_at:
+                order.cancelled_at = at
+
+
+def _fold_service(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    match event.payload:
+        case CaseOpened() as opened:
+            case = _case(state, opened.case_id)
+            first = case.opened
+            if first is None or newer(first.at, first.event_id, at, event_id):
+                case.opened = CaseOpening(
+                    at=at,
+                    event_id=event_id,
+                    subject=opened.subject,
+                    category=opened.category,
+                    priority=opened.priority,
+                    is_complaint=opened.is_complaint,
+                    opened_via=opened.opened_via,
+                )
+            _status(case, Status(value="open", at=at, event_id=event_id))
+        case CaseUpdated() as updated:
+            status = Status(value=updated.status, at=at, event_id=event_id)
+            _status(_case(state, updated.case_id), status)
+        case CaseResolved() as resolved:
+            status = Status(value=RESOLVED, at=at, event_id=event_id)
+            _status(_case(state, resolved.case_id), status)
+        case SurveyAnswered() as survey:
+            state.surveys[event_id] = Survey(
+                at=at,
+                survey_id=survey.survey_id,
+                scale=survey.scale,
+                score=survey.score,
+                satisfaction=survey.satisfaction(),
+                case_id=survey.case_id,
+            )
+
+
+def _fold_campaign(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
+    campaign = event.campaign_id or ""
+    payload = event.payload
+    match payload:
+        case OfferMade() as made:
+            offers = state.offers.setdefault(campaign, {})
+            known = offers.get(made.offer_code)
+            if known is None or newer(at, event_id, known.made_at, known.event_id):
+                offers[made.offer_code] = Offer(
+                    campaign_id=campaign,
+                    offer_code=made.offer_code,
+                    via=made.via,
+                    made_at=at,
+                    event_id=event_id,
+                    made_by=made.made_by,
+                    expires_at=None if made.expires_at is None else made.expires_at.astimezone(UTC),
+                )
+        case OfferResponded() | CampaignConverted() | OfferExpired() as ended:
+            state.offer_ends[event_id] = OfferEnd(
+                campaign_id=campaign, kind=ended.type, at=at, offer_code=ended.offer_code
+            )
+        case CampaignSuppressed() as suppressed:
+            state.offer_ends[event_id] = OfferEnd(
+                campaign_id=campaign, kind=suppressed.type, at=at, via=suppressed.via
+            )
+        case CampaignClosed():
+            state.offer_ends[event_id] = OfferEnd(campaign_id=campaign, kind=payload.type, at=at)
+
+
+_FOLDS: dict[str, Callable[[ProfileState, Envelope, datetime, str], None]] = {
+    "consent": _fold_consent,
+    "email": _fold_email,
+    "order": _fold_order,
+    "partner": _fold_partner,
+    "service": _fold_service,
+    "campaign": _fold_campaign,
+}
+"""Channel -> what folds its events; channels without one only count as contact."""
+
+
+def _consent(
+    state: ProfileState,
+    scope: tuple[str, str],
+    *,
+    granted: bool,
+    at: datetime,
+    event_id: str,
+    cause: Payload,
+) -> None:
+    channel, purpose = scope
+    purposes = state.consents.setdefault(channel, {})
+    known = purposes.get(purpose)
+    if known is None or newer(at, event_id, known.at, known.event_id):
+        purposes[purpose] = Consent(granted=granted, at=at, event_id=event_id, cause=cause.type)
+
+
+def _revoke_email_marketing(
+    state: ProfileState, at: datetime, event_id: str, cause: Payload
+) -> None:
+    scope = ("email", "marketing")
+    _consent(state, scope, granted=False, at=at, event_id=event_id, cause=cause)
+
+
+def _do_not_contact(state: ProfileState, change: DoNotContact) -> None:
+    known = state.do_not_contact
+    if known is None or newer(change.at, change.event_id, known.at, known.event_id):
+        state.do_not_contact = change
+
+
+def _order(orders: dict[str, Order], order_id: str, partner_account: str | None) -> Order:
+    order = orders.get(order_id)
+    if order is None:
+        order = orders[order_id] = Order(order_id=order_id, partner_account=partner_account)
+    return order
+
+
+def _placement(total: float, currency: str, via: str, at: datetime, event_id: str) -> Placement:
+    return Placement(
+        at=at, event_id=event_id, amount_minor=minor_units(total), currency=currency, via=via
+    )
+
+
+def _place(order: Order, placement: Placement) -> None:
+    first = order.placed
+    if first is None or newer(first.at, first.event_id, placement.at, placement.event_id):
+        order.placed = placement
+
+
+def _case(state: ProfileState, case_id: str) -> Case:
+    case = state.cases.get(case_id)
+    if case is None:
+        case = state.cases[case_id] = Case(case_id=case_id)
+    return case
+
+
+def _status(case: Case, status: Status) -> None:
+    known = case.status
+    if known is None or newer(status.at, status.event_id, known.at, known.event_id):
+        case.status = status
+
+
+_DETERMINISTIC = msgspec.msgpack.Encoder(order="deterministic")
+_DECODER = msgspec.msgpack.Decoder(ProfileState)
+
+
+def encode_state(state: ProfileState) -> bytes:
+    """The state as msgpack with dict keys sorted: equal states give equal bytes.
+
+    ``msgspec.msgpack.encode(state)`` decodes to an equal state too, but keeps
+    dicts in insertion (arrival) order, so its bytes depend on that order.
+    """
+    return _DETERMINISTIC.encode(state)
+
+
+def decode_state(blob: bytes) -> ProfileState:
+    return _DECODER.decode(blob)
