@@ -59,10 +59,15 @@ class IdentityResolver(Processor):
         source_topic: str,
         interactions_topic: str,
         rules: IdentityRules | None = None,
+        *,
+        cache_limit: int = 200_000,
     ) -> None:
         self.source_topic = source_topic
         self.interactions_topic = interactions_topic
         self.rules = rules or IdentityRules()
+        self.cache_limit = cache_limit
+        """Identifiers kept in memory (about 500 bytes each) before the cache
+        starts again empty: a hot working set refills it within a batch."""
         # A cache of the graph, true while this resolver is its only writer
         # (checked by the clock on every batch).
         self._version: int | None = None
@@ -86,7 +91,7 @@ class IdentityResolver(Processor):
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
         version = graph.tick(connection)
-        if self._version != version - 1:
+        if self._version != version - 1 or len(self._node) > self.cache_limit:
             self._drop_cache()
         self._version = version
         outcome = Outcome.nothing()
