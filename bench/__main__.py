@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import embedded, kafka
+from bench import embedded, identity, kafka, profile
 from bench.machine import describe_machine
 
 
@@ -15,8 +15,31 @@ def main() -> None:
         "--customers", type=int, default=15_000, help="simulated customers (about 7 events each)"
     )
     parser.add_argument(
-        "--only", choices=["embedded", "kafka"], help="run one benchmark (default: both)"
+        "--only",
+        choices=["embedded", "kafka", "identity", "profile"],
+        help="run one benchmark (default: all)",
     )
+    graph = parser.add_argument_group("identity and profile")
+    graph.add_argument(
+        "--database-url",
+        help="PostgreSQL server to run them on (a scratch database is created and dropped); "
+        "default: SQLite in a temporary directory",
+    )
+    graph.add_argument(
+        "--graph-customers",
+        type=int,
+        default=250_000,
+        help="customers seeded in the identity graph, 4 identifiers each",
+    )
+    graph.add_argument(
+        "--batches", type=int, default=25, help="resolver batches of 2,000 events per run"
+    )
+    graph.add_argument(
+        "--cprofile", type=int, default=0, metavar="N", help="also profile one run, top N"
+    )
+    graph.add_argument("--profiles", type=int, default=200, help="customers with a long history")
+    graph.add_argument("--history", type=int, default=2_000, help="events per such customer")
+    graph.add_argument("--reads", type=int, default=2_000, help="profile reads per run")
     args = parser.parse_args()
     print(f"machine: {describe_machine()}", flush=True)
     if args.only in (None, "embedded"):
@@ -24,6 +47,16 @@ def main() -> None:
             print(line, flush=True)
     if args.only in (None, "kafka"):
         for line in kafka.main(args.runs, args.customers // 3):
+            print(line, flush=True)
+    if args.only in (None, "identity"):
+        for line in identity.main(
+            args.runs, args.graph_customers, args.batches, args.database_url, args.cprofile
+        ):
+            print(line, flush=True)
+    if args.only in (None, "profile"):
+        for line in profile.main(
+            args.runs, args.profiles, args.history, args.reads, args.database_url
+        ):
             print(line, flush=True)
 
 
