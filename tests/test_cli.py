@@ -7,12 +7,15 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import DAY
 from tests.helpers import ann_story
-from touchline.bootstrap import make_codec
+from touchline.bootstrap import build_backbone, make_codec
 from touchline.cli import main
 from touchline.config import load_settings
+from touchline.handlers.identity_graph import surviving_customer
+from touchline.projections.tables import customers
 
 
 @pytest.fixture
@@ -111,3 +114,59 @@ def test_a_bad_setting_is_a_clear_error(
     monkeypatch.setenv("TOUCHLINE_PARTITIONS", "many")
     assert _run(data_dir, "lag") == 2
     assert "partitions" in capsys.readouterr().err
+
+
+def test_profile_shows_the_360_degree_view(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any identifier finds the profile; text and JSON carry the same view."""
+    _run(data_dir, "demo", "--customers", "20")
+    capsys.readouterr()
+    assert _run(data_dir, "profile", "ann.example.0@example.com") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Profile of cus_")
+    assert "value_tier:" in out
+    assert "email:ann.example.0@example.com" in out
+    assert _run(data_dir, "profile", "ann.example.0@example.com", "--json") == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert "email:ann.example.0@example.com" in profile["identifiers"]
+    assert _run(data_dir, "profile", "email:nobody@example.com") == 1
+
+
+def test_unmerge_splits_a_merged_customer_with_who_and_why(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The request is published; once processed, the customer stands alone again."""
+    _run(data_dir, "demo", "--customers", "40")
+    settings = load_settings(data_dir=data_dir)
+    with build_backbone(settings) as backbone, backbone.engine.connect() as connection:
+        merged, survivor = connection.execute(
+            select(customers.c.customer_id, customers.c.root_id).where(
+                customers.c.merged_into.is_not(None)
+            )
+        ).first() or pytest.fail("the demo merged nobody")
+    capsys.readouterr()
+    assert _run(data_dir, "unmerge", survivor, "--by", "agent-1", "--reason", "x") == 1
+    assert "is not merged" in capsys.readouterr().err
+    assert _run(data_dir, "unmerge", merged, "--by", "agent-1", "--reason", "two people") == 0
+    assert survivor in capsys.readouterr().out
+    with build_backbone(settings) as backbone:
+        backbone.runtime.catch_up()
+        with backbone.engine.connect() as connection:
+            assert surviving_customer(connection, merged) == merged
+    assert _run(data_dir, "timeline", merged, "--type", "customer.unmerged") == 0
+    assert "at the request of agent-1: two people" in capsys.readouterr().out
+
+
+def test_rebuild_profiles_and_one_timeline(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full profile rebuild reports what it folded; the timeline rebuilds per customer."""
+    _run(data_dir, "demo", "--customers", "20")
+    capsys.readouterr()
+    assert _run(data_dir, "rebuild", "profile") == 0
+    assert "profiles into a new generation" in capsys.readouterr().out
+    assert _run(data_dir, "rebuild", "timeline") == 2
+    assert "per customer" in capsys.readouterr().err
+    assert _run(data_dir, "rebuild", "timeline", "--customer", "ann.example.0@example.com") == 0
+    assert "rebuilt the timeline of cus_" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from touchline.events.identity import CustomerUnmerged
 from touchline.events.keys import parse_identifier
 from touchline.handlers.identity_graph import find_customer, surviving_customer
 from touchline.projections.profile_store import read_profile, rebuild_all, rebuild_customer
-from touchline.projections.profile_view import Profile, ProfileRules
+from touchline.projections.profile_view import Profile
 from touchline.projections.timeline import rebuild_timeline_rows
 
 
@@ -60,7 +60,9 @@ def cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
             print(f"touchline: no customer is known by {args.identifier!r}", file=sys.stderr)
             return 1
         with backbone.engine.connect() as connection:
-            profile = read_profile(connection, customer_id, ProfileRules(), datetime.now(UTC))
+            profile = read_profile(
+                connection, customer_id, settings.profile_rules(), datetime.now(UTC)
+            )
     if profile is None:
         print(f"touchline: {customer_id} has no profile yet (is the backbone running?)")
         return 1

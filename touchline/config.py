@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
 
 from touchline.events.codec import WireFormat
 from touchline.handlers.identity_rules import IdentityRules
+from touchline.projections.profile_signals import ProfileRules
 
 
 class Topics(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +52,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     identity_blocked: str = ""
     """Shared identifiers ignored by identity resolution, comma-separated
     ``kind:value`` (e.g. ``email:orders@reseller.example``)."""
+    profile_currency: str = "EUR"
+    """The currency whose lifetime value decides the profile's value tier."""
+    profile_tiers: str = "silver:500,gold:2000,platinum:10000"
+    """Value tiers above bronze, ``name:lifetime value from which it applies``."""
+    profile_complaint_days: int = 90
+    """How long a complaint counts as recent (shown, and holds back offers)."""
+    profile_churn_days: int = 60
+    """No purchase this many days after a complaint is a churn signal."""
     topics: Topics = Topics()
 
     @property
@@ -63,6 +73,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'projections.db'}"
+
+    def profile_rules(self) -> ProfileRules:
+        tiers = []
+        for item in self.profile_tiers.split(","):
+            name, sep, threshold = item.strip().partition(":")
+            try:
+                tiers.append((name, float(threshold)))
+            except ValueError:
+                raise ValueError(
+                    f"bad TOUCHLINE_PROFILE_TIERS item {item!r}: write name:amount, "
+                    "e.g. silver:500,gold:2000"
+                ) from None
+            if not sep or not name:
+                raise ValueError(f"bad TOUCHLINE_PROFILE_TIERS item {item!r}: write name:amount")
+        return ProfileRules(
+            currency=self.profile_currency,
+            tiers=tuple(tiers),
+            complaint_window=timedelta(days=self.profile_complaint_days),
+            churn_after_complaint=timedelta(days=self.profile_churn_days),
+        )
 
     def identity_rules(self) -> IdentityRules:
         return IdentityRules.parse(

@@ -113,3 +113,16 @@ def test_an_unknown_kind_in_the_rules_is_a_clear_error() -> None:
     """A typo in the settings fails at start-up, naming the valid kinds."""
     with pytest.raises(ValueError, match="unknown identifier kind"):
         load_settings({"TOUCHLINE_IDENTITY_ATTACH_ONLY": "landline"}).identity_rules()
+
+
+def test_profile_rules_come_from_settings() -> None:
+    """Value tiers and windows are configuration; a malformed tier says how to write it."""
+    rules = load_settings(
+        {"TOUCHLINE_PROFILE_TIERS": "vip:1000", "TOUCHLINE_PROFILE_CURRENCY": "GBP"}
+    ).profile_rules()
+    assert rules.tiers == (("vip", 1000.0),)
+    assert rules.currency == "GBP"
+    with pytest.raises(ValueError, match="name:amount"):
+        load_settings({"TOUCHLINE_PROFILE_TIERS": "vip"}).profile_rules()
+    with pytest.raises(ValueError, match="ascend"):
+        load_settings({"TOUCHLINE_PROFILE_TIERS": "gold:2000,silver:500"}).profile_rules()
