@@ -41,6 +41,8 @@ def test_demo_prints_one_customer_across_five_channels(
     for channel in ("email", "web", "call", "fax", "partner"):
         assert f"  {channel} " in out, f"no {channel} entry in the demo timeline"
     assert "Inbound call, 4m12s, agent Lee" in out
+    assert "profile, as the agent's screen shows it" in out
+    assert "owning partner: Acme Resellers" in out
 
 
 def test_demo_twice_doubles_nothing(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,8 +52,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     identity_blocked: str = ""
     """Shared identifiers ignored by identity resolution, comma-separated
     ``kind:value`` (e.g. ``email:orders@reseller.example``)."""
-    profile_currency: str = "EUR"
-    """The currency whose lifetime value decides the profile's value tier."""
+    profile_currency: str = "USD"
+    """The currency whose lifetime value decides the profile's value tier
+    (USD beside the default region, US; set both for another market)."""
     profile_tiers: str = "silver:500,gold:2000,platinum:10000"
     """Value tiers above bronze, ``name:lifetime value from which it applies``."""
     profile_complaint_days: int = 90

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
 from touchline.handlers.identity_graph import find_customer
 from touchline.progress import ProgressLine
+from touchline.projections.profile_store import read_profile
+from touchline.projections.profile_view import Profile
 from touchline.projections.timeline import read_timeline
 from touchline.simulate import batches, simulate_day
 
@@ -65,16 +68,48 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
                 print("touchline demo: the showcase customer was not resolved", file=sys.stderr)
                 return 1
             page = read_timeline(connection, customer_id, limit=40)
+            # "Now" is the end of the simulated day: the demo reads the same every time.
+            end_of_day = datetime.combine(simulated_day, time_of_day.max, UTC)
+            profile = read_profile(connection, customer_id, settings.profile_rules(), end_of_day)
 
     print(f"\n{ann.name} ({ann.email}, {ann.phone}), customer {customer_id}:", file=out)
     print("  newest first, every channel in one story", file=out)
     for entry in page.entries:
         print(f"  {entry.occurred_at:%H:%M}  {entry.channel:<9} {entry.summary}", file=out)
+    if profile is not None:
+        print("\n  profile, as the agent's screen shows it:", file=out)
+        for line in profile_summary(profile):
+            print(f"    {line}", file=out)
     elapsed = time.perf_counter() - started
     print(f"\ndone in {elapsed:.1f}s. Next:", file=out)
     print(f"  .venv/bin/touchline timeline {ann.email}", file=out)
     print(
         f"  .venv/bin/touchline timeline '{ann.phone}' --channel call --channel service", file=out
     )
+    print(f"  .venv/bin/touchline profile {ann.email}", file=out)
     print("  .venv/bin/touchline lag", file=out)
     return 0
+
+
+def profile_summary(profile: Profile) -> list[str]:
+    """The few lines of a profile an agent reads first."""
+    orders = profile.orders
+    value = ", ".join(
+        f"{amount:,.2f} {currency}" for currency, amount in orders.lifetime_value.items()
+    )
+    channels = ", ".join(sorted(profile.last_contact))
+    lines = [
+        f"identifiers: {', '.join(profile.identifiers)}",
+        f"value tier: {profile.value_tier}; lifetime value {value or 'none yet'} "
+        f"over {orders.count} orders ({orders.direct} direct, {orders.partner} via partners)",
+        f"in touch by: {channels}",
+        f"open cases: {len(profile.open_cases)}; "
+        f"recent complaints: {len(profile.recent_complaints)}",
+    ]
+    if profile.owning_partner is not None:
+        lines.append(
+            f"owning partner: {profile.owning_partner.name or profile.owning_partner.account}"
+        )
+    lines.extend(f"talking point: {point}" for point in profile.talking_points)
+    lines.extend(f"churn risk: {signal.text}" for signal in profile.churn_signals)
+    return lines
