@@ -65,6 +65,12 @@ def upgrade() -> None:
         sa.Column("build_cursor", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("projection", name=op.f("pk_projection_generations")),
     )
+    # The row exists from the start so that a rebuild's first lock on it waits
+    # for every projection transaction already in flight.
+    op.execute(
+        "INSERT INTO projection_generations (projection, live, building, build_cursor) "
+        "VALUES ('profile', 0, NULL, NULL)"
+    )
 
 
 def _backfill() -> None:
