@@ -16,7 +16,7 @@ import faust
 import msgspec
 
 from touchline.bootstrap import build_backbone
-from touchline.cli_customers import add_commands, resolve_customer
+from touchline.cli_customers import add_commands, known_customer
 from touchline.config import Settings, load_settings
 from touchline.demo import run_demo
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
@@ -176,9 +176,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
-        customer_id = resolve_customer(backbone, args.identifier)
+        customer_id = known_customer(backbone, args.identifier)
         if customer_id is None:
-            print(f"touchline: no customer is known by {args.identifier!r}", file=sys.stderr)
             return 1
         where = TimelineFilter(
             channels=args.channel,

@@ -53,11 +53,18 @@ def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
         return find_customer(connection, kind, normalised)
 
 
+def known_customer(backbone: Backbone, identifier: str) -> str | None:
+    """``resolve_customer``, saying so on stderr when nobody is known by it."""
+    customer_id = resolve_customer(backbone, identifier)
+    if customer_id is None:
+        print(f"touchline: no customer is known by {identifier!r}", file=sys.stderr)
+    return customer_id
+
+
 def cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
-        customer_id = resolve_customer(backbone, args.identifier)
+        customer_id = known_customer(backbone, args.identifier)
         if customer_id is None:
-            print(f"touchline: no customer is known by {args.identifier!r}", file=sys.stderr)
             return 1
         with backbone.engine.connect() as connection:
             profile = read_profile(

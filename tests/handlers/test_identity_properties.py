@@ -91,15 +91,15 @@ def _components(events: Sequence[Envelope]) -> set[frozenset[str]]:
     return {frozenset(group) for group in groups.values()}
 
 
-def _resolve(engine: Engine, batches: Sequence[Sequence[Envelope]]) -> set[frozenset[str]]:
+def _empty_graph(engine: Engine) -> None:
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(delete(table))
         connection.execute(insert(processor_clocks).values(name="identity-graph", version=0))
-    resolver = IdentityResolver("touchpoints", "interactions", RULES)
-    for batch in batches:
-        with engine.begin() as connection:
-            resolver.process(connection, batch)
+
+
+def _partition(engine: Engine) -> set[frozenset[str]]:
+    """The identifiers grouped by the customer they belong to."""
     with engine.connect() as connection:
         rows = connection.execute(
             select(identifiers.c.kind, identifiers.c.value, identifiers.c.customer_id)
@@ -108,6 +108,15 @@ def _resolve(engine: Engine, batches: Sequence[Sequence[Envelope]]) -> set[froze
         for kind, value, customer_id in rows:
             groups.setdefault(customer_id, set()).add(f"{kind}:{value}")
     return {frozenset(group) for group in groups.values()}
+
+
+def _resolve(engine: Engine, batches: Sequence[Sequence[Envelope]]) -> set[frozenset[str]]:
+    _empty_graph(engine)
+    resolver = IdentityResolver("touchpoints", "interactions", RULES)
+    for batch in batches:
+        with engine.begin() as connection:
+            resolver.process(connection, batch)
+    return _partition(engine)
 
 
 @settings(max_examples=150, deadline=None)
@@ -137,20 +146,10 @@ def test_several_resolvers_sharing_the_graph_agree(
     partitions do) end with the same partition as one resolver."""
     events = _events(linked)
     shuffled = data.draw(st.permutations(events))
-    with graph_engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(delete(table))
-        connection.execute(insert(processor_clocks).values(name="identity-graph", version=0))
+    _empty_graph(graph_engine)
     resolvers = [IdentityResolver("touchpoints", "interactions", RULES) for _ in range(2)]
     for item in shuffled:
         resolver = resolvers[data.draw(st.integers(0, 1))]
         with graph_engine.begin() as connection:
             resolver.process(connection, [item])
-    with graph_engine.connect() as connection:
-        rows = connection.execute(
-            select(identifiers.c.kind, identifiers.c.value, identifiers.c.customer_id)
-        )
-        groups: dict[str, set[str]] = {}
-        for kind, value, customer_id in rows:
-            groups.setdefault(customer_id, set()).add(f"{kind}:{value}")
-    assert {frozenset(g) for g in groups.values()} == _components(events)
+    assert _partition(graph_engine) == _components(events)
