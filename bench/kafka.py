@@ -6,8 +6,9 @@ Three figures, each the median of the runs, each on a fresh broker:
   and the timeline) while a simulated day is published;
 - timeline only, touchline: ``touchline worker --processor timeline`` on a
   pre-filled ``interactions`` topic;
-- timeline only, quixstreams: a minimal quixstreams app doing the same
-  projection (same rows, same bulk insert, SQLite) on the same topic.
+- timeline only, quixstreams: a minimal quixstreams app applying the same
+  timeline projection, with the profile that follows it, on the same topic
+  (offsets kept in Kafka rather than with the rows).
 
 Rates are measured from the first projected row to the last, so process
 start-up and the consumer-group join are left out for both.
@@ -41,7 +42,8 @@ from touchline.events import Envelope, EventCodec
 from touchline.events.keys import source_key
 from touchline.log.port import Record, partition_for_key
 from touchline.logs import configure_logging
-from touchline.projections.store import bulk_insert_ignoring_duplicates, make_engine, upgrade
+from touchline.projections.profile_store import ProfileProjection
+from touchline.projections.store import make_engine, upgrade
 from touchline.projections.tables import timeline_entries
 from touchline.projections.timeline import TimelineProjection
 from touchline.simulate import batches, simulate_day
@@ -156,7 +158,8 @@ def timeline_touchline(customers: int, *, batched: bool = True) -> float:
 
 
 class _TimelineSink(BatchingSink):
-    """The timeline projection's rows, bulk-inserted at each quixstreams checkpoint."""
+    """The very same timeline projection (and the profile that follows it), applied
+    at each quixstreams checkpoint; quixstreams keeps the offsets in Kafka."""
 
     def __init__(self, engine: Engine, projection: TimelineProjection, codec: EventCodec) -> None:
         super().__init__()
@@ -167,15 +170,12 @@ class _TimelineSink(BatchingSink):
         self.split = codec.split_batch
 
     def write(self, batch: SinkBatch) -> None:
-        rows = []
+        events: list[Envelope] = []
         for item in batch:
             values = self.split(item.value) if self.is_batch(item.value) else [item.value]
-            for value in values:
-                event = self.decode(value)
-                assert event.customer_id is not None  # the prefill attributes every event
-                rows.append(self.projection.row(event, event.customer_id))
+            events.extend(self.decode(value) for value in values)
         with self.engine.begin() as connection:
-            bulk_insert_ignoring_duplicates(connection, timeline_entries, rows)
+            self.projection.process(connection, events)
 
 
 def timeline_quixstreams(customers: int) -> float:
@@ -197,7 +197,8 @@ def timeline_quixstreams(customers: int) -> float:
         topic = app.topic(
             settings.topics.interactions, value_deserializer="bytes", key_deserializer="bytes"
         )
-        sink = _TimelineSink(engine, TimelineProjection(topic.name, codec), codec)
+        projection = TimelineProjection(topic.name, codec, followers=[ProfileProjection(codec)])
+        sink = _TimelineSink(engine, projection, codec)
         app.dataframe(topic).sink(sink)
         results: list[float] = []
 
