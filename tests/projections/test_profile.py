@@ -54,6 +54,7 @@ from touchline.projections.profile import (
     encode_state,
     render,
 )
+from touchline.projections.profile_state import ENGAGEMENT_DAYS_KEPT, SPAM_COMPLAINTS_KEPT
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ANN = Identities(email="ann@example.com", phone="+14155550134")
@@ -129,7 +130,11 @@ def codes(profile: Profile) -> list[str]:
 
 ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
 times = st.builds(
-    lambda hours, zone: (NOW - timedelta(hours=hours * 7)).astimezone(zone),
+    lambda days, hours, zone: (NOW - timedelta(days=days, hours=hours * 7)).astimezone(zone),
+    # Mostly recent, some around the engagement and spam complaint horizons
+    # (ENGAGEMENT_DAYS_KEPT, SPAM_COMPLAINTS_KEPT): what is dropped must not
+    # depend on the order either.
+    st.sampled_from([0, 0, 0, 0, 150, 400]),
     st.integers(min_value=0, max_value=40),  # few distinct instants: ties happen
     st.sampled_from(ZONES),
 )
@@ -514,6 +519,82 @@ def test_outbound_and_agent_messages_are_not_engagement() -> None:
         ]
     )
     assert state.engagement == {ago(1).date().isoformat(): 1}
+
+
+def test_engagement_keeps_only_the_days_render_can_read() -> None:
+    """Days more than ENGAGEMENT_DAYS_KEPT before the latest engagement day are dropped,
+    and a late event that old is not counted, in whatever order the events come."""
+
+    def viewed(days: float, hours: float = 0) -> Envelope:
+        return event(PageViewed(url="https://shop.example.com/trail"), ago(days, hours))
+
+    def day(days: int) -> str:
+        return ago(days).date().isoformat()
+
+    latest, recent, old = viewed(0), viewed(2), viewed(300)
+    edge = [viewed(ENGAGEMENT_DAYS_KEPT), viewed(ENGAGEMENT_DAYS_KEPT, 2)]  # the oldest kept
+    late = viewed(ENGAGEMENT_DAYS_KEPT + 1)  # a day too old
+    expected = {day(ENGAGEMENT_DAYS_KEPT): 2, day(2): 1, day(0): 1}
+    arrangements = [
+        [old, late, *edge, recent, latest],  # counted, then dropped when the latest day comes
+        [latest, recent, *edge, late, old],  # refused on arrival
+        [recent, late, latest, old, *edge],
+    ]
+    for events in arrangements:
+        state = fold(events)
+        assert (state.engagement, state.engagement_latest) == (expected, NOW.date())
+        assert encode_state(state) == encode_state(fold(arrangements[0]))
+    assert render("cus_ann", fold(arrangements[0]), RULES, NOW).engagement.recent == 2
+
+
+def test_a_stored_unbounded_engagement_is_pruned_on_its_next_engagement() -> None:
+    """A state stored before the bound still decodes, and drops its stale days at the
+    next engagement, like a state folded with the bound."""
+    stored = msgspec.msgpack.encode(
+        {"engagement": {"2020-01-01": 5, "2026-11-18": 1}}  # no engagement_latest yet
+    )
+    for days, expected in ((1, {"2026-11-18": 1, "2026-11-19": 1}), (2, {"2026-11-18": 2})):
+        state = decode_state(stored)
+        apply(state, event(PageViewed(url="https://shop.example.com/trail"), ago(days)))
+        assert state.engagement == expected
+        assert state.engagement_latest == ago(days).date()
+
+
+def test_rules_asking_for_more_engagement_than_is_kept_are_cut_to_it() -> None:
+    """Windows beyond the kept days count only the kept ones, averaging over those days."""
+    state = fold(engagement(10, from_days=ENGAGEMENT_DAYS_KEPT, to_days=30))
+    wide = ProfileRules(engagement_recent_days=30, engagement_baseline_days=400)
+    view = render("cus_ann", state, wide, NOW).engagement
+    kept = ENGAGEMENT_DAYS_KEPT + 1 - 30
+    assert (view.recent, view.baseline_monthly) == (0, round(10 * 30 / kept, 4))
+    everything = ProfileRules(engagement_recent_days=500, engagement_baseline_days=90)
+    view = render("cus_ann", state, everything, NOW).engagement
+    assert (view.recent, view.baseline_monthly) == (10, 0.0)
+
+
+def test_what_is_kept_covers_the_default_rules() -> None:
+    """The bounds leave render's default windows untouched (with margin)."""
+    windows = RULES.engagement_recent_days + RULES.engagement_baseline_days
+    assert windows < ENGAGEMENT_DAYS_KEPT
+    assert RULES.complaint_window <= RULES.churn_complaint_lookback
+    assert RULES.churn_complaint_lookback < timedelta(days=SPAM_COMPLAINTS_KEPT)
+
+
+def test_spam_complaints_older_than_the_latest_by_the_bound_are_dropped() -> None:
+    """Spam complaints more than SPAM_COMPLAINTS_KEPT days before the latest are dropped or
+    not kept, in any order; they still revoke email marketing."""
+    complaints = [
+        event(EmailComplained(message_id=f"m-{days}", subject="Sale"), ago(days))
+        for days in (SPAM_COMPLAINTS_KEPT + 30, SPAM_COMPLAINTS_KEPT, 200, 10)
+    ]
+    for arranged in (complaints, complaints[::-1], [complaints[i] for i in (1, 3, 0, 2)]):
+        state = fold(arranged)
+        kept = sorted(c.message_id for c in state.spam_complaints.values())
+        assert kept == ["m-10", "m-200", f"m-{SPAM_COMPLAINTS_KEPT}"]
+        assert encode_state(state) == encode_state(fold(complaints))
+        consent = state.consent_for("email", "marketing")
+        assert consent is not None
+        assert (consent.granted, consent.at) == (False, ago(10))
 
 
 # --- partner, offers, talking points -----------------------------------------------

@@ -16,7 +16,11 @@ timeline after a merge or unmerge agree exactly. That is why
   id (returns, surveys, spam complaints); a duplicate natural id keeps the
   earliest record (the first report of an order or case), so nothing counts twice;
 - money is kept in integer hundredths of the major unit (exact sums in any order);
-- times are kept in UTC, engagement is counted per UTC day (a sum).
+- times are kept in UTC, engagement is counted per UTC day (a sum);
+- what render can never read again is dropped by a horizon that depends only on
+  the set of events (a max), never on arrival order: engagement days and spam
+  complaints older than their latest by more than a constant (see
+  :func:`_count_engagement`).
 
 Exactly-once per event id is the caller's job; identity events change nothing.
 This module re-exports the state's codec and the view's :func:`render`, so
@@ -26,7 +30,7 @@ callers need one import.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from touchline.events import Envelope, Payload
 from touchline.events.campaign import (
@@ -54,7 +58,9 @@ from touchline.events.partner import (
 from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
 from touchline.events.web import ChatMessageSent
 from touchline.projections.profile_state import (
+    ENGAGEMENT_DAYS_KEPT,
     RESOLVED,
+    SPAM_COMPLAINTS_KEPT,
     Case,
     CaseOpening,
     Consent,
@@ -122,11 +128,76 @@ def apply(state: ProfileState, event: Envelope) -> None:
     if payload.type in ENGAGEMENT_TYPES or (
         isinstance(payload, ChatMessageSent) and payload.sender == "customer"
     ):
-        day = at.date().isoformat()
-        state.engagement[day] = state.engagement.get(day, 0) + 1
+        _count_engagement(state, at.date())
     fold = _FOLDS.get(payload.channel)
     if fold is not None:
         fold(state, event, at, event_id)
+
+
+_KEPT = timedelta(days=ENGAGEMENT_DAYS_KEPT)
+_DAY = timedelta(days=1)
+
+
+def _count_engagement(state: ProfileState, day: date) -> None:
+    """Count one engagement on ``day``, keeping only the days render can read.
+
+    Let ``latest`` be the latest day counted so far and ``horizon`` be
+    ``latest - ENGAGEMENT_DAYS_KEPT``: a day before the horizon is not counted,
+    and when ``latest`` advances the days now before the horizon are dropped.
+    That keeps the fold order-insensitive: ``latest`` only grows towards the
+    latest day of the whole set, ``L``, so the horizon only grows towards
+    ``H = L - ENGAGEMENT_DAYS_KEPT``. A day at or after ``H`` is never before
+    any horizon met on the way, so all its events are counted and kept; a day
+    before ``H`` is either refused or dropped at the latest when the first event
+    of day ``L`` comes. The state ends up holding exactly the set's counts for
+    the days from ``H`` to ``L`` and ``engagement_latest == L``, whatever the order.
+    """
+    engagement = state.engagement
+    if state.engagement_latest is None and engagement:  # stored before the bound
+        state.engagement_latest = date.fromisoformat(max(engagement))
+        _drop_days_before(engagement, state.engagement_latest, None)
+    key = day.isoformat()
+    count = engagement.get(key)
+    if count is not None:  # a kept day is at or after the horizon: nothing moves
+        engagement[key] = count + 1
+        return
+    latest = state.engagement_latest
+    if latest is None or day > latest:
+        engagement[key] = 1
+        state.engagement_latest = day
+        if latest is not None:
+            _drop_days_before(engagement, day, latest)
+    elif day >= latest - _KEPT:
+        engagement[key] = 1
+
+
+def _drop_days_before(engagement: dict[str, int], latest: date, previous: date | None) -> None:
+    """Drop the days before ``latest``'s horizon; with the ``previous`` latest (whose
+    horizon nothing is before), only the days between the two horizons need looking up."""
+    horizon = latest - _KEPT
+    gap = None if previous is None else (latest - previous).days
+    if gap is not None and gap <= len(engagement):
+        for _ in range(gap):  # amortised: one look-up per day of history
+            horizon -= _DAY
+            engagement.pop(horizon.isoformat(), None)
+    else:
+        cut = horizon.isoformat()  # ISO days compare as strings
+        for stale in [key for key in engagement if key < cut]:
+            del engagement[stale]
+
+
+def _keep_spam_complaint(state: ProfileState, event_id: str, complaint: SpamComplaint) -> None:
+    """Keep ``complaint`` unless older than the latest by over ``SPAM_COMPLAINTS_KEPT``
+    days; drop those it puts past that horizon. Order-insensitive like
+    :func:`_count_engagement`: the horizon follows the latest complaint of the set."""
+    complaints = state.spam_complaints
+    latest = max([complaint.at, *(c.at for c in complaints.values())])
+    horizon = latest - timedelta(days=SPAM_COMPLAINTS_KEPT)
+    if complaint.at < horizon:
+        return
+    complaints[event_id] = complaint
+    for stale in [key for key, c in complaints.items() if c.at < horizon]:
+        del complaints[stale]
 
 
 def minor_units(amount: float) -> int:
@@ -162,9 +233,8 @@ def _fold_email(state: ProfileState, event: Envelope, at: datetime, event_id: st
             _revoke_email_marketing(state, at, event_id, unsubscribed)
         case EmailComplained() as spam:
             _revoke_email_marketing(state, at, event_id, spam)
-            state.spam_complaints[event_id] = SpamComplaint(
-                at=at, message_id=spam.message_id, subject=spam.subject
-            )
+            complaint = SpamComplaint(at=at, message_id=spam.message_id, subject=spam.subject)
+            _keep_spam_complaint(state, event_id, complaint)
 
 
 def _fold_order(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:

@@ -46,9 +46,12 @@ class ProfileRules(msgspec.Struct, frozen=True, kw_only=True):
     churn_after_complaint: timedelta = timedelta(days=60)
     """No purchase since a complaint at least this old is a churn signal..."""
     churn_complaint_lookback: timedelta = timedelta(days=365)
-    """...when that complaint is at most this old."""
+    """...when that complaint is at most this old (spam complaints are kept
+    :data:`~touchline.projections.profile_state.SPAM_COMPLAINTS_KEPT` days only)."""
     engagement_recent_days: int = 30
     engagement_baseline_days: int = 90
+    """Together at most ``ENGAGEMENT_DAYS_KEPT + 1`` days
+    (:mod:`~touchline.projections.profile_state`): render cuts longer windows to that."""
     engagement_min_monthly: float = 2.0
     """Below this baseline monthly average there is too little to call a decline."""
     low_satisfaction: float = 0.4

@@ -9,12 +9,14 @@ between modules is harmless (msgpack does not record class names).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
 __all__ = [
+    "ENGAGEMENT_DAYS_KEPT",
     "RESOLVED",
+    "SPAM_COMPLAINTS_KEPT",
     "Case",
     "CaseOpening",
     "Consent",
@@ -36,6 +38,22 @@ __all__ = [
 
 RESOLVED = "resolved"
 """A case's status after ``service.case_resolved`` (the others are :data:`CaseStatus`)."""
+
+ENGAGEMENT_DAYS_KEPT = 150
+"""Engagement day buckets kept: days at most this many days before the latest one.
+
+Render reads the ``engagement_recent_days + engagement_baseline_days`` days up
+to ``now`` (30 + 90 by default, so ages 0..119), and ``now`` is not before the
+latest event, so 119 would do; the 31 more are margin for events dated a little
+ahead of the reader's clock and for rules that widen the windows a little.
+Render clamps wider windows to what is kept (see ``profile_view._engagement``);
+``tests/projections/test_profile.py`` checks the defaults fit."""
+
+SPAM_COMPLAINTS_KEPT = 400
+"""Spam complaints kept: those at most this many days older than the latest one.
+
+Render reads complaints up to ``churn_complaint_lookback`` (365 days by default)
+before ``now``, never before the latest complaint: 35 days of margin as above."""
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -166,11 +184,15 @@ class ProfileState(_Record, kw_only=True):
     """partner account -> order id -> order (partners' order ids may collide)."""
     cases: dict[str, Case] = msgspec.field(default_factory=dict)
     spam_complaints: dict[str, SpamComplaint] = msgspec.field(default_factory=dict)
+    """By event id; only those within :data:`SPAM_COMPLAINTS_KEPT` days of the latest."""
     surveys: dict[str, Survey] = msgspec.field(default_factory=dict)
     """By event id: the same survey answered twice is two answers."""
     partners: dict[str, PartnerSeen] = msgspec.field(default_factory=dict)
     engagement: dict[str, int] = msgspec.field(default_factory=dict)
-    """UTC day (``2026-11-20``) -> inbound engagement events that day."""
+    """UTC day (``2026-11-20``) -> inbound engagement events that day, for the days
+    within :data:`ENGAGEMENT_DAYS_KEPT` of ``engagement_latest`` (older ones are dropped)."""
+    engagement_latest: date | None = None
+    """The latest day in ``engagement`` (``None`` when empty, or stored before the bound)."""
     offers: dict[str, dict[str, Offer]] = msgspec.field(default_factory=dict)
     """campaign id (``""`` when none) -> offer code -> the latest time it was made."""
     offer_ends: dict[str, OfferEnd] = msgspec.field(default_factory=dict)

@@ -13,7 +13,7 @@ Everything that depends on time or judgement is derived here, never stored:
 - **Owning partner**: the account of the latest partner event by time (the
   relationship as it stands now), not the one with most orders.
 - **Engagement**: inbound events per UTC day, counted over the recent and the
-  baseline windows.
+  baseline windows (cut to the days the state keeps, if the rules ask for more).
 
 The judgements (value tier, churn signals, talking points) and the
 :class:`ProfileRules` they follow are in :mod:`touchline.projections.profile_signals`.
@@ -35,7 +35,12 @@ from touchline.projections.profile_signals import (
     talking_points,
     value_tier,
 )
-from touchline.projections.profile_state import Consent, Order, ProfileState
+from touchline.projections.profile_state import (
+    ENGAGEMENT_DAYS_KEPT,
+    Consent,
+    Order,
+    ProfileState,
+)
 
 __all__ = [
     "CaseView",
@@ -338,15 +343,22 @@ def _satisfaction(state: ProfileState) -> SatisfactionView:
 
 
 def _engagement(state: ProfileState, rules: ProfileRules, now: datetime) -> EngagementView:
+    # The state keeps the days up to ENGAGEMENT_DAYS_KEPT before its latest one,
+    # so ages 0..ENGAGEMENT_DAYS_KEPT from now are all there: windows asking for
+    # more are cut to those days (the baseline first) rather than averaged over
+    # days that were dropped.
+    readable = ENGAGEMENT_DAYS_KEPT + 1
+    recent_days = min(rules.engagement_recent_days, readable)
+    baseline_days = min(rules.engagement_baseline_days, readable - recent_days)
     today = now.date()
     recent = baseline = 0
     for day, count in state.engagement.items():
         age = (today - date.fromisoformat(day)).days
-        if 0 <= age < rules.engagement_recent_days:
+        if 0 <= age < recent_days:
             recent += count
-        elif 0 <= age - rules.engagement_recent_days < rules.engagement_baseline_days:
+        elif 0 <= age - recent_days < baseline_days:
             baseline += count
-    monthly = baseline * rules.engagement_recent_days / rules.engagement_baseline_days
+    monthly = baseline * recent_days / baseline_days if baseline_days > 0 else 0.0
     return EngagementView(recent=recent, baseline_monthly=round(monthly, 4))
 
 
