@@ -128,7 +128,7 @@ def test_profile_shows_the_360_degree_view(
     out = capsys.readouterr().out
     assert out.startswith("Profile of cus_")
     assert "value_tier:" in out
-    assert "email:ann.example.0@example.com" in out
+    assert "\n    - email:ann.example.0@example.com\n" in out
     assert _run(data_dir, "profile", "ann.example.0@example.com", "--json") == 0
     profile = json.loads(capsys.readouterr().out)
     assert "email:ann.example.0@example.com" in profile["identifiers"]

@@ -87,12 +87,12 @@ def format_profile(profile: Profile) -> str:
     def walk(value: object, indent: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(item, dict | list) and item:
+                if isinstance(item, dict | list | tuple) and item:
                     lines.append(f"{indent}{key}:")
                     walk(item, indent + "  ")
                 else:
                     lines.append(f"{indent}{key}: {_scalar(item)}")
-        elif isinstance(value, list):
+        elif isinstance(value, list | tuple):
             for item in value:
                 if isinstance(item, dict):
                     first, *rest = item.items() or [("", "")]
@@ -108,7 +108,7 @@ def format_profile(profile: Profile) -> str:
 
 
 def _scalar(value: object) -> str:
-    if value in ({}, [], None):
+    if value in ({}, [], (), None):
         return "-"
     return str(value)
 
