@@ -73,12 +73,6 @@ def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_resumes_exactly_once(kafka: KafkaRuntime) -> None:
     """SIGKILL a worker while it projects; a new one applies every event exactly once."""
-    if False and kafka.backbone.engine.dialect.name == "postgresql":
-        pytest.skip(
-            "known defect, under investigation: late in a full run the first worker on "
-            "PostgreSQL sometimes crashes at start-up (about 4 runs in 9); the SQLite "
-            "variant of this test runs and passes"
-        )
     published = _events(20_000)
     for start in range(0, len(published), 2000):
         assert not kafka.backbone.publisher.publish(published[start : start + 2000]).rejected

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Collection, Iterable, Sequence
 from typing import Any
 
 import faust
 import structlog
+from aiokafka.errors import IllegalStateError
 from sqlalchemy.exc import OperationalError
 
 from touchline.handlers.runner import ProcessorRunner
@@ -74,19 +75,48 @@ def make_app(
         **_kwargs: Any,
     ) -> None:
         assigned: set[Any] = args[0]
-        for tp in assigned:
-            runner = by_topic.get(tp.topic)
-            if runner is None:
-                continue
-            positions = await asyncio.to_thread(runner.reload_positions)
-            offset = positions.get(tp.partition, 0)
-            await app.consumer.seek(tp, offset)
+        try:
+            offsets = await _stored_offsets(assigned, by_topic)
+            # seek_wait, not seek: Faust's seek calls aiokafka from this (the
+            # app's) thread, while the fetcher may already be draining records
+            # on the consumer thread (Faust's recovery resumes the flow without
+            # waiting for this signal), and aiokafka's fetcher then raises
+            # KeyError for a partition the seek dropped from under it, which
+            # crashes the worker. seek_wait runs on the consumer thread.
+            if offsets:
+                await app.consumer.seek_wait(offsets)
+        except _RESUME_TRANSIENT as error:
+            # Only a hint: the runner skips what the database already holds and
+            # reads any gap from the log, wherever the consumer starts.
+            log.warning("not resuming from the database", error=repr(error))
+            return
+        for tp, offset in offsets.items():
             log.info(
-                "resuming", processor=runner.processor.name, partition=tp.partition, offset=offset
+                "resuming",
+                processor=by_topic[tp.topic].processor.name,
+                partition=tp.partition,
+                offset=offset,
             )
 
     return app
 
+
+async def _stored_offsets(
+    assigned: Collection[Any], by_topic: dict[str, ProcessorRunner]
+) -> dict[Any, int]:
+    """Each assigned partition's position as the database has it (one read per runner)."""
+    offsets: dict[Any, int] = {}
+    for topic, runner in by_topic.items():
+        tps = [tp for tp in assigned if tp.topic == topic]
+        if tps:
+            positions = await asyncio.to_thread(runner.reload_positions)
+            offsets.update({tp: positions.get(tp.partition, 0) for tp in tps})
+    return offsets
+
+
+# Positioning on assignment is an optimisation: a database outage, or a
+# partition revoked again before the seek, must not crash the worker.
+_RESUME_TRANSIENT = (OperationalError, IllegalStateError, asyncio.TimeoutError)
 
 # Failures of what is outside the batch: the broker or the database is
 # unreachable. The same batch is retried (the runner skips what the database
