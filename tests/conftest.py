@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,3 +85,24 @@ def backbone(settings: Settings) -> Iterator[Backbone]:
     """The embedded backbone on a fresh log, over each projection store."""
     with build_backbone(settings) as backbone:
         yield backbone
+
+
+_KAFKA_FIXTURES = {"kafka_bootstrap", "tansu_broker"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Once a Kafka test is over, collect the sockets kafka-python leaked (see
+    tests/kafka_broker.py) before the next test starts.
+
+    Its fixtures collect too, but a socket can outlive them: pytest holds the
+    test's log records (an exception's traceback holds the socket) until its
+    teardown is over, and a full run once failed the next, unrelated test on
+    the garbage collector finding that socket there.
+    """
+    try:
+        return (yield)
+    finally:
+        if _KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            with refused_sockets_ignored():
+                pass
