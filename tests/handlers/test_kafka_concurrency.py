@@ -77,7 +77,9 @@ def _wait_until_both_own_partitions(workers: tuple[KafkaRuntime, KafkaRuntime]) 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         logs = [worker.worker_log() for worker in workers]
-        if all("processor=identity-resolver" in log for log in logs):
+        # A worker logs "resuming" per partition it is given (or, should
+        # positioning fail, "not resuming"): either way it owns partitions.
+        if all("processor=identity-resolver" in log or "not resuming" in log for log in logs):
             return
         time.sleep(0.2)
     raise AssertionError("both workers never owned partitions:\n" + "\n---\n".join(logs))
