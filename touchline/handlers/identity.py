@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
+import msgspec
 import structlog
 from sqlalchemy import Connection
 
@@ -248,7 +249,9 @@ class IdentityResolver(Processor):
             (survivor, event.id),
             (restored, uuid5(_UNMERGE_IDS, f"{event.id}/restored")),
         ):
-            copy = _with_payload(event, filled, event_id, customer_id)
+            copy = msgspec.structs.replace(
+                event, id=event_id, payload=filled, customer_id=customer_id
+            )
             outcome.emitted.append(self._emit(copy, customer_id))
 
     def _kept_apart(self, one: str, other: str) -> bool:
@@ -283,21 +286,6 @@ class IdentityResolver(Processor):
             self._node[link.key] = link.node
             self._root[link.node] = link.root
             self._nodes[link.root].add(link.node)
-
-
-def _with_payload(
-    event: Envelope, payload: CustomerUnmerged, event_id: UUID, customer_id: str
-) -> Envelope:
-    return new_event(
-        payload,
-        event_id=event_id,
-        occurred_at=event.occurred_at,
-        recorded_at=event.recorded_at,
-        source=event.source,
-        customer_id=customer_id,
-        causation_id=event.causation_id,
-        correlation_id=event.correlation_id,
-    )
 
 
 class _Pending:

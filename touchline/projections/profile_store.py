@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from touchline.events import Envelope, EventCodec
 from touchline.handlers.identity_graph import identifiers_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
 from touchline.projections.profile_view import Profile, ProfileRules, render
+from touchline.projections.store import dialect_insert
 from touchline.projections.tables import (
     customer_profiles,
     projection_generations,
@@ -169,7 +169,7 @@ def _start(connection: Connection) -> Generations:
         return gens
     building = gens.live + 1
     connection.execute(delete(customer_profiles).where(customer_profiles.c.generation == building))
-    statement = _insert(connection, projection_generations)
+    statement = dialect_insert(connection, projection_generations)
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["projection"],
@@ -251,7 +251,7 @@ def _row(generation: int, customer_id: str, state: ProfileState, latest: int) ->
 def _upsert(connection: Connection, rows: list[dict[str, object]]) -> None:
     if not rows:
         return
-    statement = _insert(connection, customer_profiles)
+    statement = dialect_insert(connection, customer_profiles)
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["generation", "customer_id"],
@@ -262,9 +262,3 @@ def _upsert(connection: Connection, rows: list[dict[str, object]]) -> None:
         ),
         rows,
     )
-
-
-def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)

@@ -54,11 +54,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
-def insert_ignoring_duplicates(connection: Connection, table: Any) -> Any:
+def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the connection's dialect, which has ON CONFLICT clauses."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignoring_duplicates(connection: Connection, table: Table) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect: the
     primary key is the idempotency key, so a redelivered event changes nothing."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return dialect_insert(connection, table).on_conflict_do_nothing()
 
 
 def bulk_insert_ignoring_duplicates(
@@ -113,8 +119,7 @@ def save_positions(
     """Upsert next offsets; call inside the transaction that wrote the rows."""
     if not positions:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(projector_positions)
+    statement = dialect_insert(connection, projector_positions)
     statement = statement.on_conflict_do_update(
         index_elements=["projector", "topic", "partition"],
         set_={"next_offset": statement.excluded.next_offset},
