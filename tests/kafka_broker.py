@@ -15,10 +15,9 @@ kafka-python 3.0.12 leaks a socket on every refused connection attempt (its
 clients retrying a stopped broker leave sockets for the garbage collector,
 which closes them with a ResourceWarning, an error under this project's strict
 warnings, in whichever test happens to be running. ``refused_sockets_ignored``
-silences exactly that warning while a test runs Kafka clients, and collects
-those sockets before it ends; the ``tansu_broker`` fixture and the fixtures
-that run a Kafka backbone wrap their tests in it (a full run once failed an
-embedded-only test on a socket some earlier Kafka test had left behind).
+silences exactly that warning while a test stops brokers under live clients,
+and collects those sockets before it ends; the ``tansu_broker`` fixture wraps
+its test in it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_broker import refused_sockets_ignored
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings, Topics, load_settings
@@ -47,8 +46,7 @@ def runtime(
     bootstrap: str = request.getfixturevalue("kafka_bootstrap")
     env = kafka_env(bootstrap, settings, tmp_path)
     # The test's backbone migrates and creates the topics before the worker starts.
-    with refused_sockets_ignored():
-        kafka = KafkaRuntime(build_backbone(load_settings(env)), env)
-        kafka.start_worker()
-        yield kafka
-        kafka.close()
+    kafka = KafkaRuntime(build_backbone(load_settings(env)), env)
+    kafka.start_worker()
+    yield kafka
+    kafka.close()

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from tests.conftest import DAY
 from tests.handlers.conftest import kafka_env
 from tests.helpers import event
-from tests.kafka_broker import refused_sockets_ignored
 from tests.runtimes import KafkaRuntime
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings, load_settings
@@ -63,14 +62,13 @@ def two_workers(
     settings: Settings, tmp_path: Path, kafka_bootstrap: str
 ) -> Iterator[tuple[KafkaRuntime, KafkaRuntime]]:
     env = kafka_env(kafka_bootstrap, settings, tmp_path)
-    with refused_sockets_ignored():
-        first = KafkaRuntime(build_backbone(load_settings(env)), env)
-        second = KafkaRuntime(build_backbone(load_settings(env)), env)
-        first.start_worker()
-        second.start_worker()
-        yield first, second
-        second.close()
-        first.close()
+    first = KafkaRuntime(build_backbone(load_settings(env)), env)
+    second = KafkaRuntime(build_backbone(load_settings(env)), env)
+    first.start_worker()
+    second.start_worker()
+    yield first, second
+    second.close()
+    first.close()
 
 
 def _wait_until_both_own_partitions(workers: tuple[KafkaRuntime, KafkaRuntime]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from tests.conftest import DAY
 from tests.handlers.conftest import kafka_env
 from tests.helpers import event
-from tests.kafka_broker import TansuBroker, TansuProxy, refused_sockets_ignored
+from tests.kafka_broker import TansuBroker, TansuProxy
 from tests.runtimes import KafkaRuntime
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings, load_settings
@@ -65,10 +65,9 @@ def _resolved(runtime: KafkaRuntime) -> int:
 def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[KafkaRuntime]:
     """A Kafka backbone whose worker the test starts and kills itself."""
     env = kafka_env(kafka_bootstrap, settings, tmp_path)
-    with refused_sockets_ignored():
-        runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
-        yield runtime
-        runtime.close()
+    runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
+    yield runtime
+    runtime.close()
 
 
 @pytest.mark.slow
