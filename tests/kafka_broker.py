@@ -17,7 +17,8 @@ which closes them with a ResourceWarning, an error under this project's strict
 warnings, in whichever test happens to be running. ``refused_sockets_ignored``
 silences exactly that warning while a test stops brokers under live clients,
 and collects those sockets before it ends; the ``tansu_broker`` fixture wraps
-its test in it.
+its test in it. Sockets to the session's broker may be collected in any later
+test: tests/conftest.py ignores exactly those in every test.
 """
 
 from __future__ import annotations
