@@ -17,6 +17,7 @@ from touchline.events.call import InboundCallEnded
 from touchline.events.campaign import (
     CampaignConverted,
     CampaignSuppressed,
+    CustomersTargeted,
     OfferExpired,
     OfferMade,
     OfferResponded,
@@ -327,6 +328,22 @@ def test_last_contact_is_the_latest_per_channel() -> None:
     assert state.last_contact["campaign"] == ago(3)
     assert "identity" not in state.last_contact
     assert list(profile_of(*_story()).last_contact) == sorted(state.last_contact)
+
+
+def test_consent_changes_and_campaign_bookkeeping_are_not_contacts() -> None:
+    """A revocation, a do-not-contact or being targeted is no interaction: the
+    customer was not in touch by "consent" or "campaign" (issue 8)."""
+    state = fold(
+        [
+            event(ConsentGranted(contact_channel="email", purpose="marketing"), ago(9)),
+            event(ConsentRevoked(contact_channel="email", purpose="marketing"), ago(2)),
+            event(DoNotContactSet(reason="asked on the phone", set_by="agent Lee"), ago(1)),
+            event(CustomersTargeted(segment="lapsed", count=1), ago(4), campaign_id="winter"),
+            event(InboundCallEnded(call_id="c-1", duration_seconds=60), ago(5)),
+        ]
+    )
+    assert state.last_contact == {"call": ago(5)}
+    assert state.consent_for("email", "marketing") is not None
 
 
 def test_duplicate_natural_ids_count_once() -> None:

@@ -115,6 +115,24 @@ ENGAGEMENT_TYPES = frozenset(
 An inbound call counts once, when it ends (``call.inbound_started`` would double it)."""
 
 
+NOT_CONTACTS = frozenset(
+    {
+        "campaign.launched",
+        "campaign.customers_targeted",
+        "campaign.suppressed",
+        "campaign.expired",
+        "campaign.closed",
+    }
+)
+"""Records about a customer that are no interaction with them: with consent
+changes, they never count as a contact ("last contact", "in touch by")."""
+
+
+def is_contact(payload: Payload) -> bool:
+    """Whether an event is an interaction with the customer, in either direction."""
+    return payload.channel not in ("consent", "identity") and payload.type not in NOT_CONTACTS
+
+
 def apply(state: ProfileState, event: Envelope) -> None:
     """Fold ``event`` into ``state`` (in place); events it does not use change nothing."""
     payload = event.payload
@@ -122,9 +140,10 @@ def apply(state: ProfileState, event: Envelope) -> None:
         return
     at = event.occurred_at.astimezone(UTC)
     event_id = str(event.id)
-    known = state.last_contact.get(payload.channel)
-    if known is None or at > known:
-        state.last_contact[payload.channel] = at
+    if is_contact(payload):
+        known = state.last_contact.get(payload.channel)
+        if known is None or at > known:
+            state.last_contact[payload.channel] = at
     if payload.type in ENGAGEMENT_TYPES or (
         isinstance(payload, ChatMessageSent) and payload.sender == "customer"
     ):
