@@ -61,7 +61,12 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
         log.create_topic(topic, settings.partitions)
     codec = make_codec(settings)
     processors = [
-        IdentityResolver(topics.touchpoints, topics.interactions, settings.identity_rules()),
+        IdentityResolver(
+            topics.touchpoints,
+            topics.interactions,
+            settings.identity_rules(),
+            edge=settings.edge_rules(),
+        ),
         TimelineProjection(topics.interactions, codec, followers=[ProfileProjection(codec)]),
     ]
     runners = [
@@ -80,6 +85,6 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
         log=log,
         engine=engine,
         codec=codec,
-        publisher=Publisher(log, codec, topics.touchpoints),
+        publisher=Publisher(log, codec, topics.touchpoints, rules=settings.edge_rules()),
         runtime=EmbeddedRuntime(runners),
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,11 +16,15 @@ from types import FrameType
 
 import faust
 import msgspec
+from sqlalchemy.exc import DBAPIError
 
+from touchline import cli_customers, cli_dead_letters, exit_codes
 from touchline.bootstrap import build_backbone
-from touchline.cli_customers import add_commands, known_customer
+from touchline.cli_customers import known_customer
 from touchline.config import Settings, load_settings
+from touchline.dead_letters.redrive import UnknownLetter
 from touchline.demo import run_demo
+from touchline.events.codec import UnreadableInput
 from touchline.handlers.embedded import AlreadyRunning, RunnerLock
 from touchline.handlers.kafka_worker import make_app
 from touchline.log.port import LogError
@@ -45,11 +51,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error of ours.
         sys.stderr.close()
-        return 0
-    except (AlreadyRunning, InvalidCursor, LogError, ValueError, OSError) as error:
-        print(f"touchline: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.OK
+    except Exception as error:
+        return _failed(error)
     return code
+
+
+# In order: the first kind that matches decides the exit code.
+_FAILURES: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
+    ((UnreadableInput,), exit_codes.UNREADABLE, "nothing published: "),
+    ((UnknownLetter,), exit_codes.REFUSED, ""),
+    ((LogError, DBAPIError), exit_codes.UNAVAILABLE, "the log or the database is unavailable: "),
+    ((AlreadyRunning, InvalidCursor, ValueError, OSError), exit_codes.USAGE, ""),
+)
+
+
+def _failed(error: Exception) -> int:
+    """One line on stderr and the exit code for what went wrong."""
+    for kinds, code, prefix in _FAILURES:
+        if isinstance(error, kinds):
+            print(f"touchline: {prefix}{error}", file=sys.stderr)
+            return code
+    # A fault of ours: one line and its own exit code, so a script never
+    # takes it for "some refused"; the traceback only when asked for.
+    if os.environ.get("TOUCHLINE_DEBUG"):
+        traceback.print_exception(error)
+    print(
+        f"touchline: internal error ({type(error).__name__}: {error}); "
+        "please report it with the traceback TOUCHLINE_DEBUG=1 shows",
+        file=sys.stderr,
+    )
+    return exit_codes.INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--json", action="store_true", help="machine-readable output")
     timeline.set_defaults(command=cmd_timeline)
 
-    add_commands(commands)
+    cli_customers.add_commands(commands)
+    cli_dead_letters.add_commands(commands)
 
     publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")
@@ -190,6 +223,7 @@ def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
             page = read_timeline(
                 connection, customer_id, where=where, limit=args.limit, cursor=args.cursor
             )
+        cli_customers.mention_dead_letters(backbone, customer_id)
     if args.json:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(page)) + b"\n")
         return 0
@@ -220,14 +254,20 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
         print(f"accepted {event.id} {event.type} -> {where}")
     for error in result.rejected:
         print(f"rejected {error}", file=sys.stderr)
-    return 1 if result.rejected else 0
+    if not result.accepted and not result.rejected:
+        print("nothing to publish: the array is empty")
+    return exit_codes.REFUSED if result.rejected else exit_codes.OK
 
 
 def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
+        dead = cli_dead_letters.dead_by_processor(backbone)
         for runner in backbone.runtime.runners:
             lag = runner.lag()
-            print(f"{runner.processor.name} on {runner.topic}: {sum(lag.values())} behind")
+            name = runner.processor.name
+            letters = dead.get(name, 0)
+            note = f", {letters} dead (touchline dead-letters list --processor {name})"
+            print(f"{name} on {runner.topic}: {sum(lag.values())} behind{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
                 print(f"  partition {partition}: {behind}")
     return 0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from touchline.bootstrap import Backbone, build_backbone
+from touchline.cli_dead_letters import letters_note
 from touchline.config import Settings
 from touchline.events import new_event
 from touchline.events.identity import CustomerUnmerged
@@ -58,7 +59,16 @@ def known_customer(backbone: Backbone, identifier: str) -> str | None:
     customer_id = resolve_customer(backbone, identifier)
     if customer_id is None:
         print(f"touchline: no customer is known by {identifier!r}", file=sys.stderr)
+        mention_dead_letters(backbone, identifier)
     return customer_id
+
+
+def mention_dead_letters(backbone: Backbone, identifier: str) -> None:
+    """Say on stderr when dead letters concern this customer: a profile or
+    timeline missing an event should never leave a person guessing why."""
+    note = letters_note(backbone, identifier)
+    if note is not None:
+        print(note, file=sys.stderr)
 
 
 def cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
@@ -70,6 +80,7 @@ def cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
             profile = read_profile(
                 connection, customer_id, settings.profile_rules(), datetime.now(UTC)
             )
+        mention_dead_letters(backbone, customer_id)
     if profile is None:
         print(f"touchline: {customer_id} has no profile yet (is the backbone running?)")
         return 1

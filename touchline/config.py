@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import msgspec
 
 from touchline.events.codec import WireFormat
+from touchline.events.edge import EdgeRules
 from touchline.handlers.identity_rules import IdentityRules
 from touchline.projections.profile_signals import ProfileRules
 
@@ -61,6 +62,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a complaint counts as recent (shown, and holds back offers)."""
     profile_churn_days: int = 60
     """No purchase this many days after a complaint is a churn signal."""
+    edge_earliest: str = "1970-01-01T00:00:00+00:00"
+    """The earliest ``occurred_at``/``recorded_at`` the edge accepts (ISO 8601, with zone)."""
+    edge_future_seconds: int = 86_400
+    """How far past now an event's own time may be (clock skew between systems)."""
     topics: Topics = Topics()
 
     @property
@@ -94,6 +99,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             complaint_window=timedelta(days=self.profile_complaint_days),
             churn_after_complaint=timedelta(days=self.profile_churn_days),
         )
+
+    def edge_rules(self) -> EdgeRules:
+        try:
+            earliest = datetime.fromisoformat(self.edge_earliest)
+        except ValueError:
+            raise ValueError(
+                f"bad TOUCHLINE_EDGE_EARLIEST {self.edge_earliest!r}: "
+                "write an ISO 8601 time with its zone, e.g. 1970-01-01T00:00:00+00:00"
+            ) from None
+        return EdgeRules(earliest=earliest, future=timedelta(seconds=self.edge_future_seconds))
 
     def identity_rules(self) -> IdentityRules:
         return IdentityRules.parse(

@@ -2,6 +2,9 @@
 
 Everything is validated here, once: a publisher gets a clear error per bad
 event, and the good events of the same batch are appended all the same.
+What the edge accepts, every processor can apply: beyond the schemas it
+refuses what no processor could store (:mod:`touchline.events.edge`) and a
+second event with an id already in the batch but other content.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from uuid import UUID
 
 import msgspec
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
+from touchline.events.digest import content_digest
+from touchline.events.edge import EdgeRules, edge_problem
 from touchline.events.keys import source_key
 from touchline.log.port import Log, Position, Record, partition_for_key
 
@@ -30,6 +36,28 @@ class PublishResult:
     rejected: list[InvalidEvent] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """An event id met earlier in the batch, and what became of it."""
+
+    event: Envelope
+    accepted: int | None
+    """Its place among the accepted events; None when it was refused."""
+    refusal: tuple[str, str] | None
+
+    def again(self, event: Envelope) -> tuple[str, str] | None:
+        """Why a second event with this id is refused: other content, or the
+        same content as a refused one (same reason); None for an exact repeat."""
+        first, second = content_digest(self.event), content_digest(event)
+        if first != second:
+            return (
+                f"conflicting duplicate: this batch already has event {event.id} with "
+                f"other content (digest {first} there, {second} here)",
+                "$.id",
+            )
+        return self.refusal
+
+
 class Publisher:
     """Appends touchpoint events to the log, keyed by the source identity."""
 
@@ -39,38 +67,66 @@ class Publisher:
         codec: EventCodec,
         topic: str,
         *,
+        rules: EdgeRules | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.log = log
         self.codec = codec
         self.topic = topic
+        self.rules = rules or EdgeRules()
         self.clock = clock
 
     def publish(self, events: Sequence[Envelope]) -> PublishResult:
-        """Append typed events; ones that cannot be attributed are refused."""
+        """Append typed events; ones no processor could take are refused."""
+        return self._publish([(None, event) for event in events])
+
+    def _publish(self, events: Sequence[tuple[int | None, Envelope]]) -> PublishResult:
         result = PublishResult()
         accepted: list[tuple[Envelope, bytes]] = []
+        seen: dict[UUID, _Seen] = {}
+        repeats: list[tuple[Envelope, int]] = []
         now = self.clock()
-        for event in events:
-            key = source_key(event.identities) or event.customer_id
-            if key is None:
+        for index, event in events:
+            earlier = seen.get(event.id)
+            problem = self._problem(event, now) if earlier is None else earlier.again(event)
+            if problem is not None:
+                reason, field = problem
+                if earlier is None:
+                    seen[event.id] = _Seen(event, None, problem)
+                where = field if index is None else f"[{index}]{field[1:]}"
                 result.rejected.append(
-                    InvalidEvent(
-                        "an event needs at least one identifier or a customer_id",
-                        field="$.identities",
-                        event_id=str(event.id),
-                        event_type=event.type,
-                    )
+                    InvalidEvent(reason, field=where, event_id=str(event.id), event_type=event.type)
                 )
                 continue
+            if earlier is not None:
+                # The same event again: harmless, as a re-send in a later batch is.
+                assert earlier.accepted is not None  # again() repeats a refusal
+                repeats.append((event, earlier.accepted))
+                continue
+            key = source_key(event.identities) or event.customer_id
+            assert key is not None  # _problem refuses an event without one
             stamped = event
             if event.recorded_at is None:
                 stamped = msgspec.structs.replace(event, recorded_at=now)
+            seen[event.id] = _Seen(event, len(accepted), None)
             accepted.append((stamped, key.encode()))
         if not accepted:
             return result
-        # One record per partition: the log's per-record cost (and a Kafka
-        # consumer's per-message cost) is paid once per batch, not per event.
+        positions = self._append(accepted)
+        result.accepted = [(event, positions[i]) for i, (event, _) in enumerate(accepted)]
+        result.accepted += [(event, positions[i]) for event, i in repeats]
+        return result
+
+    def _problem(self, event: Envelope, now: datetime) -> tuple[str, str] | None:
+        """Why the edge refuses ``event`` and at which field, or None."""
+        if event.customer_id is None and source_key(event.identities) is None:
+            return "an event needs at least one identifier or a customer_id", "$.identities"
+        problem = edge_problem(event, self.rules, now)
+        return None if problem is None else (problem.reason, problem.field)
+
+    def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:
+        """One record per partition: the log's per-record cost (and a Kafka
+        consumer's per-message cost) is paid once per batch, not per event."""
         partitions = self.log.partitions(self.topic)
         by_partition: dict[int, list[int]] = defaultdict(list)
         for index, (_, encoded_key) in enumerate(accepted):
@@ -82,8 +138,7 @@ class Publisher:
         where: dict[int, Position] = {}
         for (_, group), position in zip(groups, self.log.append(self.topic, records), strict=True):
             where.update(dict.fromkeys(group, position))
-        result.accepted = [(event, where[index]) for index, (event, _) in enumerate(accepted)]
-        return result
+        return where
 
     def _record(self, partition: int, group: list[tuple[Envelope, bytes]]) -> Record:
         if len(group) == 1:
@@ -93,18 +148,21 @@ class Publisher:
         return Record(value=self.codec.encode_batch(events), partition=partition)
 
     def publish_raw(self, data: bytes) -> PublishResult:
-        """A JSON (or msgpack) array of events, or one event, from a channel system."""
+        """A JSON (or msgpack) array of events, or one event, from a channel system.
+
+        Raises UnreadableInput when no event in ``data`` can be told apart
+        (empty, not JSON, an array that does not close): nothing is appended.
+        """
         stripped = data.lstrip()
         if stripped[:1] == b"{":
-            decoded: list[Envelope | InvalidEvent] = []
             try:
-                decoded.append(self.codec.decode(data))
+                single = self.codec.decode(data)
             except InvalidEvent as error:
-                decoded.append(error)
-        else:
-            decoded = self.codec.decode_batch(data)
-        good = [item for item in decoded if isinstance(item, Envelope)]
-        result = self.publish(good)
+                return PublishResult(rejected=[error])
+            return self.publish([single])
+        decoded = self.codec.decode_batch(data)
+        good = [(i, item) for i, item in enumerate(decoded) if isinstance(item, Envelope)]
+        result = self._publish(good)
         bad = [item for item in decoded if isinstance(item, InvalidEvent)]
-        result.rejected = bad + result.rejected
+        result.rejected = sorted(bad + result.rejected, key=lambda error: error.index or 0)
         return result

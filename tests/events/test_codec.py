@@ -16,7 +16,7 @@ import pytest
 
 from touchline.events import CATALOGUE, Envelope, EventCodec, Identities, InvalidEvent, new_event
 from touchline.events.call import InboundCallEnded
-from touchline.events.codec import WireFormat
+from touchline.events.codec import UnreadableInput, WireFormat
 from touchline.events.email import EmailOpened
 from touchline.events.identifiers import (
     InvalidIdentifier,
@@ -281,8 +281,8 @@ def test_decode_batch_keeps_good_events_and_indexes_bad_ones(wire: WireFormat) -
 
 
 def test_decode_batch_refuses_a_non_array() -> None:
-    """A batch must be an array; anything else is one InvalidEvent for the lot."""
-    with pytest.raises(InvalidEvent, match="batch is not an array of events"):
+    """A batch must be an array; anything else is unreadable as a whole."""
+    with pytest.raises(UnreadableInput, match="not an array of events"):
         EventCodec(CATALOGUE).decode_batch(b'{"id": 1}')
 
 

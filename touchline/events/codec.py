@@ -23,6 +23,7 @@ from touchline.events.identifiers import (
     normalise_identifier,
     normalise_identities,
 )
+from touchline.events.json_split import split_json_array
 
 WireFormat = Literal["json", "msgpack"]
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -30,6 +31,7 @@ DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 # msgspec names a missing or unknown field only in the message, with the path of
 # the object around it; the field's own path is what a caller needs.
+_INDEX = re.compile(r"^\[(?P<index>\d+)\]")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
@@ -52,6 +54,12 @@ class InvalidEvent(ValueError):
         which = f"event {event_id or '?'} ({event_type or 'unknown type'})"
         super().__init__(f"{which}: {reason}{where}")
 
+    @property
+    def index(self) -> int | None:
+        """The event's place in its batch, when it came in one (``[3].payload``)."""
+        match = _INDEX.match(self.field or "")
+        return int(match["index"]) if match else None
+
     def as_dict(self) -> dict[str, str | None]:
         return {
             "event_id": self.event_id,
@@ -59,6 +67,28 @@ class InvalidEvent(ValueError):
             "field": self.field,
             "reason": self.reason,
         }
+
+
+class UnreadableInput(InvalidEvent):
+    """The input as a whole cannot be read: no event in it can be told apart."""
+
+    def __str__(self) -> str:
+        return self.reason  # no event to name: the reason is the whole message
+
+
+_TOO_DEEP = "nesting is too deep to read (an event is a flat object with small nested parts)"
+
+
+def _undecodable(error: Exception) -> str:
+    """Why a decoder failed with something other than its own validation error.
+
+    msgspec recurses per nesting level and raises RecursionError past
+    Python's limit; anything else it raises (it should not) is named too,
+    so a publisher always gets a refusal rather than a traceback.
+    """
+    if isinstance(error, RecursionError):
+        return _TOO_DEEP
+    return f"could not be decoded ({type(error).__name__}: {error})"
 
 
 class _Head(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -159,6 +189,8 @@ class EventCodec:
             head = self._wire.head(raw)
         except msgspec.DecodeError as error:
             raise self._invalid(error, self._names(raw), prefix="") from None
+        except Exception as error:  # RecursionError and the unforeseen: refused, never a traceback
+            raise InvalidEvent(_undecodable(error), **self._names(raw)) from None
         decoder = self._payload_decoders.get((head.type, head.version))
         if decoder is None:
             raise self._unknown(head)
@@ -166,6 +198,8 @@ class EventCodec:
             payload = decoder(head.payload)
         except msgspec.DecodeError as error:
             raise self._invalid(error, _ids(head), prefix=".payload") from None
+        except Exception as error:  # as above
+            raise InvalidEvent(_undecodable(error), field="$.payload", **_ids(head)) from None
         try:
             identities = normalise_identities(head.identities, self.default_region)
         except InvalidIdentifier as error:
@@ -205,14 +239,31 @@ class EventCodec:
             return [bytes(item) for item in self._wire.raw_list(data)]
         except msgspec.DecodeError as error:
             raise InvalidEvent(f"batch is not an array of events: {error}") from None
+        except Exception as error:  # as in decode
+            raise InvalidEvent(f"batch is not an array of events: {_undecodable(error)}") from None
 
     def decode_batch(self, data: bytes) -> list[Envelope | InvalidEvent]:
         """A JSON/msgpack array of events: each decoded on its own, so one bad
-        event never costs the good ones; the result keeps the input order."""
+        event never costs the good ones; the result keeps the input order.
+
+        UnreadableInput when no event can be told apart: empty input, not an
+        array, or (JSON) an array whose brackets do not close.
+        """
+        if not data.strip():
+            raise UnreadableInput("the input is empty: expected an event or an array of events")
         try:
-            items = self._wire.raw_list(data)
-        except msgspec.DecodeError as error:
-            raise InvalidEvent(f"batch is not an array of events: {error}") from None
+            items: Sequence[bytes | msgspec.Raw] = self._wire.raw_list(data)
+        except Exception as error:  # DecodeError, or RecursionError on deep nesting
+            # One malformed or too deeply nested element makes the strict
+            # parse refuse the whole array: find the elements by their
+            # brackets instead, and judge each on its own.
+            found = split_json_array(data) if self.wire_format == "json" else None
+            if found is None:
+                reason = str(error) if isinstance(error, msgspec.DecodeError) else None
+                raise UnreadableInput(
+                    f"not an array of events: {reason or _undecodable(error)}"
+                ) from None
+            items = found
         results: list[Envelope | InvalidEvent] = []
         for index, item in enumerate(items):
             try:
@@ -233,7 +284,7 @@ class EventCodec:
     def _names(self, raw: bytes) -> dict[str, str | None]:
         try:
             peek = self._wire.peek(raw)
-        except msgspec.DecodeError:
+        except Exception:  # only naming the event: any failure leaves it unnamed
             return {"event_id": None, "event_type": None}
         return {
             "event_id": peek.id if isinstance(peek.id, str) else None,

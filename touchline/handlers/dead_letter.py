@@ -11,8 +11,13 @@ def dead_letter(
     processor: str,
     *,
     item: tuple[int, bytes] | None = None,
+    code: str = "failed",
+    details: tuple[tuple[str, str], ...] = (),
 ) -> Record:
     """The original bytes and key, with headers saying why and where from.
+
+    ``code`` is the kind of failure: ``undecodable``, ``failed`` (the
+    processor raised), or what a processor's rejection names.
 
     ``item`` is (index, bytes) of one event inside a record that carries a
     batch of events: only that event is dead, its neighbours were applied.
@@ -23,6 +28,8 @@ def dead_letter(
         ("origin.partition", str(record.partition).encode()),
         ("origin.offset", str(record.offset).encode()),
         ("processor", processor.encode()),
+        ("code", code.encode()),
+        *((name, value.encode()) for name, value in details),
     ]
     value = record.value
     if item is not None:

@@ -32,12 +32,13 @@ import structlog
 from sqlalchemy import Connection
 
 from touchline.events import Envelope, new_event
+from touchline.events.edge import EdgeRules, edge_problem
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.keys import identity_keys
 from touchline.handlers import identity_graph as graph
 from touchline.handlers.identity_graph import Key
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.handlers.processor import Emit, Outcome, Processor, Rejected
+from touchline.handlers.processor import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
 from touchline.projections.timeline import to_us
 
 log = structlog.get_logger(__name__)
@@ -45,7 +46,6 @@ log = structlog.get_logger(__name__)
 RESOLVER = "identity-resolver"
 _MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
 _UNMERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.unmerged")
-_NOT_YOURS = "customer.merged is written by the resolver; link people with customer.identified"
 
 
 def customer_id_for(event: Envelope) -> str:
@@ -61,11 +61,15 @@ class IdentityResolver(Processor):
         interactions_topic: str,
         rules: IdentityRules | None = None,
         *,
+        edge: EdgeRules | None = None,
         cache_limit: int = 200_000,
     ) -> None:
         self.source_topic = source_topic
         self.interactions_topic = interactions_topic
         self.rules = rules or IdentityRules()
+        self.edge = edge or EdgeRules()
+        """The edge's checks, again: a channel may produce straight onto the
+        touchpoints topic, past the publisher."""
         self.cache_limit = cache_limit
         """Identifiers kept in memory (about 500 bytes each) before the cache
         starts again empty: a hot working set refills it within a batch."""
@@ -98,7 +102,12 @@ class IdentityResolver(Processor):
         outcome = Outcome.nothing()
         segment: list[Envelope] = []
         for event in events:
-            if isinstance(event.payload, CustomerUnmerged):
+            # Judged by when it was recorded, not by the clock: a replay decides alike.
+            problem = edge_problem(event, self.edge, None)
+            if problem is not None:
+                reason = f"refused at the edge: {problem.reason} at {problem.field}"
+                outcome.rejected.append(Rejected(event, reason, code=REFUSED_AT_EDGE))
+            elif isinstance(event.payload, CustomerUnmerged):
                 self._resolve(connection, segment, outcome)
                 segment = []
                 self._unmerge(connection, event, event.payload, outcome)
@@ -115,9 +124,7 @@ class IdentityResolver(Processor):
         self._load(connection, {key for event in events for key in identity_keys(event.identities)})
         batch = _Pending()
         for event in events:
-            if isinstance(event.payload, CustomerMerged):
-                outcome.rejected.append(Rejected(event, _NOT_YOURS))
-                continue
+            # customer.merged never gets here: edge_problem refuses it first.
             keys = self.rules.usable(identity_keys(event.identities))
             if not keys:
                 self._unattributed(event, outcome)

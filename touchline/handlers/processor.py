@@ -26,12 +26,22 @@ class Emit:
     event: Envelope
 
 
+CONFLICTING_DUPLICATE = "conflicting-duplicate"
+"""An event id already applied, arriving again with other content."""
+UNDECODABLE = "undecodable"
+REFUSED_AT_EDGE = "refused-at-edge"
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """An event a processor could not take, and why: it goes to the dead letters."""
 
     event: Envelope
     reason: str
+    code: str = "rejected"
+    """A short kind to filter on (``conflicting-duplicate``, ``refused-at-edge``)."""
+    details: tuple[tuple[str, str], ...] = ()
+    """More headers for the dead letter (e.g. both digests of a conflict)."""
 
 
 @dataclass(slots=True)

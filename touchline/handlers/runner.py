@@ -19,7 +19,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.handlers.dead_letter import dead_letter
-from touchline.handlers.processor import Outcome, Processor
+from touchline.handlers.processor import (
+    CONFLICTING_DUPLICATE,
+    UNDECODABLE,
+    Outcome,
+    Processor,
+    Rejected,
+)
 from touchline.log.port import (
     Log,
     LogError,
@@ -43,6 +49,8 @@ class RunnerStats:
     dead_lettered: int = 0
     emitted: int = 0
     batches: int = 0
+    conflicts: int = 0
+    """Events whose id was already applied with other content (dead-lettered)."""
 
     @property
     def taken(self) -> int:
@@ -204,7 +212,7 @@ class ProcessorRunner:
                     self.forget()
                     reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
                     letters = [
-                        self._letter(origin, reason, event)
+                        self._letter(origin, Rejected(event, reason, code="failed"))
                         for event, origin in zip(unit.events, unit.origins, strict=True)
                     ]
                     self._commit(tp, next_offset, _Batch([], [], letters))
@@ -218,20 +226,23 @@ class ProcessorRunner:
                 try:
                     batch.events.append(decode(record.value))
                 except InvalidEvent as error:
-                    batch.dead.append(dead_letter(record, str(error), name))
+                    batch.dead.append(dead_letter(record, str(error), name, code=UNDECODABLE))
                 else:
                     batch.origins.append((record, None))
                 continue
             try:
                 items = self.codec.split_batch(record.value)
             except InvalidEvent as error:
-                batch.dead.append(dead_letter(record, str(error), name))
+                batch.dead.append(dead_letter(record, str(error), name, code=UNDECODABLE))
                 continue
             for index, item in enumerate(items):
                 try:
                     batch.events.append(decode(item))
                 except InvalidEvent as error:
-                    batch.dead.append(dead_letter(record, str(error), name, item=(index, item)))
+                    letter = dead_letter(
+                        record, str(error), name, item=(index, item), code=UNDECODABLE
+                    )
+                    batch.dead.append(letter)
                 else:
                     batch.origins.append((record, index))
         return batch
@@ -246,6 +257,10 @@ class ProcessorRunner:
         self.stats.batches += 1
         self.stats.processed += len(batch.events)
         self.stats.dead_lettered += len(batch.dead) + len(rejected)
+        conflicts = sum(1 for item in outcome.rejected if item.code == CONFLICTING_DUPLICATE)
+        if conflicts:
+            self.stats.conflicts += conflicts
+            log.warning("conflicting duplicates", processor=self.processor.name, count=conflicts)
         self.stats.emitted += len(outcome.emitted)
 
     def _process(self, connection: Connection, events: list[Envelope]) -> Outcome:
@@ -261,17 +276,20 @@ class ProcessorRunner:
         if not outcome.rejected:
             return []
         origin = {event.id: where for event, where in zip(batch.events, batch.origins, strict=True)}
-        return [
-            self._letter(origin[item.event.id], item.reason, item.event)
-            for item in outcome.rejected
-        ]
+        return [self._letter(origin[item.event.id], item) for item in outcome.rejected]
 
-    def _letter(
-        self, origin: tuple[StoredRecord, int | None], reason: str, event: Envelope
-    ) -> Record:
+    def _letter(self, origin: tuple[StoredRecord, int | None], rejected: Rejected) -> Record:
         record, index = origin
+        event = rejected.event
         item = None if index is None else (index, self.codec.encode(event))
-        return dead_letter(record, reason, self.processor.name, item=item)
+        return dead_letter(
+            record,
+            rejected.reason,
+            self.processor.name,
+            item=item,
+            code=rejected.code,
+            details=rejected.details,
+        )
 
     def _append(self, outcome: Outcome, dead: list[Record]) -> None:
         """Emits go out as one record per target partition (a batch of events:

@@ -135,3 +135,31 @@ projection_generations = Table(
 )
 """Which generation of a rebuildable projection readers see, and the one a
 rebuild is filling (customers up to ``build_cursor`` are done)."""
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("dead_at_us", BigInteger, nullable=False),
+    Column("processor", String(100), nullable=False, index=True),
+    Column("code", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("origin_topic", String(200), nullable=False),
+    Column("origin_partition", Integer, nullable=False),
+    Column("origin_offset", BigInteger, nullable=False),
+    Column("origin_index", Integer, nullable=True),
+    Column("event_id", String(36), nullable=True, index=True),
+    Column("event_type", String(100), nullable=True),
+    Column("customer_id", String(64), nullable=True, index=True),
+    Column("identifiers", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("status_at_us", BigInteger, nullable=True),
+    Column("status_by", String(200), nullable=True),
+    Column("status_note", Text, nullable=True),
+    Column("redriven_to", String(250), nullable=True),
+)
+"""An index of the dead-letter topic (which keeps the bytes) for people to
+search, with what was done about each: ``dead``, ``redriven`` to the source
+topic, or ``discarded`` (who, when and why: the audit entry)."""

@@ -17,9 +17,10 @@ import msgspec
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from touchline.events import Envelope, EventCodec
+from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.keys import identity_keys
-from touchline.handlers.processor import Outcome, Processor, Rejected
+from touchline.handlers.processor import CONFLICTING_DUPLICATE, Outcome, Processor, Rejected
 from touchline.projections.store import bulk_insert_ignoring_duplicates
 from touchline.projections.tables import processor_clocks, timeline_aliases, timeline_entries
 
@@ -93,14 +94,19 @@ class TimelineProjection(Processor):
         aliases = _load_aliases(connection, {e.customer_id for e in events if e.customer_id})
         # Followers count what they see, so they must see each event once:
         # only those the timeline does not hold yet, and a duplicate inside
-        # the batch only the first time.
-        fresh = _absent(connection, events) if self.followers else set()
+        # the batch only the first time. An id already held with other
+        # content is a conflict: dead-lettered, never dropped in silence.
+        known = _Known(self._codec, _stored(connection, events))
         pending = _Rows()
         outcome = Outcome.nothing()
         for event in events:
             if event.customer_id is None:
                 reason = "interaction has no customer_id: identity resolution skipped?"
                 outcome.rejected.append(Rejected(event, reason))
+                continue
+            conflict = known.conflict(event)
+            if conflict is not None:
+                outcome.rejected.append(conflict)
                 continue
             payload = event.payload
             if isinstance(payload, CustomerMerged):
@@ -113,8 +119,7 @@ class TimelineProjection(Processor):
                 self._rebuild(connection, [survivor, payload.restored_id])
             customer_id = aliases.get(event.customer_id, event.customer_id)
             pending.rows.append(self.row(event, customer_id))
-            if str(event.id) in fresh:
-                fresh.discard(str(event.id))
+            if known.first_time(event):
                 pending.new.append((event, customer_id))
         self._flush(connection, pending)
         return outcome
@@ -179,16 +184,69 @@ class _Rows:
         self.new: list[tuple[Envelope, str]] = []
 
 
-def _absent(connection: Connection, events: Sequence[Envelope]) -> set[str]:
+def _stored(connection: Connection, events: Sequence[Envelope]) -> dict[str, bytes]:
+    """The stored event of each id in ``events`` the timeline already holds."""
     ids = list({str(event.id) for event in events})
-    present: set[str] = set()
+    held: dict[str, bytes] = {}
     t = timeline_entries.c
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        present.update(
-            connection.execute(select(t.event_id).where(t.event_id.in_(chunk))).scalars()
+        query = select(t.event_id, t.event).where(t.event_id.in_(chunk))
+        held.update(connection.execute(query).all())
+    return held
+
+
+class _Known:
+    """Event ids the timeline holds or has met in this batch, and their content.
+
+    Digests are taken only when an id comes again (from the stored bytes or
+    the batch's first copy): a fresh event, nearly every one, costs nothing
+    beyond the id lookup the followers need anyway.
+    """
+
+    __slots__ = ("_codec", "_digests", "_met", "_stored")
+
+    def __init__(self, codec: EventCodec, stored: dict[str, bytes]) -> None:
+        self._codec = codec
+        self._stored = stored
+        self._met: dict[str, Envelope] = {}
+        self._digests: dict[str, str] = {}
+
+    def conflict(self, event: Envelope) -> Rejected | None:
+        """A rejection when ``event``'s id is known with other content."""
+        key = str(event.id)
+        applied = self._applied(key)
+        if applied is None:
+            return None
+        received = content_digest(event)
+        if applied == received:
+            return None
+        reason = (
+            f"conflicting duplicate: event {key} was applied with other content "
+            f"(digest {applied} applied, {received} received); the first one stands"
         )
-    return set(ids) - present
+        details = (("digest.applied", applied), ("digest.received", received))
+        return Rejected(event, reason, code=CONFLICTING_DUPLICATE, details=details)
+
+    def first_time(self, event: Envelope) -> bool:
+        """True once for an id the timeline did not hold before this batch."""
+        key = str(event.id)
+        if key in self._stored or key in self._met:
+            return False
+        self._met[key] = event
+        return True
+
+    def _applied(self, key: str) -> str | None:
+        digest = self._digests.get(key)
+        if digest is None:
+            if key in self._met:
+                digest = content_digest(self._met[key])
+            elif key in self._stored:
+                digest = content_digest(self._codec.decode(self._stored[key]))
+            else:
+                return None
+            self._digests[key] = digest
+        return digest
 
 
 def events_of(connection: Connection, codec: EventCodec, customer_id: str) -> list[Envelope]:

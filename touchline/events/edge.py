@@ -1,0 +1,166 @@
+"""What the edge refuses beyond an event's schema: values no processor could store.
+
+The schemas say what shape an event has; they cannot say that a timestamp
+must still exist once converted to UTC, that PostgreSQL's text type cannot
+hold U+0000, or that an integer must fit the 64 bits a database column or
+another language's client holds. Every one of those was accepted once and then
+dead-lettered by a processor, so the publisher (and the resolver, for events
+produced straight onto Kafka) checks them here, before anything is appended.
+
+The sanity window keeps a channel's clock error (or .NET's
+``DateTimeOffset.MaxValue`` standing for "unknown") off the top of every
+timeline as the "last contact" forever: ``occurred_at`` and ``recorded_at``
+must fall after ``earliest``, and ``occurred_at`` at most ``future`` after
+the event was recorded. A far-future date a
+channel really means (a contract end, an offer's expiry) belongs in a payload
+field, where only representability is checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from touchline.events.base import Envelope
+from touchline.events.identity import CustomerMerged
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DEFAULT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_FUTURE = timedelta(days=1)
+RESOLVER_ONLY = "customer.merged is written by the resolver; link people with customer.identified"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRules:
+    """The sanity window for an event's own timestamps."""
+
+    earliest: datetime = DEFAULT_EARLIEST
+    future: timedelta = DEFAULT_FUTURE
+
+    def __post_init__(self) -> None:
+        if self.earliest.tzinfo is None:
+            raise ValueError("the edge's earliest time needs a zone (e.g. 1970-01-01T00:00Z)")
+        if self.future < timedelta(0):
+            raise ValueError("the edge's future window cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeProblem:
+    """What is wrong with an event and where (a JSON path from ``$``)."""
+
+    reason: str
+    field: str
+
+
+def edge_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> EdgeProblem | None:
+    """The first value of ``event`` no processor could take, or None.
+
+    The upper bound is the moment of recording: ``occurred_at`` may be at
+    most ``rules.future`` past the event's ``recorded_at`` (``now`` when the
+    channel left it out), and a ``recorded_at`` a channel supplied at most
+    that far past ``now``. A processor passes ``now=None``: it judges by the
+    recorded time alone, so a replay decides as the first run did.
+    """
+    if isinstance(event.payload, CustomerMerged):
+        return EdgeProblem(RESOLVER_ONLY, "$.type")
+    return _value_problem(event) or _time_problem(event, rules, now)
+
+
+def _value_problem(event: Envelope) -> EdgeProblem | None:
+    for path, value in _leaves(event, "$"):
+        problem = _leaf_problem(value)
+        if problem is not None:
+            return EdgeProblem(problem, path)
+    for path, text, width in _widths(event):
+        if text is not None and len(text) > width:
+            return EdgeProblem(
+                f"{len(text)} characters is longer than the {width} a projection stores here",
+                path,
+            )
+    return None
+
+
+def _time_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> EdgeProblem | None:
+    for name in ("occurred_at", "recorded_at"):
+        moment: datetime | None = getattr(event, name)
+        if moment is not None and moment < rules.earliest:
+            return EdgeProblem(
+                f"{moment.isoformat()} is before {rules.earliest.isoformat()}, "
+                "the earliest time the edge accepts (TOUCHLINE_EDGE_EARLIEST)",
+                f"$.{name}",
+            )
+    recorded = event.recorded_at
+    if now is not None and recorded is not None and recorded > now + rules.future:
+        return _too_late(recorded, rules, "$.recorded_at", "now")
+    reference = recorded or now
+    if reference is not None and event.occurred_at > reference + rules.future:
+        return _too_late(event.occurred_at, rules, "$.occurred_at", "it was recorded")
+    return None
+
+
+def _too_late(moment: datetime, rules: EdgeRules, field: str, than: str) -> EdgeProblem:
+    return EdgeProblem(
+        f"{moment.isoformat()} is more than {_span(rules.future)} after {than} "
+        "(TOUCHLINE_EDGE_FUTURE_SECONDS); a far-future time belongs in a payload field",
+        field,
+    )
+
+
+def _widths(event: Envelope) -> Iterator[tuple[str, str | None, int]]:
+    """Envelope texts with the width of the column that holds them.
+
+    PostgreSQL enforces a VARCHAR's width, SQLite does not: past it, an
+    event was dead-lettered on one store and kept on the other. The
+    published schemas cannot narrow (that is a breaking change for a
+    published version), so the edge holds the line, the same on every store.
+    """
+    yield "$.source", event.source, 200
+    yield "$.campaign_id", event.campaign_id, 100
+    yield "$.customer_id", event.customer_id, 64
+    ids = event.identities
+    for name in ids.__struct_fields__:
+        # A partner's account and reference are stored joined, in 320.
+        width = 100 if name == "partner_account" else 200
+        yield f"$.identities.{name}", getattr(ids, name), width
+
+
+def _leaf_problem(value: object) -> str | None:
+    if isinstance(value, str):
+        return "text cannot contain the NUL character (U+0000)" if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):
+        in_range = INT64_MIN <= value <= INT64_MAX
+        return None if in_range else f"integer {value} does not fit in 64 bits"
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            return f"{value.isoformat()} cannot be represented in UTC"
+    return None
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, object]]:
+    """Every scalar inside an event, with its path; structs, lists and dicts walked."""
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _leaves(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key
+            yield from _leaves(item, f"{path}.{key}")
+    else:
+        yield path, value
+
+
+def _span(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
