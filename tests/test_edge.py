@@ -173,3 +173,16 @@ def test_a_conflicting_duplicate_in_one_batch_is_refused(backbone: Backbone) -> 
     assert str(error).count("digest") == 1
     [(_, here), (_, again)] = result.accepted
     assert here == again
+
+
+def test_a_lone_surrogate_costs_only_its_own_event(backbone: Backbone) -> None:
+    """msgspec refuses the whole array for one lone surrogate; the scan by
+    brackets (strings holding brackets, commas and escaped quotes included)
+    keeps the neighbours."""
+    tricky = raw_event(1, source='esp "[x], {y}"')
+    broken = json.dumps(raw_event(2)).replace('"esp"', '"esp \\ud800"')
+    data = f"[{json.dumps(tricky)}, {broken}, {json.dumps(raw_event(3))}]".encode()
+    result = backbone.publisher.publish_raw(data)
+    assert sorted(str(event.id)[-1] for event, _ in result.accepted) == ["1", "3"]
+    [error] = result.rejected
+    assert error.index == 1

@@ -1,0 +1,65 @@
+"""What the codec fuzz target checks: the codec and the edge, with the pure
+parts of every projection (``fuzz/codec.py`` drives it).
+
+For any bytes a channel system could send:
+
+- decoding raises nothing but :class:`InvalidEvent` (``UnreadableInput``
+  included): never a RecursionError, never a traceback at the edge;
+- an event the edge accepts encodes and decodes back to itself, and the
+  projections' pure steps take it (the timeline row, the profile fold, the
+  content digest): accepted means applied.
+
+``./dev fuzz [SECONDS]`` runs it (default 300 s), growing ``fuzz/corpus/codec``
+with every input that reaches new code; commit what it adds. CI replays the
+corpus and runs a short, bounded fuzz (``tests/test_fuzz_codec.py``). A
+failing input is written to ``crash-*``: replay it with
+``.venv/bin/python -m fuzz.codec crash-...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+import msgspec
+
+from touchline.events import CATALOGUE, Envelope, EventCodec, InvalidEvent
+from touchline.events.digest import content_digest
+from touchline.events.edge import EdgeRules, edge_problem
+from touchline.projections.profile import apply
+from touchline.projections.profile_state import ProfileState
+from touchline.projections.timeline import TimelineProjection
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+"""A fixed clock: a finding replays the same whatever the day."""
+RULES = EdgeRules()
+CODECS = {wire: EventCodec(CATALOGUE, wire) for wire in ("json", "msgpack")}
+ROWS = {wire: TimelineProjection("", codec) for wire, codec in CODECS.items()}
+
+
+def check(data: bytes) -> None:
+    """One input through every wire format; raises only on a real defect."""
+    for wire, codec in CODECS.items():
+        try:
+            decoded = codec.decode_batch(data)
+        except InvalidEvent:
+            decoded = []
+        with contextlib.suppress(InvalidEvent):
+            decoded.append(codec.decode(data))
+        for item in decoded:
+            if isinstance(item, Envelope):
+                _accepted_means_applied(wire, item)
+
+
+def _accepted_means_applied(wire: str, event: Envelope) -> None:
+    if event.recorded_at is None:  # as the publisher stamps it
+        event = msgspec.structs.replace(event, recorded_at=NOW)
+    if edge_problem(event, RULES, NOW) is not None:
+        return
+    codec = CODECS[wire]
+    again = codec.decode(codec.encode(event))
+    if again != event:
+        raise AssertionError(f"{wire} round trip changed the event:\n{event!r}\n{again!r}")
+    ROWS[wire].row(event.with_customer("cus_fuzz"), "cus_fuzz")
+    apply(ProfileState(), event)
+    content_digest(event)
