@@ -23,6 +23,8 @@ from touchline.events.edge import EdgeRules, edge_problem
 from touchline.events.keys import source_key
 from touchline.log.port import Log, Position, Record, partition_for_key
 
+NO_IDENTIFIER = "an event needs at least one identifier or a customer_id"
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -88,7 +90,13 @@ class Publisher:
         now = self.clock()
         for index, event in events:
             earlier = seen.get(event.id)
-            problem = self._problem(event, now) if earlier is None else earlier.again(event)
+            key = source_key(event.identities) or event.customer_id
+            if earlier is not None:
+                problem = earlier.again(event)
+            elif key is None:
+                problem = (NO_IDENTIFIER, "$.identities")
+            else:
+                problem = self._problem(event, now)
             if problem is not None:
                 reason, field = problem
                 if earlier is None:
@@ -103,8 +111,7 @@ class Publisher:
                 assert earlier.accepted is not None  # again() repeats a refusal
                 repeats.append((event, earlier.accepted))
                 continue
-            key = source_key(event.identities) or event.customer_id
-            assert key is not None  # _problem refuses an event without one
+            assert key is not None  # refused above when there is none
             stamped = event
             if event.recorded_at is None:
                 stamped = msgspec.structs.replace(event, recorded_at=now)
@@ -119,8 +126,6 @@ class Publisher:
 
     def _problem(self, event: Envelope, now: datetime) -> tuple[str, str] | None:
         """Why the edge refuses ``event`` and at which field, or None."""
-        if event.customer_id is None and source_key(event.identities) is None:
-            return "an event needs at least one identifier or a customer_id", "$.identities"
         problem = edge_problem(event, self.rules, now)
         return None if problem is None else (problem.reason, problem.field)
 
