@@ -88,6 +88,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
     )
     print(f"  .venv/bin/touchline profile {ann.email}", file=out)
     print("  .venv/bin/touchline lag", file=out)
+    print("  .venv/bin/touchline dead-letters list --status all", file=out)
     return 0
 
 

@@ -19,7 +19,7 @@ import msgspec
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.events.digest import content_digest
-from touchline.events.edge import EdgeRules, edge_problem
+from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
 from touchline.events.keys import source_key
 from touchline.log.port import Log, Position, Record, partition_for_key
 
@@ -88,7 +88,10 @@ class Publisher:
         seen: dict[UUID, _Seen] = {}
         repeats: list[tuple[Envelope, int]] = []
         now = self.clock()
-        for index, event in events:
+        # Values are screened for the whole batch at once (one encode, one
+        # search); the envelope checks run per event below.
+        bad_values = value_problems([event for _, event in events])
+        for place, (index, event) in enumerate(events):
             earlier = seen.get(event.id)
             key = source_key(event.identities) or event.customer_id
             if earlier is not None:
@@ -96,7 +99,7 @@ class Publisher:
             elif key is None:
                 problem = (NO_IDENTIFIER, "$.identities")
             else:
-                problem = self._problem(event, now)
+                problem = self._problem(event, now, bad_values.get(place))
             if problem is not None:
                 reason, field = problem
                 if earlier is None:
@@ -124,9 +127,11 @@ class Publisher:
         result.accepted += [(event, positions[i]) for event, i in repeats]
         return result
 
-    def _problem(self, event: Envelope, now: datetime) -> tuple[str, str] | None:
+    def _problem(
+        self, event: Envelope, now: datetime, bad_value: EdgeProblem | None
+    ) -> tuple[str, str] | None:
         """Why the edge refuses ``event`` and at which field, or None."""
-        problem = edge_problem(event, self.rules, now)
+        problem = bad_value or envelope_problem(event, self.rules, now)
         return None if problem is None else (problem.reason, problem.field)
 
     def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:

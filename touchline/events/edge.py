@@ -19,7 +19,7 @@ field, where only representability is checked.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,16 +66,26 @@ def edge_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> Edg
     that far past ``now``. A processor passes ``now=None``: it judges by the
     recorded time alone, so a replay decides as the first run did.
     """
+    return value_problems([event]).get(0) or envelope_problem(event, rules, now)
+
+
+def envelope_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> EdgeProblem | None:
+    """The checks on the envelope alone: type, widths, the time window.
+
+    Run after :func:`value_problems`: a time that does not exist in UTC is
+    named as such, not as outside the window.
+    """
     if isinstance(event.payload, CustomerMerged):
         return EdgeProblem(RESOLVER_ONLY, "$.type")
-    return _value_problem(event) or _time_problem(event, rules, now)
+    return _width_problem(event) or _time_problem(event, rules, now)
 
 
-# Nearly every event holds no bad value, and a few C-level searches of its
-# JSON encoding clear it; only a hit sends it to the exact (slow) walk, which
-# decides. Suspect: an escaped NUL; a year that can leave the calendar once
-# moved to UTC; ``null`` (how NaN and infinity encode; omitted defaults make
-# it rare otherwise); a run of 19 digits (digits all mapped to 9 first).
+# Nearly every event holds no bad value, and a few C-level searches of a
+# batch's JSON encoding clear them all at once; only a hit sends the batch's
+# events to the exact (slow) walk, which decides. Suspect: an escaped NUL; a
+# year that can leave the calendar once moved to UTC; ``null`` (how NaN and
+# infinity encode; omitted defaults make it rare otherwise); a run of 19
+# digits (digits all mapped to 9 first).
 _json = msgspec.json.Encoder().encode
 _DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
 _NINETEEN = b"9" * 19
@@ -91,12 +101,23 @@ def _suspect(encoded: bytes) -> bool:
     )
 
 
-def _value_problem(event: Envelope) -> EdgeProblem | None:
-    if _suspect(_json(event)):
+def value_problems(events: Sequence[Envelope]) -> dict[int, EdgeProblem]:
+    """The first bad value of each event that has one, by place in ``events``."""
+    if not events or not _suspect(_json(events)):
+        return {}
+    found = {}
+    for place, event in enumerate(events):
+        if len(events) > 1 and not _suspect(_json(event)):
+            continue
         for path, value in _leaves(event, "$"):
             problem = _leaf_problem(value)
             if problem is not None:
-                return EdgeProblem(problem, path)
+                found[place] = EdgeProblem(problem, path)
+                break
+    return found
+
+
+def _width_problem(event: Envelope) -> EdgeProblem | None:
     longest_id = max(map(len, filter(None, msgspec.structs.astuple(event.identities))), default=0)
     if (
         len(event.source) > 200

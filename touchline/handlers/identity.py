@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import Connection
 
 from touchline.events import Envelope, new_event
-from touchline.events.edge import EdgeRules, edge_problem
+from touchline.events.edge import EdgeRules, envelope_problem, value_problems
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.keys import identity_keys
 from touchline.handlers import identity_graph as graph
@@ -101,9 +101,10 @@ class IdentityResolver(Processor):
         self._version = version
         outcome = Outcome.nothing()
         segment: list[Envelope] = []
-        for event in events:
+        bad_values = value_problems(events)
+        for place, event in enumerate(events):
             # Judged by when it was recorded, not by the clock: a replay decides alike.
-            problem = edge_problem(event, self.edge, None)
+            problem = bad_values.get(place) or envelope_problem(event, self.edge, None)
             if problem is not None:
                 reason = f"refused at the edge: {problem.reason} at {problem.field}"
                 outcome.rejected.append(Rejected(event, reason, code=REFUSED_AT_EDGE))
