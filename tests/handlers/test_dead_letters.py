@@ -153,6 +153,9 @@ def test_a_conflicting_duplicate_across_batches_is_a_dead_letter(
 
     [letter] = _letters(run)
     assert (letter["processor"], letter["code"]) == ("timeline", "conflicting-duplicate")
+    if isinstance(runtime, EmbeddedRuntime):  # the counter (Kafka: in the worker's process)
+        [timeline] = [r for r in backbone.runtime.runners if r.processor.name == "timeline"]
+        assert timeline.stats.conflicts == 1
     code, out, _ = run("dead-letters", "show", str(letter["id"]))
     assert "digest.applied: " in out
     assert "digest.received: " in out
