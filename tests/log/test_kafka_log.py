@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -19,26 +20,32 @@ from touchline.log import LogError, Record, TopicPartition
 from touchline.log.kafka import KafkaLog
 from touchline.log.registry import open_log
 
+HANG_GUARD_S = 60
+"""Far above any configured timeout here: a liveness guard that turns a hang
+into a failure, not a speed figure (no test asserts how fast anything is)."""
+
+
+def _without_hanging(call: Callable[[], object]) -> None:
+    """Run ``call`` on a thread; re-raise what it raised; fail if it never returns."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(call).result(timeout=HANG_GUARD_S)
+
 
 def test_an_unreachable_broker_is_a_clear_error_not_a_hang() -> None:
-    """Opening a log on a port where no broker listens fails fast, naming the servers."""
+    """Opening a log on a port where no broker listens fails, naming the servers."""
     servers = f"127.0.0.1:{free_port()}"
-    started = time.monotonic()
     with pytest.raises(LogError, match=rf"no Kafka broker accepts connections at {servers}"):
-        open_log(f"kafka://{servers}?timeout_ms=300")
-    assert time.monotonic() - started < 1
+        _without_hanging(lambda: open_log(f"kafka://{servers}?timeout_ms=300"))
 
 
 def test_a_broker_that_stops_fails_appends_then_serves_again(tansu_broker: TansuBroker) -> None:
-    """An append to a stopped broker fails in bounded time; restarted, it serves the same log."""
+    """An append to a stopped broker fails rather than hangs; restarted, it serves again."""
     with KafkaLog(tansu_broker.bootstrap, timeout_ms=1000) as log:
         log.create_topic("t", 2)
         log.append("t", [Record(b"before", key=b"k")])
         tansu_broker.stop()
-        started = time.monotonic()
         with pytest.raises(LogError, match=tansu_broker.bootstrap):
-            log.append("t", [Record(b"lost", key=b"k")])
-        assert time.monotonic() - started < 10
+            _without_hanging(lambda: log.append("t", [Record(b"lost", key=b"k")]))
         tansu_broker.start()
         log.create_topic("t2", 2)
         [position] = log.append("t2", [Record(b"after", key=b"k")])
