@@ -21,6 +21,7 @@ STORES = ["sqlite", "postgresql"]
 """The projection store registry the tests loop over."""
 
 DAY = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+TEST_KEY_SECRET = "touchline-tests"
 
 
 @pytest.fixture(scope="session")
@@ -103,8 +104,15 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(tmp_path: Path, store_url: str) -> Settings:
+    # A fixed record-key secret: the same partition placement on every run
+    # (the deployment's own would be random per test database).
     return load_settings(
-        {}, data_dir=str(tmp_path / "data"), database_url=store_url, partitions=4, batch_size=100
+        {},
+        data_dir=str(tmp_path / "data"),
+        database_url=store_url,
+        partitions=4,
+        batch_size=100,
+        key_secret=TEST_KEY_SECRET,
     )
 
 

@@ -14,6 +14,7 @@ from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Log
 from touchline.log.registry import open_log
 from touchline.projections.profile_store import ProfileProjection
+from touchline.projections.secrets import deployment_secret
 from touchline.projections.store import make_engine, upgrade
 from touchline.projections.timeline import TimelineProjection
 from touchline.publish import Publisher
@@ -85,6 +86,12 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
         log=log,
         engine=engine,
         codec=codec,
-        publisher=Publisher(log, codec, topics.touchpoints, rules=settings.edge_rules()),
+        publisher=Publisher(
+            log,
+            codec,
+            topics.touchpoints,
+            rules=settings.edge_rules(),
+            key_secret=(settings.key_secret or deployment_secret(engine)).encode(),
+        ),
         runtime=EmbeddedRuntime(runners),
     )

@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a complaint counts as recent (shown, and holds back offers)."""
     profile_churn_days: int = 60
     """No purchase this many days after a complaint is a churn signal."""
+    key_secret: str = ""
+    """The HMAC key of touchpoint record keys; empty: the deployment's own,
+    made on first start and kept in the projection database."""
     edge_earliest: str = "1970-01-01T00:00:00+00:00"
     """The earliest ``occurred_at``/``recorded_at`` the edge accepts (ISO 8601, with zone)."""
     edge_future_seconds: int = 86_400

@@ -20,7 +20,7 @@ import msgspec
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
-from touchline.events.keys import source_key
+from touchline.events.keys import record_key, source_key
 from touchline.log.port import Log, Position, Record, partition_for_key
 
 NO_IDENTIFIER = "an event needs at least one identifier or a customer_id"
@@ -70,9 +70,12 @@ class Publisher:
         topic: str,
         *,
         rules: EdgeRules | None = None,
+        key_secret: bytes = b"",
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.log = log
+        self.key_secret = key_secret
+        """The HMAC key of record keys (:func:`touchline.events.keys.record_key`)."""
         self.codec = codec
         self.topic = topic
         self.rules = rules or EdgeRules()
@@ -93,7 +96,7 @@ class Publisher:
         bad_values = value_problems([event for _, event in events])
         for place, (index, event) in enumerate(events):
             earlier = seen.get(event.id)
-            key = source_key(event.identities) or event.customer_id
+            key = self._key(event)
             if earlier is not None:
                 problem = earlier.again(event)
             elif key is None:
@@ -119,13 +122,21 @@ class Publisher:
             if event.recorded_at is None:
                 stamped = msgspec.structs.replace(event, recorded_at=now)
             seen[event.id] = _Seen(event, len(accepted), None)
-            accepted.append((stamped, key.encode()))
+            accepted.append((stamped, key))
         if not accepted:
             return result
         positions = self._append(accepted)
         result.accepted = [(event, positions[i]) for i, (event, _) in enumerate(accepted)]
         result.accepted += [(event, positions[i]) for event, i in repeats]
         return result
+
+    def _key(self, event: Envelope) -> bytes | None:
+        """The record key: the keyed hash of the most specific identifier, else
+        the customer id (a pseudonym already); None when there is neither."""
+        identifier = source_key(event.identities)
+        if identifier is not None:
+            return record_key(identifier, self.key_secret)
+        return None if event.customer_id is None else event.customer_id.encode()
 
     def _problem(
         self, event: Envelope, now: datetime, bad_value: EdgeProblem | None

@@ -25,6 +25,7 @@ def kafka_env(bootstrap: str, settings: Settings, tmp_path: Path) -> dict[str, s
         "TOUCHLINE_PARTITIONS": str(settings.partitions),
         "TOUCHLINE_BATCH_SIZE": str(settings.batch_size),
         "TOUCHLINE_GROUP": prefix,
+        "TOUCHLINE_KEY_SECRET": settings.key_secret,
         # The broker holds a join for half the session timeout: keep it short.
         "TOUCHLINE_SESSION_TIMEOUT": "3",
     }

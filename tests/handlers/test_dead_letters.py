@@ -47,6 +47,7 @@ def cli(
             "TOUCHLINE_DATA_DIR": settings.data_dir,
             "TOUCHLINE_DATABASE_URL": settings.resolved_database_url,
             "TOUCHLINE_PARTITIONS": str(settings.partitions),
+            "TOUCHLINE_KEY_SECRET": settings.key_secret,
         }
     )
     monkeypatch.delenv("TOUCHLINE_LOG_URL", raising=False)

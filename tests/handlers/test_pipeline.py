@@ -45,7 +45,11 @@ def test_one_story_across_channels(runtime: Runtime) -> None:
     result = backbone.publisher.publish(ann_story(DAY))
     assert not result.rejected
     runtime.drain()
-    assert summaries(_timeline_of(backbone, "ann@example.com").entries) == [
+    # Whether the call (phone only) is resolved before the email that ties the
+    # phone to the email depends on which partition is read first: either
+    # way one timeline, with a merge entry when the call came first.
+    entries = _timeline_of(backbone, "ann@example.com").entries
+    assert summaries([e for e in entries if e.channel != "identity"]) == [
         "Inbound call, 4m12s, agent Lee: billing question",
         "Opened email 'Spring offer'",
         "Sent email 'Spring offer'",
@@ -64,7 +68,8 @@ def test_undecodable_records_go_to_dead_letters_and_the_partition_flows(runtime:
     backbone.publisher.publish(story[1:])
     runtime.drain()
 
-    assert len(_timeline_of(backbone, "ann@example.com").entries) == 3
+    entries = _timeline_of(backbone, "ann@example.com").entries
+    assert len([e for e in entries if e.channel != "identity"]) == 3
     [letter] = _dead_letters(backbone)
     headers = describe(letter)
     assert letter.value == b"{not json"
@@ -82,7 +87,8 @@ def test_a_duplicate_delivery_changes_nothing(runtime: Runtime) -> None:
     backbone.publisher.publish(story)
     backbone.publisher.publish(story)
     runtime.drain()
-    assert len(_timeline_of(backbone, "ann@example.com").entries) == 3
+    entries = _timeline_of(backbone, "ann@example.com").entries
+    assert len([e for e in entries if e.channel != "identity"]) == 3
 
 
 def test_replaying_the_log_from_scratch_changes_nothing(backbone: Backbone) -> None:

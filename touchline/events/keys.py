@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from touchline.events.base import Identities
 
 # Most specific first: this order picks the key a touchpoint is partitioned by.
@@ -25,12 +28,20 @@ def identity_keys(ids: Identities) -> list[tuple[str, str]]:
 
 
 def source_key(ids: Identities) -> str | None:
-    """The touchpoint topic's key: the most specific identifier, ``kind:value``."""
+    """The most specific identifier, ``kind:value``: what places a touchpoint."""
     keys = identity_keys(ids)
     if not keys:
         return None
     kind, value = keys[0]
     return f"{kind}:{value}"
+
+
+def record_key(identifier: str, secret: bytes) -> bytes:
+    """The touchpoint record's key for ``kind:value``: HMAC-SHA-256 with the
+    deployment's secret, hex. Placement stays deterministic, and no log,
+    compaction or dead letter holds the identifier itself. A plain hash would
+    not do: anyone can hash guessed emails and compare."""
+    return hmac.new(secret, identifier.encode(), hashlib.sha256).hexdigest().encode()
 
 
 def parse_identifier(text: str) -> tuple[str, str]:

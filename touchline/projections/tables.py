@@ -163,3 +163,12 @@ dead_letters = Table(
 """An index of the dead-letter topic (which keeps the bytes) for people to
 search, with what was done about each: ``dead``, ``redriven`` to the source
 topic, or ``discarded`` (who, when and why: the audit entry)."""
+
+deployment_secrets = Table(
+    "deployment_secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+"""Secrets every process of one deployment must share, made once on first
+start (``record-key``: the HMAC key of touchpoint record keys)."""

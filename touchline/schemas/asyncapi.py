@@ -100,10 +100,16 @@ TOPIC_ROUTES: tuple[TopicRoute, ...] = (
 _KEYS: dict[str, Document] = {
     "sourceIdentity": {
         "type": "string",
-        "description": "The most specific identifier the channel knows, as `kind:value`; "
-        "no key when the event carries no identifier, or on a record packing several "
-        "events for one partition.",
-        "examples": ["email:ann@example.com", "phone:+14155550100"],
+        "description": "HMAC-SHA-256, as lower-case hex, of the most specific identifier "
+        "the channel knows as normalised `kind:value` (kinds in order crm_id, email, phone, "
+        "partner, fax, web_id; email lower-cased, phone and fax E.164, partner "
+        "`account/reference`), keyed with the deployment's secret (TOUCHLINE_KEY_SECRET). "
+        "No identifier in any key: a plain hash could be reversed by hashing guesses. "
+        "The envelope's `customer_id` when there is no identifier; no key on a record "
+        "packing several events for one partition. A producer without the secret may "
+        "send no key: placement is then round robin, and identity resolution does not "
+        "depend on order.",
+        "examples": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
     },
     "customerId": {
         "type": "string",
