@@ -208,13 +208,14 @@ def _status_detail(row: LetterRow) -> str:
 
 
 def _chosen(backbone: Backbone, args: argparse.Namespace) -> list[str]:
+    """The letters named, or those the filters match; the index synced first."""
     if args.letters and args.matching:
         raise ValueError("name letters or pass --matching with filters, not both")
+    synced(backbone)
     if args.letters:
         return list(args.letters)
     if not args.matching:
         raise ValueError("name the letters (partition:offset) or pass --matching with filters")
-    synced(backbone)
     with backbone.engine.connect() as connection:
         rows = list_letters(connection, _where(backbone, args, DEAD), limit=1_000_000)
     return [row.id for row in reversed(rows)]  # oldest first: the order they died in
@@ -223,7 +224,6 @@ def _chosen(backbone: Backbone, args: argparse.Namespace) -> list[str]:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
         chosen = _chosen(backbone, args)
-        synced(backbone)
         done = redrive(
             backbone.engine,
             backbone.log,
@@ -237,7 +237,6 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_discard(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
         chosen = _chosen(backbone, args)
-        synced(backbone)
         done = discard(
             backbone.engine, settings.topics.dead_letter, chosen, by=args.by, reason=args.reason
         )

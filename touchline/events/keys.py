@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from touchline.events.base import Identities
@@ -41,7 +40,7 @@ def record_key(identifier: str, secret: bytes) -> bytes:
     deployment's secret, hex. Placement stays deterministic, and no log,
     compaction or dead letter holds the identifier itself. A plain hash would
     not do: anyone can hash guessed emails and compare."""
-    return hmac.new(secret, identifier.encode(), hashlib.sha256).hexdigest().encode()
+    return hmac.digest(secret, identifier.encode(), "sha256").hex().encode()
 
 
 def parse_identifier(text: str) -> tuple[str, str]:

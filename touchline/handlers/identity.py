@@ -125,7 +125,7 @@ class IdentityResolver(Processor):
         self._load(connection, {key for event in events for key in identity_keys(event.identities)})
         batch = _Pending()
         for event in events:
-            # customer.merged never gets here: edge_problem refuses it first.
+            # customer.merged never gets here: envelope_problem refused it in process().
             keys = self.rules.usable(identity_keys(event.identities))
             if not keys:
                 self._unattributed(event, outcome)
