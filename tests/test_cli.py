@@ -97,8 +97,12 @@ def test_publish_reports_each_event(
     assert captured.out.count("accepted ") == 2
     assert "[1].payload.message_id" in captured.err
 
+    # Lag counts log records, and a batch's events that share a partition
+    # travel in one record: where they land depends on the keyed hash.
+    records = {line.split("-> ")[1] for line in captured.out.splitlines()}
     assert _run(data_dir, "lag") == 0
-    assert "identity-resolver on touchline.touchpoints: 2 behind" in capsys.readouterr().out
+    behind = f"identity-resolver on touchline.touchpoints: {len(records)} records behind"
+    assert behind in capsys.readouterr().out
 
 
 def test_db_upgrade_and_schema_check(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

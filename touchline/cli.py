@@ -267,7 +267,7 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             name = runner.processor.name
             letters = dead.get(name, 0)
             note = f", {letters} dead (touchline dead-letters list --processor {name})"
-            print(f"{name} on {runner.topic}: {sum(lag.values())} behind{note if letters else ''}")
+            print(f"{name} on {runner.topic}: {sum(lag.values())} records behind{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
                 print(f"  partition {partition}: {behind}")
     return 0
