@@ -38,19 +38,15 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && pip install --requirement /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# Then touchline itself, installed *editable* from /app on purpose: the Alembic
-# environment lives in migrations/ at the repository root, not inside the
-# package, and touchline/projections/store.py finds it at
-# Path(__file__).resolve().parents[2] / "migrations". A regular (wheel) install
-# would put the package in site-packages, where that path points at nothing.
-# Editable, the code imports from /app/touchline, so /app/migrations sits right
-# beside it. /app stays owned by root, read-only to the touchline user; the
-# bytecode is compiled here, at build time, because the user cannot write it.
-COPY . .
-RUN pip install --no-deps --editable . \
+# Then touchline itself, as a regular (non-editable) install: the Alembic
+# environment ships inside the package (touchline/store/migrations), so the
+# installed package migrates on its own. The bytecode is compiled here, at
+# build time, because the touchline user cannot write site-packages.
+COPY . /tmp/touchline-src
+RUN pip install --no-deps /tmp/touchline-src \
+ && rm -rf /tmp/touchline-src \
  && pip check \
- && python -m compileall -q touchline migrations \
- && python -c "from touchline.projections.store import MIGRATIONS as m; assert (m / 'env.py').is_file(), m" \
+ && python -c "from touchline.store.migrate import MIGRATIONS as m; assert (m / 'env.py').is_file(), m" \
  && touchline --help > /dev/null
 
 WORKDIR /var/lib/touchline

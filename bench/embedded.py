@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.logs import configure_logging
-from touchline.projections.tables import timeline_entries
 from touchline.simulate import batches, simulate_day
+from touchline.store.tables import timeline_entries
 
 
 @dataclass(frozen=True)

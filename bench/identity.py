@@ -44,8 +44,10 @@ from touchline.events.keys import identity_keys
 from touchline.events.web import FormSubmitted, PageViewed
 from touchline.handlers.identity import IdentityResolver
 from touchline.logs import configure_logging
-from touchline.projections.store import bulk_insert_ignoring_duplicates, make_engine, upgrade
-from touchline.projections.tables import customers, identifiers
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
+from touchline.store.tables import customers, identifiers
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 BATCH = 2_000
 _SEED_CHUNK = 50_000

@@ -43,10 +43,11 @@ from touchline.events.keys import source_key
 from touchline.log.port import Record, partition_for_key
 from touchline.logs import configure_logging
 from touchline.projections.profile_store import ProfileProjection
-from touchline.projections.store import make_engine, upgrade
-from touchline.projections.tables import timeline_entries
 from touchline.projections.timeline import TimelineProjection
 from touchline.simulate import batches, simulate_day
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
+from touchline.store.tables import timeline_entries
 
 PARTITIONS = 8
 

@@ -54,11 +54,13 @@ from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, Surv
 from touchline.events.web import ChatMessageSent, PageViewed, ProductViewed, Searched
 from touchline.logs import configure_logging
 from touchline.projections.profile import decode_state, render
-from touchline.projections.profile_store import ProfileProjection, read_profile, rebuild_customer
+from touchline.projections.profile_store import ProfileProjection, rebuild_customer
 from touchline.projections.profile_view import ProfileRules
-from touchline.projections.store import bulk_insert_ignoring_duplicates, make_engine
-from touchline.projections.tables import customer_profiles, identifiers
 from touchline.projections.timeline import TimelineProjection
+from touchline.queries import profile as read_profile
+from touchline.store.engine import make_engine
+from touchline.store.tables import customer_profiles, identifiers
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 SPAN = timedelta(days=730)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -15,7 +15,8 @@ from tests.kafka_broker import TansuBroker, kafka_server, refused_sockets_ignore
 from tests.stores import fresh_database, postgres_server
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings, load_settings
-from touchline.projections.store import make_engine, upgrade
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
 
 STORES = ["sqlite", "postgresql"]
 """The projection store registry the tests loop over."""

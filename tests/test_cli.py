@@ -15,7 +15,7 @@ from touchline.bootstrap import build_backbone, make_codec
 from touchline.cli import main
 from touchline.config import load_settings
 from touchline.handlers.identity_graph import surviving_customer
-from touchline.projections.tables import customers
+from touchline.store.tables import customers
 
 
 @pytest.fixture

@@ -8,16 +8,18 @@ from sqlalchemy import Engine
 
 from touchline.config import Settings
 from touchline.events import CATALOGUE, EventCodec
-from touchline.handlers.embedded import EmbeddedRuntime
 from touchline.handlers.identity import IdentityResolver
-from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Log
 from touchline.log.registry import open_log
+from touchline.processing.embedded import EmbeddedRuntime
+from touchline.processing.runner import ProcessorRunner
 from touchline.projections.profile_store import ProfileProjection
-from touchline.projections.secrets import deployment_secret
-from touchline.projections.store import make_engine, upgrade
 from touchline.projections.timeline import TimelineProjection
 from touchline.publish import Publisher
+from touchline.queries import Queries
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
+from touchline.store.secrets import deployment_secret
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Backbone:
     codec: EventCodec
     publisher: Publisher
     runtime: EmbeddedRuntime
+    queries: Queries
 
     def close(self) -> None:
         self.log.close()
@@ -94,4 +97,5 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
             key_secret=(settings.key_secret or deployment_secret(engine)).encode(),
         ),
         runtime=EmbeddedRuntime(runners),
+        queries=Queries(engine, codec, settings.profile_rules()),
     )

@@ -25,18 +25,19 @@ from touchline.config import Settings, load_settings
 from touchline.dead_letters.redrive import UnknownLetter
 from touchline.demo import run_demo
 from touchline.events.codec import UnreadableInput
-from touchline.handlers.embedded import AlreadyRunning, RunnerLock
-from touchline.handlers.kafka_worker import make_app
 from touchline.log.port import LogError
 from touchline.logs import configure_logging
-from touchline.projections.store import all_positions, make_engine, upgrade
+from touchline.processing.embedded import AlreadyRunning, RunnerLock
+from touchline.processing.kafka_worker import make_app
 from touchline.projections.timeline import (
     InvalidCursor,
     TimelineEntry,
     TimelineFilter,
-    read_timeline,
 )
 from touchline.schemas import SchemaCompatibilityError, check_schemas, export_schemas
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
+from touchline.store.positions import all_positions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,10 +220,9 @@ def cmd_timeline(settings: Settings, args: argparse.Namespace) -> int:
             since=args.since,
             until=args.until,
         )
-        with backbone.engine.connect() as connection:
-            page = read_timeline(
-                connection, customer_id, where=where, limit=args.limit, cursor=args.cursor
-            )
+        page = backbone.queries.timeline(
+            customer_id, where=where, limit=args.limit, cursor=args.cursor
+        )
         cli_customers.mention_dead_letters(backbone, customer_id)
     if args.json:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(page)) + b"\n")
@@ -267,7 +267,8 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             name = runner.processor.name
             letters = dead.get(name, 0)
             note = f", {letters} dead (touchline dead-letters list --processor {name})"
-            print(f"{name} on {runner.topic}: {sum(lag.values())} records behind{note if letters else ''}")
+            total = f"{sum(lag.values())} records behind"
+            print(f"{name} on {runner.topic}: {total}{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
                 print(f"  partition {partition}: {behind}")
     return 0

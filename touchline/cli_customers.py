@@ -13,9 +13,8 @@ from touchline.cli_dead_letters import letters_note
 from touchline.config import Settings
 from touchline.events import new_event
 from touchline.events.identity import CustomerUnmerged
-from touchline.events.keys import parse_identifier
-from touchline.handlers.identity_graph import find_customer, surviving_customer
-from touchline.projections.profile_store import read_profile, rebuild_all, rebuild_customer
+from touchline.handlers.identity_graph import surviving_customer
+from touchline.projections.profile_store import rebuild_all, rebuild_customer
 from touchline.projections.profile_view import Profile
 from touchline.projections.timeline import rebuild_timeline_rows
 
@@ -46,12 +45,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def resolve_customer(backbone: Backbone, identifier: str) -> str | None:
-    with backbone.engine.connect() as connection:
-        if identifier.startswith("cus_"):
-            return surviving_customer(connection, identifier)
-        kind, value = parse_identifier(identifier)
-        normalised = backbone.codec.normalise_identifier(kind, value)
-        return find_customer(connection, kind, normalised)
+    return backbone.queries.find(identifier).customer_id
 
 
 def known_customer(backbone: Backbone, identifier: str) -> str | None:
@@ -76,10 +70,7 @@ def cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
         customer_id = known_customer(backbone, args.identifier)
         if customer_id is None:
             return 1
-        with backbone.engine.connect() as connection:
-            profile = read_profile(
-                connection, customer_id, settings.profile_rules(), datetime.now(UTC)
-            )
+        profile = backbone.queries.profile(customer_id)
         mention_dead_letters(backbone, customer_id)
     if profile is None:
         print(f"touchline: {customer_id} has no profile yet (is the backbone running?)")

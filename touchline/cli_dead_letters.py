@@ -9,7 +9,6 @@ import sys
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select
 
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
@@ -24,9 +23,6 @@ from touchline.dead_letters.index import (
     sync,
 )
 from touchline.dead_letters.redrive import Done, discard, read_letter, redrive
-from touchline.events.keys import parse_identifier
-from touchline.handlers.identity_graph import find_customer, identifiers_of, surviving_customer
-from touchline.projections.tables import customers
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,20 +94,11 @@ def concerning_tokens(backbone: Backbone, identifier: str) -> tuple[str, ...]:
     """What a letter about this customer names: every id it has had, every
     identifier it has, and the identifier asked about (even if nobody has it:
     the event that would have created the customer may be the dead one)."""
-    tokens: list[str] = []
-    with backbone.engine.connect() as connection:
-        if identifier.startswith("cus_"):
-            tokens.append(identifier)
-            root = surviving_customer(connection, identifier)
-        else:
-            kind, value = parse_identifier(identifier)
-            normalised = backbone.codec.normalise_identifier(kind, value)
-            tokens.append(f"{kind}:{normalised}")
-            root = find_customer(connection, kind, normalised)
-        if root is not None:
-            c = customers.c
-            tokens += connection.execute(select(c.customer_id).where(c.root_id == root)).scalars()
-            tokens += identifiers_of(connection, root)
+    lookup = backbone.queries.find(identifier)
+    tokens = [lookup.asked]
+    if lookup.customer_id is not None:
+        ids, identifiers = backbone.queries.identities(lookup.customer_id)
+        tokens += ids + identifiers
     return tuple(dict.fromkeys(tokens))
 
 

@@ -9,11 +9,8 @@ from datetime import time as time_of_day
 
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
-from touchline.handlers.identity_graph import find_customer
 from touchline.progress import ProgressLine
-from touchline.projections.profile_store import read_profile
 from touchline.projections.profile_view import Profile
-from touchline.projections.timeline import read_timeline
 from touchline.simulate import batches, simulate_day
 
 # What a broken channel system sends: refused at the edge, the rest goes on.
@@ -61,16 +58,14 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         processing.finish(consumed)
 
         ann = people[0]
-        with backbone.engine.connect() as connection:
-            email = backbone.codec.normalise_identifier("email", ann.email)
-            customer_id = find_customer(connection, "email", email)
-            if customer_id is None:
-                print("touchline demo: the showcase customer was not resolved", file=sys.stderr)
-                return 1
-            page = read_timeline(connection, customer_id, limit=40)
-            # "Now" is the end of the simulated day: the demo reads the same every time.
-            end_of_day = datetime.combine(simulated_day, time_of_day.max, UTC)
-            profile = read_profile(connection, customer_id, settings.profile_rules(), end_of_day)
+        customer_id = backbone.queries.find(f"email:{ann.email}").customer_id
+        if customer_id is None:
+            print("touchline demo: the showcase customer was not resolved", file=sys.stderr)
+            return 1
+        page = backbone.queries.timeline(customer_id, limit=40)
+        # "Now" is the end of the simulated day: the demo reads the same every time.
+        end_of_day = datetime.combine(simulated_day, time_of_day.max, UTC)
+        profile = backbone.queries.profile(customer_id, now=end_of_day)
 
     print(f"\n{ann.name} ({ann.email}, {ann.phone}), customer {customer_id}:", file=out)
     print("  newest first, every channel in one story", file=out)

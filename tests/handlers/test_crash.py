@@ -18,9 +18,9 @@ from touchline.bootstrap import build_backbone
 from touchline.config import Settings
 from touchline.events import Identities
 from touchline.events.email import EmailOpened
-from touchline.handlers.embedded import wait_until
-from touchline.projections.store import make_engine
-from touchline.projections.tables import timeline_entries
+from touchline.processing.embedded import wait_until
+from touchline.store.engine import make_engine
+from touchline.store.tables import timeline_entries
 
 EVENTS = 30_000
 

@@ -24,7 +24,7 @@ from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified, CustomerUnmerged
 from touchline.handlers.identity_graph import find_customer
 from touchline.log.port import Record
-from touchline.projections.tables import timeline_entries
+from touchline.store.tables import timeline_entries
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 ANN = Identities(email="ann@example.com")

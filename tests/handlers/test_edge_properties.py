@@ -25,7 +25,7 @@ from tests.edge_strategies import raw_events
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.dead_letters.peek import peek_event
 from touchline.log.port import TopicPartition
-from touchline.projections.tables import timeline_entries
+from touchline.store.tables import timeline_entries
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 LONGER = os.environ.get("TOUCHLINE_EDGE_EXAMPLES")

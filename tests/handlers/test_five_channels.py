@@ -16,9 +16,9 @@ from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.service import CaseOpened
 from touchline.events.web import FormSubmitted, PageViewed, ProductViewed
 from touchline.handlers.identity_graph import find_customer
-from touchline.projections.profile_store import read_profile
 from touchline.projections.profile_view import ProfileRules
 from touchline.projections.timeline import read_timeline
+from touchline.queries import profile as read_profile
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 WEB = Identities(web_id="anon-77")

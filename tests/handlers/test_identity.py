@@ -15,8 +15,8 @@ from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified
 from touchline.events.web import PageViewed
 from touchline.handlers.identity_graph import find_customer
-from touchline.projections.tables import customers, projector_positions
 from touchline.projections.timeline import read_timeline
+from touchline.store.tables import customers, projector_positions
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 

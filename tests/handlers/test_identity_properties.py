@@ -23,8 +23,8 @@ from touchline.events import Envelope, Identities
 from touchline.events.identity import CustomerIdentified
 from touchline.handlers.identity import IdentityResolver
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.projections.store import make_engine
-from touchline.projections.tables import identifiers, metadata, processor_clocks
+from touchline.store.engine import make_engine
+from touchline.store.tables import identifiers, metadata, processor_clocks
 
 EMAILS = [f"p{n}@example.com" for n in range(6)]
 PHONES = [f"+1415555{n:04d}" for n in range(6)]

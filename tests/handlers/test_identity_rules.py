@@ -17,7 +17,7 @@ from touchline.events.email import EmailOpened
 from touchline.handlers.identity import IdentityResolver
 from touchline.handlers.identity_graph import find_customer
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.handlers.processor import Outcome
+from touchline.processing.port import Outcome
 
 SHARED_MAILBOX = "orders@reseller.example"
 LANDLINE = "+14155550100"

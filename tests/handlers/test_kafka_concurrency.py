@@ -20,7 +20,7 @@ from touchline.events import Envelope, Identities
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified
 from touchline.handlers.identity_graph import find_customer
-from touchline.projections.tables import timeline_entries
+from touchline.store.tables import timeline_entries
 
 PEOPLE = 40
 

@@ -21,9 +21,9 @@ from touchline.bootstrap import build_backbone
 from touchline.config import Settings, load_settings
 from touchline.events import Envelope, Identities
 from touchline.events.email import EmailOpened
-from touchline.handlers.embedded import wait_until
 from touchline.log.port import LogError
-from touchline.projections.tables import timeline_entries
+from touchline.processing.embedded import wait_until
+from touchline.store.tables import timeline_entries
 
 
 def _events(count: int, start: int = 0) -> list[Envelope]:

@@ -12,13 +12,13 @@ from tests.helpers import ann_story, summaries
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
-from touchline.handlers.dead_letter import describe
 from touchline.handlers.identity_graph import find_customer
-from touchline.handlers.processor import Outcome, Processor
-from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import Record, StoredRecord, TopicPartition
-from touchline.projections.tables import projector_positions
+from touchline.processing.dead_letter import describe
+from touchline.processing.port import Outcome, Processor
+from touchline.processing.runner import ProcessorRunner
 from touchline.projections.timeline import TimelinePage, read_timeline
+from touchline.store.tables import projector_positions
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 

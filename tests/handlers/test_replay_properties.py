@@ -22,8 +22,8 @@ from touchline.events.order import LineItem, OrderPlaced
 from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.service import CaseOpened, CaseResolved
 from touchline.events.web import PageViewed
-from touchline.projections.tables import customer_profiles, identifiers
 from touchline.projections.timeline import read_timeline
+from touchline.store.tables import customer_profiles, identifiers
 
 AUDIT = {"customer.merged", "customer.unmerged"}
 

@@ -17,8 +17,8 @@ from touchline.events.identity import CustomerIdentified, CustomerUnmerged
 from touchline.events.order import LineItem, OrderPlaced
 from touchline.events.service import CaseOpened
 from touchline.handlers.identity_graph import find_customer
-from touchline.projections.tables import customer_profiles, identifiers
 from touchline.projections.timeline import read_timeline
+from touchline.store.tables import customer_profiles, identifiers
 
 Runtime = EmbeddedRuntime | KafkaRuntime
 ANN = Identities(email="ann@example.com")

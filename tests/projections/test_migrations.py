@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, select
 
-from touchline.projections.store import alembic_config, upgrade
-from touchline.projections.tables import metadata, projector_positions
+from touchline.store.migrate import alembic_config, upgrade
+from touchline.store.tables import metadata, projector_positions
 
 
 def test_migrated_schema_matches_the_tables(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from touchline.events.order import LineItem, OrderPlaced
 from touchline.events.service import CaseOpened
 from touchline.events.web import PageViewed
 from touchline.projections.profile_store import generations, rebuild_all, rebuild_customer
-from touchline.projections.tables import customer_profiles
+from touchline.store.tables import customer_profiles
 
 
 def _orders(people: range, day: int) -> list[Envelope]:

@@ -11,15 +11,14 @@ from tests.conftest import DAY
 from tests.helpers import ann_story, event, summaries
 from touchline.events import CATALOGUE, Envelope, EventCodec, Identities
 from touchline.events.email import EmailClicked
-from touchline.projections.tables import timeline_entries
+from touchline.events.instants import from_us, to_us
 from touchline.projections.timeline import (
     InvalidCursor,
     TimelineFilter,
     TimelineProjection,
-    from_us,
     read_timeline,
-    to_us,
 )
+from touchline.store.tables import timeline_entries
 
 CUSTOMER = "cus_ann"
 

@@ -21,14 +21,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from touchline.dead_letters.peek import peek_event
 from touchline.events import EventCodec
+from touchline.events.instants import from_us, to_us
 from touchline.log.port import Log, StoredRecord, TopicPartition
-from touchline.projections.store import (
-    bulk_insert_ignoring_duplicates,
-    load_positions,
-    save_positions,
-)
-from touchline.projections.tables import dead_letters
-from touchline.projections.timeline import from_us, to_us
+from touchline.store.positions import load_positions, save_positions
+from touchline.store.tables import dead_letters
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 INDEX = "dead-letter-index"
 """The index's name among the stored positions."""

@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, select, update
 from touchline.dead_letters.index import DEAD, DISCARDED, REDRIVEN, LetterRow, letter_row
 from touchline.dead_letters.peek import Peek, peek_event
 from touchline.events import EventCodec
+from touchline.events.instants import to_us
 from touchline.log.port import Log, Record, StoredRecord, TopicPartition
-from touchline.projections.tables import dead_letters
-from touchline.projections.timeline import to_us
+from touchline.store.tables import dead_letters
 
 log = structlog.get_logger(__name__)
 

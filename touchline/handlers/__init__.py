@@ -1,1 +1,1 @@
-"""The things that run: processors, the runner that drives them, the runtimes."""
+"""Processors that turn touchpoints into interactions: identity resolution."""

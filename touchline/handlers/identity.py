@@ -34,12 +34,12 @@ from sqlalchemy import Connection
 from touchline.events import Envelope, new_event
 from touchline.events.edge import EdgeRules, envelope_problem, value_problems
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
+from touchline.events.instants import to_us
 from touchline.events.keys import identity_keys
 from touchline.handlers import identity_graph as graph
 from touchline.handlers.identity_graph import Key
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.handlers.processor import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
-from touchline.projections.timeline import to_us
+from touchline.processing.port import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
 
 log = structlog.get_logger(__name__)
 

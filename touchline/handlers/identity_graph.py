@@ -16,13 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from touchline.projections.store import bulk_insert_ignoring_duplicates
-from touchline.projections.tables import (
-    customers,
-    identifiers,
-    identity_separations,
-    processor_clocks,
-)
+from touchline.store.tables import customers, identifiers, identity_separations, processor_clocks
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 Key = tuple[str, str]
 """An identifier as ``(kind, value)``, normalised."""

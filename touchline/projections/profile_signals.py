@@ -1,7 +1,7 @@
 """What the profile concludes about a customer: value tier, churn signals, talking points.
 
 :func:`~touchline.projections.profile_view.render` gathers the facts
-(:class:`~touchline.projections.profile_view.Profile` without its judgements)
+(:class:`~touchline.projections.profile_parts.ProfileFacts`)
 and asks this module what they mean, under :class:`ProfileRules`:
 
 - **Value tier**: the lifetime value in ``rules.currency`` (EUR by default)
@@ -18,17 +18,12 @@ and asks this module what they mean, under :class:`ProfileRules`:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from touchline.events.base import money
+from touchline.projections.profile_parts import ComplaintView, OrdersSummary, ProfileFacts
 from touchline.projections.profile_state import ProfileState
-
-if TYPE_CHECKING:
-    # Types only: profile_view imports this module to judge what render gathers,
-    # so a runtime import here would be a cycle.
-    from touchline.projections.profile_view import ComplaintView, OrdersSummary, Profile
 
 __all__ = ["ProfileRules", "Signal", "churn_signals", "talking_points", "value_tier"]
 
@@ -85,7 +80,7 @@ def value_tier(orders: OrdersSummary, rules: ProfileRules) -> str:
 
 def churn_signals(
     state: ProfileState,
-    profile: Profile,
+    profile: ProfileFacts,
     complaints: list[ComplaintView],
     rules: ProfileRules,
     now: datetime,
@@ -130,7 +125,7 @@ def churn_signals(
 
 
 def talking_points(
-    state: ProfileState, profile: Profile, rules: ProfileRules, now: datetime
+    state: ProfileState, profile: ProfileFacts, rules: ProfileRules, now: datetime
 ) -> tuple[str, ...]:
     points = []
     if profile.do_not_contact:

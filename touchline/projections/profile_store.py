@@ -17,22 +17,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from touchline.events import Envelope, EventCodec
-from touchline.handlers.identity_graph import identifiers_of
+from touchline.events.instants import to_us
+from touchline.projections.aliases import survivor_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
-from touchline.projections.profile_view import Profile, ProfileRules, render
-from touchline.projections.store import dialect_insert
-from touchline.projections.tables import (
+from touchline.projections.timeline import events_of
+from touchline.store.tables import (
     customer_profiles,
     projection_generations,
-    timeline_aliases,
     timeline_entries,
 )
-from touchline.projections.timeline import events_of, to_us
+from touchline.store.writes import dialect_insert
 
 PROFILE = "profile"
 _CHUNK = 500
@@ -200,26 +198,17 @@ def _switch(connection: Connection, gens: Generations) -> None:
     connection.execute(delete(customer_profiles).where(customer_profiles.c.generation == gens.live))
 
 
-def read_profile(
-    connection: Connection, customer_id: str, rules: ProfileRules, now: datetime
-) -> Profile | None:
-    """The 360-degree view of a customer (a merged id reads its survivor)."""
-    a = timeline_aliases.c
-    survivor = connection.execute(
-        select(a.survivor_id).where(a.merged_id == customer_id)
-    ).scalar_one_or_none()
-    customer_id = survivor or customer_id
+def stored_state(connection: Connection, customer_id: str) -> tuple[str, ProfileState] | None:
+    """The live profile state of a customer (a merged id reads its survivor),
+    with the id it is stored under; None when there is none yet."""
+    customer_id = survivor_of(connection, customer_id)
     p = customer_profiles.c
     blob = connection.execute(
         select(p.state).where(
             p.customer_id == customer_id, p.generation == generations(connection).live
         )
     ).scalar_one_or_none()
-    if blob is None:
-        return None
-    return render(
-        customer_id, decode_state(blob), rules, now, identifiers_of(connection, customer_id)
-    )
+    return None if blob is None else (customer_id, decode_state(blob))
 
 
 def _load(

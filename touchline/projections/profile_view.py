@@ -28,6 +28,18 @@ from typing import get_args
 import msgspec
 
 from touchline.events.consent import ContactChannel
+from touchline.projections.profile_parts import (
+    CaseView,
+    ComplaintView,
+    ConsentView,
+    EngagementView,
+    OfferView,
+    OrdersSummary,
+    OrderView,
+    PartnerView,
+    ProfileFacts,
+    SatisfactionView,
+)
 from touchline.projections.profile_signals import (
     ProfileRules,
     Signal,
@@ -59,114 +71,11 @@ __all__ = [
 ]
 
 
-class _View(msgspec.Struct, frozen=True, kw_only=True):
-    """Base of the read model's parts: frozen, every field always present."""
-
-
-class ConsentView(_View, frozen=True, kw_only=True):
-    channel: str
-    purpose: str
-    granted: bool
-    at: datetime
-    cause: str
-
-
-class OrderView(_View, frozen=True, kw_only=True):
-    order_id: str
-    via: str
-    partner_account: str | None
-    placed_at: datetime
-    amount: float
-    currency: str
-    refunded: float
-    cancelled: bool
-
-
-class OrdersSummary(_View, frozen=True, kw_only=True):
-    count: int
-    """Placed and not cancelled, direct and partner together."""
-    direct: int
-    partner: int
-    cancelled: int
-    returned: int
-    """Orders with at least one return."""
-    lifetime_value: dict[str, float]
-    average_order_value: dict[str, float]
-    last_order: OrderView | None
-
-
-class CaseView(_View, frozen=True, kw_only=True):
-    case_id: str
-    subject: str | None
-    category: str | None
-    priority: str | None
-    is_complaint: bool
-    status: str
-    opened_at: datetime | None
-    status_at: datetime
-
-
-class ComplaintView(_View, frozen=True, kw_only=True):
-    at: datetime
-    source: str
-    """``case`` or ``email`` (marked as spam)."""
-    reference: str
-    """The case id or the email's message id."""
-    subject: str | None
-
-
-class SatisfactionView(_View, frozen=True, kw_only=True):
-    count: int
-    latest: float | None
-    """0 the worst, 1 the best (the survey's own scale in ``latest_score``)."""
-    latest_score: str | None
-    latest_at: datetime | None
-    average: float | None
-
-
-class EngagementView(_View, frozen=True, kw_only=True):
-    recent: int
-    """Inbound engagement in the last ``engagement_recent_days`` days."""
-    baseline_monthly: float
-    """The monthly average over the ``engagement_baseline_days`` days before them."""
-
-
-class PartnerView(_View, frozen=True, kw_only=True):
-    account: str
-    name: str | None
-    last_seen_at: datetime
-    orders: int
-
-
-class OfferView(_View, frozen=True, kw_only=True):
-    campaign_id: str | None
-    offer_code: str
-    via: str
-    made_at: datetime
-    expires_at: datetime | None
-    made_by: str | None
-
-
-class Profile(_View, frozen=True, kw_only=True):
+class Profile(ProfileFacts, frozen=True, kw_only=True):
     """One customer on one screen; field names are a contract (JSON-friendly)."""
 
-    customer_id: str
-    identifiers: tuple[str, ...]
-    consent: tuple[ConsentView, ...]
-    marketing_channels: tuple[str, ...]
-    """Contact channels marketing may use now: granted, and no do-not-contact."""
-    do_not_contact: bool
-    do_not_contact_until: datetime | None
-    last_contact: dict[str, datetime]
-    orders: OrdersSummary
     value_tier: str
-    open_cases: tuple[CaseView, ...]
-    recent_complaints: tuple[ComplaintView, ...]
-    satisfaction: SatisfactionView
-    engagement: EngagementView
     churn_signals: tuple[Signal, ...]
-    owning_partner: PartnerView | None
-    active_offers: tuple[OfferView, ...]
     talking_points: tuple[str, ...]
 
 
@@ -185,7 +94,7 @@ def render(
     dnc_on = dnc is not None and dnc.active and (dnc.until is None or dnc.until > now)
     orders = _orders(state)
     complaints = _complaints(state)
-    profile = Profile(
+    facts = ProfileFacts(
         customer_id=customer_id,
         identifiers=tuple(identifiers),
         consent=tuple(
@@ -198,20 +107,19 @@ def render(
         do_not_contact_until=dnc.until if dnc_on and dnc is not None else None,
         last_contact=dict(sorted(state.last_contact.items())),
         orders=orders,
-        value_tier=value_tier(orders, rules),
         open_cases=_open_cases(state),
         recent_complaints=tuple(c for c in complaints if c.at >= now - rules.complaint_window),
         satisfaction=_satisfaction(state),
         engagement=_engagement(state, rules, now),
-        churn_signals=(),
         owning_partner=_owning_partner(state),
         active_offers=_active_offers(state, now),
-        talking_points=(),
     )
-    signals = churn_signals(state, profile, complaints, rules, now)
-    points = talking_points(state, profile, rules, now)
-    return msgspec.structs.replace(
-        profile, churn_signals=signals, talking_points=points[: rules.max_talking_points]
+    points = talking_points(state, facts, rules, now)
+    return Profile(
+        **msgspec.structs.asdict(facts),
+        value_tier=value_tier(orders, rules),
+        churn_signals=churn_signals(state, facts, complaints, rules, now),
+        talking_points=points[: rules.max_talking_points],
     )
 
 

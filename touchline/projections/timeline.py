@@ -10,32 +10,23 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from touchline.events import Envelope, EventCodec
 from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
+from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identity_keys
-from touchline.handlers.processor import CONFLICTING_DUPLICATE, Outcome, Processor, Rejected
-from touchline.projections.store import bulk_insert_ignoring_duplicates
-from touchline.projections.tables import processor_clocks, timeline_aliases, timeline_entries
+from touchline.processing.port import CONFLICTING_DUPLICATE, Outcome, Processor, Rejected
+from touchline.projections.aliases import Aliases
+from touchline.store.tables import timeline_entries
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500
-
-
-def to_us(moment: datetime) -> int:
-    """UTC microseconds since the epoch (exact: no float rounding)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
 class TimelineFollower(Protocol):
@@ -87,11 +78,10 @@ class TimelineProjection(Processor):
         }
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        # Workers on other partitions read the aliases a merge writes and
-        # write rows a merge moves: merges wait for them, and they for merges.
         regroups = any(isinstance(e.payload, CustomerMerged | CustomerUnmerged) for e in events)
-        _hold_aliases(connection, exclusive=regroups)
-        aliases = _load_aliases(connection, {e.customer_id for e in events if e.customer_id})
+        aliases = Aliases(
+            connection, {e.customer_id for e in events if e.customer_id}, exclusive=regroups
+        )
         # Followers count what they see, so they must see each event once:
         # only those the timeline does not hold yet, and a duplicate inside
         # the batch only the first time. An id already held with other
@@ -111,13 +101,18 @@ class TimelineProjection(Processor):
             payload = event.payload
             if isinstance(payload, CustomerMerged):
                 self._flush(connection, pending)
-                _merge(connection, aliases, payload.merged_id, payload.survivor_id)
-                self._rebuild(connection, [aliases[payload.merged_id], payload.merged_id])
+                survivor = aliases.merge(payload.merged_id, payload.survivor_id)
+                connection.execute(
+                    update(timeline_entries)
+                    .where(timeline_entries.c.customer_id == payload.merged_id)
+                    .values(customer_id=survivor)
+                )
+                self._rebuild(connection, [survivor, payload.merged_id])
             elif isinstance(payload, CustomerUnmerged) and event.customer_id == payload.survivor_id:
                 self._flush(connection, pending)
                 survivor = self._split(connection, aliases, payload)
                 self._rebuild(connection, [survivor, payload.restored_id])
-            customer_id = aliases.get(event.customer_id, event.customer_id)
+            customer_id = aliases[event.customer_id]
             pending.rows.append(self.row(event, customer_id))
             if known.first_time(event):
                 pending.new.append((event, customer_id))
@@ -135,11 +130,9 @@ class TimelineProjection(Processor):
         for follower in self.followers:
             follower.rebuild(connection, customer_ids)
 
-    def _split(
-        self, connection: Connection, aliases: dict[str, str], unmerge: CustomerUnmerged
-    ) -> str:
+    def _split(self, connection: Connection, aliases: Aliases, unmerge: CustomerUnmerged) -> str:
         """Move the restored side's rows back; the survivor the timeline knew."""
-        survivor = aliases.get(unmerge.survivor_id, unmerge.survivor_id)
+        survivor = aliases[unmerge.survivor_id]
         restored, ours = set(unmerge.restored_identifiers), set(unmerge.survivor_identifiers)
         owners = set(unmerge.restored_customers)
         t = timeline_entries.c
@@ -161,16 +154,7 @@ class TimelineProjection(Processor):
                 .where(t.event_id.in_(moving[start : start + _CHUNK]))
                 .values(customer_id=unmerge.restored_id)
             )
-        a = timeline_aliases.c
-        connection.execute(delete(timeline_aliases).where(a.merged_id == unmerge.restored_id))
-        connection.execute(
-            update(timeline_aliases)
-            .where(a.merged_id.in_(sorted(owners)))
-            .values(survivor_id=unmerge.restored_id)
-        )
-        aliases.pop(unmerge.restored_id, None)
-        for merged in owners - {unmerge.restored_id}:
-            aliases[merged] = unmerge.restored_id
+        aliases.restore(unmerge.restored_id, owners)
         return survivor
 
 
@@ -274,55 +258,6 @@ def rebuild_timeline_rows(connection: Connection, codec: EventCodec, customer_id
             update(timeline_entries).where(t.event_id == row["event_id"]).values(**row)
         )
     return len(rows)
-
-
-def _hold_aliases(connection: Connection, *, exclusive: bool) -> None:
-    """Lock the aliases' clock row before reading them.
-
-    SQLite has no row locks and pysqlite opens a transaction only at the
-    first write, so there a write comes first: it takes the database's one
-    write lock, and nothing another worker commits can slip in between.
-    """
-    clock = processor_clocks.c
-    if connection.dialect.name == "sqlite":
-        connection.execute(
-            update(processor_clocks)
-            .where(clock.name == "timeline-aliases")
-            .values(version=clock.version)
-        )
-        return
-    query = select(clock.version).where(clock.name == "timeline-aliases")
-    connection.execute(query.with_for_update(read=not exclusive))
-
-
-def _load_aliases(connection: Connection, customer_ids: set[str]) -> dict[str, str]:
-    if not customer_ids:
-        return {}
-    a = timeline_aliases.c
-    rows = connection.execute(
-        select(a.merged_id, a.survivor_id).where(a.merged_id.in_(sorted(customer_ids)))
-    )
-    return dict(rows.all())
-
-
-def _merge(connection: Connection, aliases: dict[str, str], merged: str, survivor: str) -> None:
-    survivor = aliases.get(survivor, survivor)
-    a = timeline_aliases.c
-    # Whoever had folded into the merged customer now folds into the survivor.
-    connection.execute(
-        update(timeline_aliases).where(a.survivor_id == merged).values(survivor_id=survivor)
-    )
-    connection.execute(delete(timeline_aliases).where(a.merged_id == merged))
-    connection.execute(insert(timeline_aliases).values(merged_id=merged, survivor_id=survivor))
-    connection.execute(
-        update(timeline_entries)
-        .where(timeline_entries.c.customer_id == merged)
-        .values(customer_id=survivor)
-    )
-    for old, target in list(aliases.items()):
-        if target == merged:
-            aliases[old] = survivor
-    aliases[merged] = survivor
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):

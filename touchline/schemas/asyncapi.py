@@ -17,8 +17,8 @@ import touchline
 from touchline.config import Topics
 from touchline.events.base import LegacyPayload, Payload
 from touchline.events.catalogue import Catalogue
-from touchline.handlers.dead_letter import dead_letter
 from touchline.log.port import StoredRecord
+from touchline.processing.dead_letter import dead_letter
 from touchline.schemas.generate import Document, schema_name, schema_path
 
 ASYNCAPI_VERSION = "3.0.0"

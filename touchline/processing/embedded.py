@@ -13,8 +13,8 @@ from typing import IO
 import structlog
 from sqlalchemy.exc import OperationalError
 
-from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import LogError
+from touchline.processing.runner import ProcessorRunner
 
 log = structlog.get_logger(__name__)
 

@@ -21,8 +21,8 @@ import structlog
 from aiokafka.errors import IllegalStateError
 from sqlalchemy.exc import OperationalError
 
-from touchline.handlers.runner import ProcessorRunner
 from touchline.log.port import LogError, StoredRecord, TopicPartition
+from touchline.processing.runner import ProcessorRunner
 
 log = structlog.get_logger(__name__)
 

@@ -14,8 +14,8 @@ import secrets
 
 from sqlalchemy import Engine, select
 
-from touchline.projections.store import insert_ignoring_duplicates
-from touchline.projections.tables import deployment_secrets
+from touchline.store.tables import deployment_secrets
+from touchline.store.writes import insert_ignoring_duplicates
 
 RECORD_KEY = "record-key"
 

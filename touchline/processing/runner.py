@@ -18,14 +18,6 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
-from touchline.handlers.dead_letter import dead_letter
-from touchline.handlers.processor import (
-    CONFLICTING_DUPLICATE,
-    UNDECODABLE,
-    Outcome,
-    Processor,
-    Rejected,
-)
 from touchline.log.port import (
     Log,
     LogError,
@@ -34,7 +26,15 @@ from touchline.log.port import (
     TopicPartition,
     partition_for_key,
 )
-from touchline.projections.store import load_positions, save_positions
+from touchline.processing.dead_letter import dead_letter
+from touchline.processing.port import (
+    CONFLICTING_DUPLICATE,
+    UNDECODABLE,
+    Outcome,
+    Processor,
+    Rejected,
+)
+from touchline.store.positions import load_positions, save_positions
 
 log = structlog.get_logger(__name__)
 

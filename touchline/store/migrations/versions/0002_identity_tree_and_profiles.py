@@ -75,7 +75,7 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     connection = op.get_bind()
-    parents = dict(
+    parents: dict[str, str | None] = dict(
         connection.execute(sa.text("SELECT customer_id, merged_into FROM customers")).all()
     )
 
