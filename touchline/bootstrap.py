@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from touchline import registry
 from touchline.config import Settings
 from touchline.events import CATALOGUE, EventCodec
-from touchline.handlers.identity import IdentityResolver
 from touchline.log.port import Log
 from touchline.log.registry import open_log
+from touchline.processing.clock import Clock
 from touchline.processing.embedded import EmbeddedRuntime
+from touchline.processing.packing import Packing
 from touchline.processing.runner import ProcessorRunner
-from touchline.projections.profile_store import ProfileProjection
-from touchline.projections.timeline import TimelineProjection
 from touchline.publish import Publisher
 from touchline.queries import Queries
 from touchline.store.engine import make_engine
@@ -31,7 +32,10 @@ class Backbone:
     engine: Engine
     codec: EventCodec
     publisher: Publisher
+    runners: list[ProcessorRunner]
+    """One per processor, in pipeline order: what any runtime drives."""
     runtime: EmbeddedRuntime
+    """The runners driven in this process, on the embedded log."""
     queries: Queries
 
     def close(self) -> None:
@@ -54,8 +58,26 @@ def make_codec(settings: Settings) -> EventCodec:
     )
 
 
-def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
-    """Open the log and the projection store, create topics, wire the processors."""
+def packing_policies(settings: Settings) -> dict[str, Packing]:
+    """Topics whose readers need each event at an offset of its own: the
+    campaign engine resumes its feed by event, an adapter sends per action."""
+    topics = settings.topics
+    return {topics.campaign_state: Packing.PER_EVENT, topics.actions: Packing.PER_EVENT}
+
+
+def build_backbone(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    only: Collection[str] = (),
+    clock: Clock | None = None,
+) -> Backbone:
+    """Open the log and the projection store, create topics, wire the processors
+    (those the registry knows, or the ones named in ``only``). ``clock`` is
+    what timers fire by (default: the wall clock)."""
+    codec = make_codec(settings)
+    # First, so that an unknown name fails before anything is opened.
+    processors = registry.build(registry.Context(settings, codec), only)
     log = open_log(settings.resolved_log_url)
     engine = make_engine(settings.resolved_database_url)
     if migrate:
@@ -63,16 +85,6 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
     topics = settings.topics
     for topic in topics.all():
         log.create_topic(topic, settings.partitions)
-    codec = make_codec(settings)
-    processors = [
-        IdentityResolver(
-            topics.touchpoints,
-            topics.interactions,
-            settings.identity_rules(),
-            edge=settings.edge_rules(),
-        ),
-        TimelineProjection(topics.interactions, codec, followers=[ProfileProjection(codec)]),
-    ]
     runners = [
         ProcessorRunner(
             processor,
@@ -81,6 +93,8 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
             codec,
             dead_letter_topic=topics.dead_letter,
             batch_size=settings.batch_size,
+            clock=clock,
+            packing=packing_policies(settings),
         )
         for processor in processors
     ]
@@ -96,6 +110,7 @@ def build_backbone(settings: Settings, *, migrate: bool = True) -> Backbone:
             rules=settings.edge_rules(),
             key_secret=(settings.key_secret or deployment_secret(engine)).encode(),
         ),
+        runners=runners,
         runtime=EmbeddedRuntime(runners),
         queries=Queries(engine, codec, settings.profile_rules()),
     )

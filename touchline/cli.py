@@ -18,7 +18,7 @@ import faust
 import msgspec
 from sqlalchemy.exc import DBAPIError
 
-from touchline import cli_customers, cli_dead_letters, exit_codes
+from touchline import cli_customers, cli_dead_letters, exit_codes, registry
 from touchline.bootstrap import build_backbone
 from touchline.cli_customers import known_customer
 from touchline.config import Settings, load_settings
@@ -29,6 +29,7 @@ from touchline.log.port import LogError
 from touchline.logs import configure_logging
 from touchline.processing.embedded import AlreadyRunning, RunnerLock
 from touchline.processing.kafka_worker import make_app
+from touchline.processing.port import ProcessorStopped, RetryLater
 from touchline.projections.timeline import (
     InvalidCursor,
     TimelineEntry,
@@ -63,6 +64,8 @@ _FAILURES: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((UnreadableInput,), exit_codes.UNREADABLE, "nothing published: "),
     ((UnknownLetter,), exit_codes.REFUSED, ""),
     ((LogError, DBAPIError), exit_codes.UNAVAILABLE, "the log or the database is unavailable: "),
+    ((RetryLater,), exit_codes.UNAVAILABLE, "unavailable, try again: "),
+    ((ProcessorStopped,), exit_codes.INTERNAL, ""),
     ((AlreadyRunning, InvalidCursor, ValueError, OSError), exit_codes.USAGE, ""),
 )
 
@@ -107,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "--processor",
         action="append",
         default=[],
-        help="run only this processor (repeatable; default: all), e.g. timeline",
+        help=f"run only this processor (repeatable; default: all): {', '.join(_processor_names())}",
     )
     worker.set_defaults(command=cmd_worker)
 
@@ -148,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _processor_names() -> list[str]:
+    return registry.names() + [follower.name for follower in registry.FOLLOWERS]
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, customers=args.customers, seed=args.seed, day=args.day)
 
@@ -184,21 +191,14 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             "the worker runs on Kafka: set TOUCHLINE_LOG_URL=kafka://host:port "
             "(the embedded backbone is `touchline run`)"
         )
-    with build_backbone(settings) as backbone:
+    with build_backbone(settings, only=args.processor) as backbone:
         # Imported here: kafka-python is slow to import and the embedded commands never need it.
         from touchline.log.kafka import KafkaLog  # noqa: PLC0415
 
         assert isinstance(backbone.log, KafkaLog)  # a kafka:// URL opens one
-        runners = backbone.runtime.runners
-        known = [runner.processor.name for runner in runners]
-        unknown = set(args.processor) - set(known)
-        if unknown:
-            raise ValueError(f"no processor {sorted(unknown)} (known: {', '.join(known)})")
-        if args.processor:
-            runners = [runner for runner in runners if runner.processor.name in args.processor]
         app = make_app(
             backbone.log.bootstrap_servers,
-            runners,
+            backbone.runners,
             app_id=settings.group,
             partitions=settings.partitions,
             batch_size=settings.batch_size,
@@ -262,7 +262,7 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
         dead = cli_dead_letters.dead_by_processor(backbone)
-        for runner in backbone.runtime.runners:
+        for runner in backbone.runners:
             lag = runner.lag()
             name = runner.processor.name
             letters = dead.get(name, 0)
@@ -271,6 +271,8 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             print(f"{name} on {runner.topic}: {total}{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
                 print(f"  partition {partition}: {behind}")
+            for follower in registry.followers_of(name):
+                print(f"  {follower.name}: {follower.about} (no lag of its own)")
     return 0
 
 

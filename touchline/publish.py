@@ -9,7 +9,6 @@ second event with an id already in the batch but other content.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +20,8 @@ from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
 from touchline.events.keys import record_key, source_key
-from touchline.log.port import Log, Position, Record, partition_for_key
+from touchline.log.port import Log, Position
+from touchline.processing.packing import Packing, pack
 
 NO_IDENTIFIER = "an event needs at least one identifier or a customer_id"
 
@@ -72,6 +72,7 @@ class Publisher:
         rules: EdgeRules | None = None,
         key_secret: bytes = b"",
         clock: Callable[[], datetime] = utc_now,
+        packing: Packing = Packing.PER_PARTITION,
     ) -> None:
         self.log = log
         self.key_secret = key_secret
@@ -80,6 +81,7 @@ class Publisher:
         self.topic = topic
         self.rules = rules or EdgeRules()
         self.clock = clock
+        self.packing = packing
 
     def publish(self, events: Sequence[Envelope]) -> PublishResult:
         """Append typed events; ones no processor could take are refused."""
@@ -146,27 +148,12 @@ class Publisher:
         return None if problem is None else (problem.reason, problem.field)
 
     def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:
-        """One record per partition: the log's per-record cost (and a Kafka
-        consumer's per-message cost) is paid once per batch, not per event."""
-        partitions = self.log.partitions(self.topic)
-        by_partition: dict[int, list[int]] = defaultdict(list)
-        for index, (_, encoded_key) in enumerate(accepted):
-            by_partition[partition_for_key(encoded_key, partitions)].append(index)
-        groups = list(by_partition.items())
-        records = [
-            self._record(partition, [accepted[i] for i in group]) for partition, group in groups
-        ]
+        packed = pack(self.codec, accepted, self.log.partitions(self.topic), self.packing)
+        positions = self.log.append(self.topic, [record for _, record in packed])
         where: dict[int, Position] = {}
-        for (_, group), position in zip(groups, self.log.append(self.topic, records), strict=True):
-            where.update(dict.fromkeys(group, position))
+        for (indexes, _), position in zip(packed, positions, strict=True):
+            where.update(dict.fromkeys(indexes, position))
         return where
-
-    def _record(self, partition: int, group: list[tuple[Envelope, bytes]]) -> Record:
-        if len(group) == 1:
-            event, key = group[0]
-            return Record(value=self.codec.encode(event), key=key)
-        events = [event for event, _ in group]
-        return Record(value=self.codec.encode_batch(events), partition=partition)
 
     def publish_raw(self, data: bytes) -> PublishResult:
         """A JSON (or msgpack) array of events, or one event, from a channel system.

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.exc import OperationalError
 
 from touchline.log.port import LogError
+from touchline.processing.port import RetryLater
 from touchline.processing.runner import ProcessorRunner
 
 log = structlog.get_logger(__name__)
@@ -69,7 +70,9 @@ class EmbeddedRuntime:
         return sum(sum(runner.lag().values()) for runner in self.runners)
 
     def step(self) -> int:
-        return sum(runner.step() for runner in self.runners)
+        """Fire each runner's due timers, then one batch per partition with
+        records waiting; how many records were appended or consumed."""
+        return sum(runner.fire_due() + runner.step() for runner in self.runners)
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Run until nothing is waiting on any topic; how many events were taken
@@ -84,14 +87,17 @@ class EmbeddedRuntime:
         return sum(runner.stats.taken for runner in self.runners)
 
     def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
-        """Run until ``stop`` is set; back off while the database is unavailable."""
+        """Run until ``stop`` is set; back off while the database or the log is
+        unavailable or a processor asks to retry later. A ProcessorStopped
+        (a fault in a processor) ends it, with nothing of that batch committed."""
         backoff = self.idle_sleep
         while not stop.is_set():
             try:
                 consumed = self.step()
-            except (OperationalError, LogError) as error:
-                log.error("database or log unavailable, retrying", error=str(error))
-                stop.wait(backoff)
+            except (RetryLater, OperationalError, LogError) as error:
+                log.error("retrying later", error=str(error), retry_in=backoff)
+                wanted = error.after if isinstance(error, RetryLater) else None
+                stop.wait(backoff if wanted is None else wanted)
                 backoff = min(backoff * 2, max_backoff)
                 continue
             backoff = self.idle_sleep

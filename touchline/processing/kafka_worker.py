@@ -22,6 +22,7 @@ from aiokafka.errors import IllegalStateError
 from sqlalchemy.exc import OperationalError
 
 from touchline.log.port import LogError, StoredRecord, TopicPartition
+from touchline.processing.port import RetryLater
 from touchline.processing.runner import ProcessorRunner
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,7 @@ def make_app(
     batch_size: int = 2000,
     within: float = 0.2,
     session_timeout: float = 10.0,
+    timer_interval: float = 1.0,
 ) -> faust.App:
     """A Faust app with one agent per runner; ``app_id`` is the consumer group."""
     app = faust.App(
@@ -65,6 +67,17 @@ def make_app(
     for runner in runners:
         by_topic[runner.topic] = runner
         _add_agent(app, runner, batch_size=batch_size, within=within)
+
+    async def fire_timers() -> None:
+        # Every worker tries; on PostgreSQL SKIP LOCKED hands each due timer
+        # to one of them, and a re-fire after a crash repeats its event id.
+        for runner in by_topic.values():
+            try:
+                await asyncio.to_thread(runner.fire_due)
+            except _TRANSIENT as error:
+                log.warning("timers not fired, trying again", error=str(error))
+
+    app.timer(interval=timer_interval)(fire_timers)
 
     @app.on_partitions_assigned.connect
     async def resume_from_database(
@@ -122,7 +135,7 @@ _RESUME_TRANSIENT = (OperationalError, IllegalStateError, asyncio.TimeoutError)
 # unreachable. The same batch is retried (the runner skips what the database
 # already holds) rather than crashing the agent, which Faust would restart
 # without the records it had already fetched.
-_TRANSIENT = (LogError, OperationalError)
+_TRANSIENT = (RetryLater, LogError, OperationalError)
 
 
 async def _apply_until_done(
@@ -134,15 +147,16 @@ async def _apply_until_done(
             await asyncio.to_thread(runner.apply, tp, records)
             return
         except _TRANSIENT as error:
+            wanted = error.after if isinstance(error, RetryLater) else None
             log.warning(
                 "batch failed on an outage, retrying",
                 processor=runner.processor.name,
                 partition=tp.partition,
                 error=str(error),
-                retry_in=delay,
+                retry_in=delay if wanted is None else wanted,
             )
             runner.forget()
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay if wanted is None else wanted)
             # Capped low: after a long outage the worker notices the broker is back soon.
             delay = min(delay * 2, 5.0)
 

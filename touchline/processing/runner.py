@@ -1,45 +1,52 @@
 """Drives one processor over its topic: read, decode, apply, checkpoint.
 
-Each batch is one database transaction holding the processor's writes and the
-positions it consumed. Whatever the batch emits is appended to the log before
-that commit, so a crash in between re-emits (the same events, deduplicated
-downstream by event id) instead of losing them.
+Each batch is one database transaction holding the processor's writes, its
+timers and the positions it consumed. Whatever the batch emits is appended to
+the log before that commit, so a crash in between re-emits (the same events,
+deduplicated downstream by event id) instead of losing them. What a processor
+raises is sorted as :mod:`touchline.processing.port` describes: retry later,
+dead-letter the one event, or stop with a clear message.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import structlog
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
-from touchline.log.port import (
-    Log,
-    LogError,
-    Record,
-    StoredRecord,
-    TopicPartition,
-    partition_for_key,
-)
+from touchline.events.instants import to_us
+from touchline.log.port import Log, LogError, Record, StoredRecord, TopicPartition
+from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.dead_letter import dead_letter
+from touchline.processing.packing import Packing, pack, policy_for
 from touchline.processing.port import (
     CONFLICTING_DUPLICATE,
     UNDECODABLE,
     Outcome,
     Processor,
+    ProcessorStopped,
     Rejected,
+    RetryLater,
+    Timer,
 )
 from touchline.store.positions import load_positions, save_positions
+from touchline.store.timers import StoredTimer, cancel_timers, set_timers, take_due
 
 log = structlog.get_logger(__name__)
 
-# What a bad event can make a processor raise. Anything else (a bug in the
-# runner, KeyboardInterrupt) stops the runner rather than dead-lettering data.
+# Not the batch's fault: the database, the log or the network is briefly
+# away. Checked first: OperationalError is a DBAPIError, and smtplib's and
+# socket errors are OSErrors.
+_TRANSIENT = (RetryLater, OperationalError, LogError, OSError)
+# What a bad event can make a processor raise: that event is dead-lettered.
+# Anything else is a fault in the code, and stops the runner (ProcessorStopped).
 _APPLY_ERRORS = (DBAPIError, ValueError, TypeError, LookupError, ArithmeticError)
 
 
@@ -51,6 +58,9 @@ class RunnerStats:
     batches: int = 0
     conflicts: int = 0
     """Events whose id was already applied with other content (dead-lettered)."""
+    timers_fired: int = 0
+    retries: int = 0
+    """Batches rolled back to be tried again (RetryLater, an outage)."""
 
     @property
     def taken(self) -> int:
@@ -80,6 +90,8 @@ class ProcessorRunner:
         *,
         dead_letter_topic: str,
         batch_size: int = 2000,
+        clock: Clock | None = None,
+        packing: Mapping[str, Packing] | None = None,
     ) -> None:
         self.processor = processor
         self.log = log
@@ -87,6 +99,9 @@ class ProcessorRunner:
         self.codec = codec
         self.dead_letter_topic = dead_letter_topic
         self.batch_size = batch_size
+        self.clock: Clock = clock or SystemClock()
+        self.packing: Mapping[str, Packing] = packing or {}
+        """How emits are packed into records, per target topic (default: per partition)."""
         self.stats = RunnerStats()
         self._positions: dict[int, int] | None = None
         # Partition counts never change (the log refuses to), so they are kept.
@@ -172,11 +187,8 @@ class ProcessorRunner:
     def _run_batch(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
         try:
             self._commit(tp, records[-1].offset + 1, self._decode(records))
-        except OperationalError:
-            # The database itself is unavailable: not the batch's fault. Let it
-            # propagate so the caller backs off and retries the same batch.
-            self.forget()
-            raise
+        except _TRANSIENT as error:
+            raise self._retry_later(tp, error) from error
         except _APPLY_ERRORS as error:
             self.forget()
             log.warning(
@@ -186,6 +198,29 @@ class ProcessorRunner:
                 error=str(error),
             )
             self._run_singly(tp, records)
+        except Exception as error:
+            self.forget()
+            raise self._stopped(tp, records, error) from error
+
+    def _retry_later(self, tp: TopicPartition, error: Exception) -> RetryLater:
+        """The batch is rolled back and kept: the caller backs off and tries it again."""
+        self.forget()
+        self.stats.retries += 1
+        if isinstance(error, RetryLater):
+            return error
+        return RetryLater(
+            f"{self.processor.name} on {tp.topic}[{tp.partition}]: {type(error).__name__}: {error}"
+        )
+
+    def _stopped(
+        self, tp: TopicPartition, records: Sequence[StoredRecord], error: Exception
+    ) -> ProcessorStopped:
+        return ProcessorStopped(
+            f"{self.processor.name} stopped on {tp.topic}[{tp.partition}] at offsets "
+            f"{records[0].offset}..{records[-1].offset}: {type(error).__name__}: {error} "
+            "(a fault in the processor; nothing of the batch was committed, "
+            "so it is applied once the fault is fixed and the runner restarted)"
+        )
 
     def _run_singly(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
         """Isolate the event that fails: it goes to the dead letters, the rest apply.
@@ -205,9 +240,8 @@ class ProcessorRunner:
                 next_offset = record.offset + 1 if number == len(units) - 1 else record.offset
                 try:
                     self._commit(tp, next_offset, unit)
-                except OperationalError:
-                    self.forget()
-                    raise
+                except _TRANSIENT as error:
+                    raise self._retry_later(tp, error) from error
                 except _APPLY_ERRORS as error:
                     self.forget()
                     reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
@@ -216,6 +250,9 @@ class ProcessorRunner:
                         for event, origin in zip(unit.events, unit.origins, strict=True)
                     ]
                     self._commit(tp, next_offset, _Batch([], [], letters))
+                except Exception as error:
+                    self.forget()
+                    raise self._stopped(tp, [record], error) from error
 
     def _decode(self, records: Sequence[StoredRecord]) -> _Batch:
         batch = _Batch([], [], [])
@@ -252,6 +289,7 @@ class ProcessorRunner:
             outcome = self._process(connection, batch.events)
             rejected = self._rejections(batch, outcome)
             self._append(outcome, batch.dead + rejected)
+            self._keep_timers(connection, outcome)
             save_positions(connection, self.processor.name, {tp: next_offset})
         self.positions()[tp.partition] = next_offset
         self.stats.batches += 1
@@ -292,26 +330,60 @@ class ProcessorRunner:
         )
 
     def _append(self, outcome: Outcome, dead: list[Record]) -> None:
-        """Emits go out as one record per target partition (a batch of events:
-        the per-record cost of the log, and of Faust, is paid once per batch)."""
-        by_target: dict[tuple[str, int], list[Envelope]] = defaultdict(list)
-        keys: dict[tuple[str, int], bytes] = {}
+        by_topic: dict[str, list[tuple[Envelope, bytes]]] = defaultdict(list)
         for emit in outcome.emitted:
-            target = (emit.topic, partition_for_key(emit.key, self._partitions_of(emit.topic)))
-            by_target[target].append(emit.event)
-            keys.setdefault(target, emit.key)
-        by_topic: dict[str, list[Record]] = defaultdict(list)
-        for (topic, partition), events in by_target.items():
-            if len(events) == 1:
-                value = self.codec.encode(events[0])
-                by_topic[topic].append(Record(value=value, key=keys[topic, partition]))
-            else:
-                value = self.codec.encode_batch(events)
-                by_topic[topic].append(Record(value=value, partition=partition))
+            by_topic[emit.topic].append((emit.event, emit.key))
+        records: dict[str, list[Record]] = {}
+        for topic, items in by_topic.items():
+            policy = policy_for(self.packing, topic)
+            packed = pack(self.codec, items, self._partitions_of(topic), policy)
+            records[topic] = [record for _, record in packed]
         if dead:
-            by_topic[self.dead_letter_topic].extend(dead)
-        for topic, records in by_topic.items():
-            self.log.append(topic, records)
+            records.setdefault(self.dead_letter_topic, []).extend(dead)
+        for topic, batch in records.items():
+            self.log.append(topic, batch)
+
+    def _keep_timers(self, connection: Connection, outcome: Outcome) -> None:
+        if outcome.cancelled:
+            cancel_timers(connection, self.processor.name, outcome.cancelled)
+        if outcome.timers:
+            set_timers(connection, self.processor.name, [self._stored(t) for t in outcome.timers])
+
+    def _stored(self, timer: Timer) -> StoredTimer:
+        event = timer.event
+        if event.recorded_at is None:
+            # The due time, not the clock: every firing must carry the same bytes.
+            event = msgspec.structs.replace(event, recorded_at=timer.due_at)
+        return StoredTimer(
+            timer.name, to_us(timer.due_at), timer.topic, timer.key, self.codec.encode(event)
+        )
+
+    def fire_due(self) -> int:
+        """Append the timers due by the clock; how many fired.
+
+        The append happens before the commit that deletes them, as with
+        emits: a crash in between fires them again, with the same event ids.
+        """
+        now_us = to_us(self.clock.now())
+        with self._lock:
+            try:
+                with self.engine.begin() as connection:
+                    due = take_due(connection, self.processor.name, now_us, self.batch_size)
+                    by_topic: dict[str, list[Record]] = defaultdict(list)
+                    for timer in due:
+                        by_topic[timer.topic].append(
+                            Record(value=timer.event, key=timer.record_key)
+                        )
+                    for topic, records in by_topic.items():
+                        self.log.append(topic, records)
+            except _TRANSIENT as error:
+                self.stats.retries += 1
+                raise RetryLater(
+                    f"{self.processor.name} could not fire its timers: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
+        self.stats.timers_fired += len(due)
+        return len(due)
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from touchline.events import Envelope, EventCodec
 from touchline.events.instants import to_us
+from touchline.processing.port import Emit
 from touchline.projections.aliases import survivor_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
 from touchline.projections.timeline import events_of
@@ -66,7 +67,9 @@ class ProfileProjection:
     def __init__(self, codec: EventCodec) -> None:
         self._codec = codec
 
-    def applied(self, connection: Connection, events: Sequence[tuple[Envelope, str]]) -> None:
+    def applied(
+        self, connection: Connection, events: Sequence[tuple[Envelope, str]]
+    ) -> Sequence[Emit]:
         by_customer: defaultdict[str, list[Envelope]] = defaultdict(list)
         for event, customer_id in events:
             by_customer[customer_id].append(event)
@@ -82,11 +85,13 @@ class ProfileProjection:
                     latest = max(latest, to_us(event.occurred_at))
                 rows.append(_row(generation, customer_id, state, latest))
             _upsert(connection, rows)
+        return ()
 
-    def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> None:
+    def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> Sequence[Emit]:
         gens = generations(connection, lock=True)
         for customer_id in dict.fromkeys(customer_ids):
             fold_customer(connection, self._codec, customer_id, gens.targets(customer_id))
+        return ()
 
 
 def fold_customer(

@@ -21,7 +21,7 @@ from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identity_keys
-from touchline.processing.port import CONFLICTING_DUPLICATE, Outcome, Processor, Rejected
+from touchline.processing.port import CONFLICTING_DUPLICATE, Emit, Outcome, Processor, Rejected
 from touchline.projections.aliases import Aliases
 from touchline.store.tables import timeline_entries
 from touchline.store.writes import bulk_insert_ignoring_duplicates
@@ -30,12 +30,17 @@ _CHUNK = 500
 
 
 class TimelineFollower(Protocol):
-    """A projection kept from the timeline's index, in the timeline's transaction."""
+    """A projection kept from the timeline's index, in the timeline's transaction.
 
-    def applied(self, connection: Connection, events: Sequence[tuple[Envelope, str]]) -> None:
+    What it returns is emitted by the timeline's runner, in the same batch.
+    """
+
+    def applied(
+        self, connection: Connection, events: Sequence[tuple[Envelope, str]]
+    ) -> Sequence[Emit]:
         """Events new to the timeline, each with the customer it landed on."""
 
-    def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> None:
+    def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> Sequence[Emit]:
         """These customers' rows moved (a merge or unmerge): rebuild them from the index."""
 
 
@@ -100,35 +105,35 @@ class TimelineProjection(Processor):
                 continue
             payload = event.payload
             if isinstance(payload, CustomerMerged):
-                self._flush(connection, pending)
+                self._flush(connection, pending, outcome)
                 survivor = aliases.merge(payload.merged_id, payload.survivor_id)
                 connection.execute(
                     update(timeline_entries)
                     .where(timeline_entries.c.customer_id == payload.merged_id)
                     .values(customer_id=survivor)
                 )
-                self._rebuild(connection, [survivor, payload.merged_id])
+                self._rebuild(connection, [survivor, payload.merged_id], outcome)
             elif isinstance(payload, CustomerUnmerged) and event.customer_id == payload.survivor_id:
-                self._flush(connection, pending)
+                self._flush(connection, pending, outcome)
                 survivor = self._split(connection, aliases, payload)
-                self._rebuild(connection, [survivor, payload.restored_id])
+                self._rebuild(connection, [survivor, payload.restored_id], outcome)
             customer_id = aliases[event.customer_id]
             pending.rows.append(self.row(event, customer_id))
             if known.first_time(event):
                 pending.new.append((event, customer_id))
-        self._flush(connection, pending)
+        self._flush(connection, pending, outcome)
         return outcome
 
-    def _flush(self, connection: Connection, pending: _Rows) -> None:
+    def _flush(self, connection: Connection, pending: _Rows, outcome: Outcome) -> None:
         bulk_insert_ignoring_duplicates(connection, timeline_entries, pending.rows)
         if pending.new:
             for follower in self.followers:
-                follower.applied(connection, pending.new)
+                outcome.emitted.extend(follower.applied(connection, pending.new))
         pending.rows, pending.new = [], []
 
-    def _rebuild(self, connection: Connection, customer_ids: list[str]) -> None:
+    def _rebuild(self, connection: Connection, customer_ids: list[str], outcome: Outcome) -> None:
         for follower in self.followers:
-            follower.rebuild(connection, customer_ids)
+            outcome.emitted.extend(follower.rebuild(connection, customer_ids))
 
     def _split(self, connection: Connection, aliases: Aliases, unmerge: CustomerUnmerged) -> str:
         """Move the restored side's rows back; the survivor the timeline knew."""

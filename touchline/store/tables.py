@@ -172,3 +172,17 @@ deployment_secrets = Table(
 )
 """Secrets every process of one deployment must share, made once on first
 start (``record-key``: the HMAC key of touchpoint record keys)."""
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("processor", String(100), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("due_at_us", BigInteger, nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("record_key", LargeBinary, nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Index("ix_timers_due", "processor", "due_at_us"),
+)
+"""Events processors asked to append later (:class:`touchline.processing.port.Timer`),
+set and cancelled in the transaction of the batch that decided so."""

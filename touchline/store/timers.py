@@ -1,0 +1,76 @@
+"""Stored timers: set, cancelled and taken when due, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select
+
+from touchline.store.tables import timers
+from touchline.store.writes import dialect_insert
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTimer:
+    name: str
+    due_at_us: int
+    topic: str
+    record_key: bytes
+    event: bytes
+
+
+def set_timers(connection: Connection, processor: str, due: Sequence[StoredTimer]) -> None:
+    """Set each timer, or move it when one of that name is set already."""
+    if not due:
+        return
+    statement = dialect_insert(connection, timers)
+    statement = statement.on_conflict_do_update(
+        index_elements=["processor", "name"],
+        set_={
+            column: statement.excluded[column]
+            for column in ("due_at_us", "topic", "record_key", "event")
+        },
+    )
+    connection.execute(
+        statement,
+        [
+            {
+                "processor": processor,
+                "name": t.name,
+                "due_at_us": t.due_at_us,
+                "topic": t.topic,
+                "record_key": t.record_key,
+                "event": t.event,
+            }
+            for t in due
+        ],
+    )
+
+
+def cancel_timers(connection: Connection, processor: str, names: Sequence[str]) -> None:
+    if names:
+        t = timers.c
+        connection.execute(
+            delete(timers).where(t.processor == processor, t.name.in_(sorted(set(names))))
+        )
+
+
+def take_due(connection: Connection, processor: str, now_us: int, limit: int) -> list[StoredTimer]:
+    """Timers due at ``now_us``, oldest first, deleted in this transaction.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so workers sharing
+    the database never take the same timer twice.
+    """
+    t = timers.c
+    query = (
+        select(t.name, t.due_at_us, t.topic, t.record_key, t.event)
+        .where(t.processor == processor, t.due_at_us <= now_us)
+        .order_by(t.due_at_us, t.name)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    due = [StoredTimer(*row) for row in connection.execute(query)]
+    cancel_timers(connection, processor, [timer.name for timer in due])
+    return due
