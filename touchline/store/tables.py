@@ -172,3 +172,17 @@ deployment_secrets = Table(
 )
 """Secrets every process of one deployment must share, made once on first
 start (``record-key``: the HMAC key of touchpoint record keys)."""
+
+worker_assignments = Table(
+    "worker_assignments",
+    metadata,
+    Column("processor", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("worker", String(200), nullable=False),
+    Column("assigned_at_us", BigInteger, nullable=False),
+)
+"""Which Kafka worker holds each partition of a processor's topic, as the
+workers last reported it on a rebalance (the embedded runtime writes none).
+One holder per partition: a worker given a partition takes the row over from
+whichever worker held it before, killed ones included."""
