@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from touchline.bootstrap import Backbone
+from touchline.processing.kafka_worker import worker_id
+from touchline.store.assignments import holdings
 
 
 @dataclass
@@ -61,6 +63,24 @@ class KafkaRuntime:
             return ""
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
+
+    @property
+    def worker_id(self) -> str | None:
+        """How the running worker names itself in the partitions it records holding."""
+        return None if self.worker is None else worker_id(self.worker.pid)
+
+    def holders(self) -> dict[str, dict[int, str]]:
+        """Per processor, the worker holding each partition, as the workers recorded it."""
+        with self.backbone.engine.connect() as connection:
+            return {
+                runner.processor.name: {
+                    partition: holding.worker
+                    for partition, holding in holdings(
+                        connection, runner.processor.name, runner.topic
+                    ).items()
+                }
+                for runner in self.backbone.runtime.runners
+            }
 
     def drain(self, timeout: float = 90.0) -> None:
         """Wait until every processor's stored position is at its topic's end,

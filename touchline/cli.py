@@ -25,10 +25,11 @@ from touchline.config import Settings, load_settings
 from touchline.dead_letters.redrive import UnknownLetter
 from touchline.demo import run_demo
 from touchline.events.codec import UnreadableInput
+from touchline.events.instants import from_us
 from touchline.log.port import LogError
 from touchline.logs import configure_logging
 from touchline.processing.embedded import AlreadyRunning, RunnerLock
-from touchline.processing.kafka_worker import make_app
+from touchline.processing.kafka_worker import make_app, worker_id
 from touchline.processing.port import ProcessorStopped, RetryLater
 from touchline.projections.timeline import (
     InvalidCursor,
@@ -36,6 +37,7 @@ from touchline.projections.timeline import (
     TimelineFilter,
 )
 from touchline.schemas import SchemaCompatibilityError, check_schemas, export_schemas
+from touchline.store.assignments import Holding, holdings
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
 from touchline.store.positions import all_positions
@@ -203,6 +205,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             partitions=settings.partitions,
             batch_size=settings.batch_size,
             session_timeout=settings.session_timeout,
+            worker=worker_id(os.getpid()),
         )
         faust.Worker(app, loglevel="INFO", redirect_stdouts=False).execute_from_commandline()
     return 0
@@ -265,15 +268,25 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
         for runner in backbone.runners:
             lag = runner.lag()
             name = runner.processor.name
+            with runner.engine.connect() as connection:
+                # Kafka workers record what they hold; the embedded runtime holds everything.
+                held = holdings(connection, name, runner.topic)
             letters = dead.get(name, 0)
             note = f", {letters} dead (touchline dead-letters list --processor {name})"
             total = f"{sum(lag.values())} records behind"
             print(f"{name} on {runner.topic}: {total}{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
-                print(f"  partition {partition}: {behind}")
+                print(f"  partition {partition}: {behind}{_held_by(held.get(partition))}")
             for follower in registry.followers_of(name):
                 print(f"  {follower.name}: {follower.about} (no lag of its own)")
     return 0
+
+
+def _held_by(holding: Holding | None) -> str:
+    if holding is None:
+        return ""
+    since = from_us(holding.assigned_at_us)
+    return f" (held by {holding.worker} since {since:%Y-%m-%d %H:%M:%S} UTC)"
 
 
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from touchline.events import Envelope, Identities
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified
 from touchline.handlers.identity_graph import find_customer
+from touchline.processing.embedded import wait_until
 from touchline.store.tables import timeline_entries
 
 PEOPLE = 40
@@ -71,23 +71,29 @@ def two_workers(
     first.close()
 
 
-def _wait_until_both_own_partitions(workers: tuple[KafkaRuntime, KafkaRuntime]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        logs = [worker.worker_log() for worker in workers]
-        # A worker logs "resuming" per partition it is given (or, should
-        # positioning fail, "not resuming"): either way it owns partitions.
-        if all("processor=identity-resolver" in log or "not resuming" in log for log in logs):
-            return
-        time.sleep(0.2)
-    raise AssertionError("both workers never owned partitions:\n" + "\n---\n".join(logs))
+def _wait_until_both_hold_resolver_partitions(
+    workers: tuple[KafkaRuntime, KafkaRuntime],
+) -> None:
+    """Until every partition of the resolver's topic is recorded as held, some
+    by each worker: the group has settled with both in it."""
+    first, _ = workers
+    partitions = first.backbone.settings.partitions
+    expected = {worker.worker_id for worker in workers}
+
+    def settled() -> bool:
+        held = first.holders()["identity-resolver"]
+        return len(held) == partitions and set(held.values()) == expected
+
+    if not wait_until(settled, timeout=60, interval=0.1):
+        logs = "\n---\n".join(worker.worker_log()[-3000:] for worker in workers)
+        raise AssertionError(f"{expected} never both held partitions: {first.holders()}\n{logs}")
 
 
 def test_two_resolvers_linking_the_same_people_end_with_one_customer_each(
     two_workers: tuple[KafkaRuntime, KafkaRuntime],
 ) -> None:
     """Linking events spread over partitions owned by two workers: one customer per person."""
-    _wait_until_both_own_partitions(two_workers)
+    _wait_until_both_hold_resolver_partitions(two_workers)
     first, _ = two_workers
     backbone = first.backbone
     backbone.publisher.publish([e for n in range(PEOPLE) for e in _alone(n)])

@@ -7,11 +7,16 @@ Positions live in the projection database with the state they produced; on
 every assignment the worker seeks each partition to that position, and the
 runner skips anything below it, so Faust's own offset commits are only a
 hint and never the truth.
+
+Each worker also records in the database which partitions it holds (see
+:mod:`touchline.store.assignments`): ``touchline lag`` shows it, and tests
+wait on it for a group to settle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import defaultdict
 from collections.abc import AsyncIterable, Collection, Iterable, Sequence
 from typing import Any
@@ -19,11 +24,14 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.errors import IllegalStateError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from touchline.events.instants import to_us
 from touchline.log.port import LogError, StoredRecord, TopicPartition
+from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.port import RetryLater
 from touchline.processing.runner import ProcessorRunner
+from touchline.store.assignments import record_holdings
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +39,12 @@ log = structlog.get_logger(__name__)
 def broker_url(bootstrap_servers: Sequence[str]) -> str:
     """Bootstrap servers as Faust wants them: ``kafka://a:9092;kafka://b:9092``."""
     return ";".join(f"kafka://{host}" for host in bootstrap_servers)
+
+
+def worker_id(pid: int) -> str:
+    """How worker process ``pid`` on this host names itself where it records
+    the partitions it holds: ``host:pid``, what an operator can find it by."""
+    return f"{socket.gethostname()}:{pid}"
 
 
 def make_app(
@@ -43,8 +57,13 @@ def make_app(
     within: float = 0.2,
     session_timeout: float = 10.0,
     timer_interval: float = 1.0,
+    worker: str,
+    clock: Clock | None = None,
 ) -> faust.App:
-    """A Faust app with one agent per runner; ``app_id`` is the consumer group."""
+    """A Faust app with one agent per runner; ``app_id`` is the consumer group,
+    ``worker`` names this process in the partitions it records holding;
+    ``clock`` (default: the wall clock) stamps those records."""
+    clock = clock or SystemClock()
     app = faust.App(
         app_id,
         broker=broker_url(bootstrap_servers),
@@ -88,30 +107,102 @@ def make_app(
         **_kwargs: Any,
     ) -> None:
         assigned: set[Any] = args[0]
-        try:
-            offsets = await _stored_offsets(assigned, by_topic)
-            # seek_wait, not seek: Faust's seek calls aiokafka from this (the
-            # app's) thread, while the fetcher may already be draining records
-            # on the consumer thread (Faust's recovery resumes the flow without
-            # waiting for this signal), and aiokafka's fetcher then raises
-            # KeyError for a partition the seek dropped from under it, which
-            # crashes the worker. seek_wait runs on the consumer thread.
-            if offsets:
-                await app.consumer.seek_wait(offsets)
-        except _RESUME_TRANSIENT as error:
-            # Only a hint: the runner skips what the database already holds and
-            # reads any gap from the log, wherever the consumer starts.
-            log.warning("not resuming from the database", error=repr(error))
-            return
-        for tp, offset in offsets.items():
-            log.info(
-                "resuming",
-                processor=by_topic[tp.topic].processor.name,
-                partition=tp.partition,
-                offset=offset,
-            )
+        await _seek_to_stored_positions(app, assigned, by_topic)
+        await record_held(worker, assigned, by_topic.values(), clock)
+
+    @app.on_partitions_revoked.connect
+    async def release_on_revocation(
+        _sender: Any,
+        /,
+        *_args: Any,
+        signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
+        **_kwargs: Any,
+    ) -> None:
+        # Faust revokes every partition before each assignment (the eager
+        # protocol), and before this worker rejoins the group: clearing here
+        # means no row still names this worker once the group hands its
+        # partitions to another.
+        await record_held(worker, (), by_topic.values(), clock)
+
+    @app.on_before_shutdown.connect
+    async def release_on_shutdown(
+        _sender: Any,
+        /,
+        *_args: Any,
+        signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
+        **_kwargs: Any,
+    ) -> None:
+        # Faust sends no revocation while it stops.
+        await record_held(worker, (), by_topic.values(), clock)
 
     return app
+
+
+async def _seek_to_stored_positions(
+    app: faust.App, assigned: Collection[Any], by_topic: dict[str, ProcessorRunner]
+) -> None:
+    try:
+        offsets = await _stored_offsets(assigned, by_topic)
+        # seek_wait, not seek: Faust's seek calls aiokafka from this (the
+        # app's) thread, while the fetcher may already be draining records
+        # on the consumer thread (Faust's recovery resumes the flow without
+        # waiting for this signal), and aiokafka's fetcher then raises
+        # KeyError for a partition the seek dropped from under it, which
+        # crashes the worker. seek_wait runs on the consumer thread.
+        if offsets:
+            await app.consumer.seek_wait(offsets)
+    except _RESUME_TRANSIENT as error:
+        # Only a hint: the runner skips what the database already holds and
+        # reads any gap from the log, wherever the consumer starts.
+        log.warning("not resuming from the database", error=repr(error))
+        return
+    for tp, offset in offsets.items():
+        log.info(
+            "resuming",
+            processor=by_topic[tp.topic].processor.name,
+            partition=tp.partition,
+            offset=offset,
+        )
+
+
+async def record_held(
+    worker: str,
+    assigned: Collection[Any],
+    runners: Iterable[ProcessorRunner],
+    clock: Clock,
+) -> None:
+    """Record, per runner, the partitions of its topic that ``worker`` now
+    holds (none: it holds nothing), in the database its positions live in.
+
+    Never raises on a database error (an outage, say): it is logged and skipped.
+    """
+    at_us = to_us(clock.now())
+    for runner in runners:
+        partitions = [tp.partition for tp in assigned if tp.topic == runner.topic]
+        try:
+            await asyncio.to_thread(_write_holdings, runner, worker, partitions, at_us)
+        except _RECORD_TRANSIENT as error:
+            # What is recorded is for people and tests to read; consuming
+            # goes on without it.
+            log.warning(
+                "could not record the partitions held",
+                processor=runner.processor.name,
+                error=repr(error),
+            )
+
+
+def _write_holdings(
+    runner: ProcessorRunner, worker: str, partitions: list[int], at_us: int
+) -> None:
+    with runner.engine.begin() as connection:
+        record_holdings(
+            connection,
+            worker,
+            runner.processor.name,
+            runner.topic,
+            partitions=partitions,
+            at_us=at_us,
+        )
 
 
 async def _stored_offsets(
@@ -130,6 +221,11 @@ async def _stored_offsets(
 # Positioning on assignment is an optimisation: a database outage, or a
 # partition revoked again before the seek, must not crash the worker.
 _RESUME_TRANSIENT = (OperationalError, IllegalStateError, asyncio.TimeoutError)
+
+# Recording the partitions held is bookkeeping, never worth stopping a worker
+# for: any database error (an outage, or a deadlock with another worker's
+# recording after a killed member) is logged and skipped.
+_RECORD_TRANSIENT = (DBAPIError,)
 
 # Failures of what is outside the batch: the broker or the database is
 # unreachable. The same batch is retried (the runner skips what the database

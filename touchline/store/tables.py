@@ -186,3 +186,17 @@ timers = Table(
 )
 """Events processors asked to append later (:class:`touchline.processing.port.Timer`),
 set and cancelled in the transaction of the batch that decided so."""
+
+worker_assignments = Table(
+    "worker_assignments",
+    metadata,
+    Column("processor", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("worker", String(200), nullable=False),
+    Column("assigned_at_us", BigInteger, nullable=False),
+)
+"""Which Kafka worker holds each partition of a processor's topic, as the
+workers last reported it on a rebalance (the embedded runtime writes none).
+One holder per partition: a worker given a partition takes the row over from
+whichever worker held it before, killed ones included."""
