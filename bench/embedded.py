@@ -16,6 +16,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from touchline import parallel
 from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.logs import configure_logging
@@ -43,7 +44,7 @@ def one_run(customers: int, seed: int) -> Run:
             for batch in batches(events, 1000):
                 backbone.publisher.publish(batch)
             published = time.perf_counter()
-            backbone.runtime.catch_up()
+            parallel.catch_up(backbone)
             projected = time.perf_counter()
             with backbone.engine.connect() as connection:
                 rows = connection.execute(

@@ -145,7 +145,7 @@ def test_unmerge_splits_a_merged_customer_with_who_and_why(
     """The request is published; once processed, the customer stands alone again."""
     _run(data_dir, "demo", "--customers", "40")
     settings = load_settings(data_dir=data_dir)
-    with build_backbone(settings) as backbone, backbone.engine.connect() as connection:
+    with build_backbone(settings) as backbone, backbone.graph.connect() as connection:
         merged, survivor = connection.execute(
             select(customers.c.customer_id, customers.c.root_id).where(
                 customers.c.merged_into.is_not(None)
@@ -158,7 +158,7 @@ def test_unmerge_splits_a_merged_customer_with_who_and_why(
     assert survivor in capsys.readouterr().out
     with build_backbone(settings) as backbone:
         backbone.runtime.catch_up()
-        with backbone.engine.connect() as connection:
+        with backbone.graph.connect() as connection:
             assert surviving_customer(connection, merged) == merged
     assert _run(data_dir, "timeline", merged, "--type", "customer.unmerged") == 0
     assert "at the request of agent-1: two people" in capsys.readouterr().out

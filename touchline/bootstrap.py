@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from touchline import registry
 from touchline.config import Settings
 from touchline.events import CATALOGUE, EventCodec
+from touchline.handlers.identity import RESOLVER
 from touchline.log.port import Log
 from touchline.log.registry import open_log
 from touchline.processing.clock import Clock
@@ -30,6 +31,10 @@ class Backbone:
     settings: Settings
     log: Log
     engine: Engine
+    """The system database: the timeline and profile, dead letters, secrets."""
+    stores: dict[str, Engine]
+    """Every store by name (``registry.Entry.store``); on PostgreSQL, or with
+    one ``database_url``, all of them are ``engine``."""
     codec: EventCodec
     publisher: Publisher
     runners: list[ProcessorRunner]
@@ -38,9 +43,23 @@ class Backbone:
     """The runners driven in this process, on the embedded log."""
     queries: Queries
 
+    @property
+    def graph(self) -> Engine:
+        """The identity graph's database (the resolver's store)."""
+        return self.stores[registry.store_of(RESOLVER)]
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the processors can run in processes of their own: each
+        writes to a SQLite file of its own, or the database is a server."""
+        urls = {str(runner.engine.url) for runner in self.runners}
+        server = self.engine.dialect.name != "sqlite"
+        return len(self.runners) > 1 and (server or len(urls) == len(self.runners))
+
     def close(self) -> None:
         self.log.close()
-        self.engine.dispose()
+        for engine in set(self.stores.values()):
+            engine.dispose()
 
     def __enter__(self) -> Backbone:
         return self
@@ -56,6 +75,20 @@ def make_codec(settings: Settings) -> EventCodec:
         max_event_bytes=settings.max_event_bytes,
         default_region=settings.default_region,
     )
+
+
+def _open_stores(settings: Settings, *, migrate: bool) -> dict[str, Engine]:
+    """An engine per store, one per distinct database (each migrated)."""
+    by_url: dict[str, Engine] = {}
+    stores: dict[str, Engine] = {}
+    for name in registry.stores():
+        url = settings.store_url(name)
+        if url not in by_url:
+            by_url[url] = make_engine(url)
+            if migrate:
+                upgrade(by_url[url])
+        stores[name] = by_url[url]
+    return stores
 
 
 def packing_policies(settings: Settings) -> dict[str, Packing]:
@@ -79,9 +112,8 @@ def build_backbone(
     # First, so that an unknown name fails before anything is opened.
     processors = registry.build(registry.Context(settings, codec), only)
     log = open_log(settings.resolved_log_url)
-    engine = make_engine(settings.resolved_database_url)
-    if migrate:
-        upgrade(engine)
+    stores = _open_stores(settings, migrate=migrate)
+    engine = stores[registry.SYSTEM_STORE]
     topics = settings.topics
     for topic in topics.all():
         log.create_topic(topic, settings.partitions)
@@ -89,7 +121,7 @@ def build_backbone(
         ProcessorRunner(
             processor,
             log,
-            engine,
+            stores[registry.store_of(processor.name)],
             codec,
             dead_letter_topic=topics.dead_letter,
             batch_size=settings.batch_size,
@@ -102,6 +134,7 @@ def build_backbone(
         settings=settings,
         log=log,
         engine=engine,
+        stores=stores,
         codec=codec,
         publisher=Publisher(
             log,
@@ -112,5 +145,7 @@ def build_backbone(
         ),
         runners=runners,
         runtime=EmbeddedRuntime(runners),
-        queries=Queries(engine, codec, settings.profile_rules()),
+        queries=Queries(
+            engine, codec, settings.profile_rules(), identity=stores[registry.store_of(RESOLVER)]
+        ),
     )

@@ -18,7 +18,7 @@ import faust
 import msgspec
 from sqlalchemy.exc import DBAPIError
 
-from touchline import cli_customers, cli_dead_letters, exit_codes, registry
+from touchline import cli_customers, cli_dead_letters, exit_codes, parallel, registry
 from touchline.bootstrap import build_backbone
 from touchline.cli_customers import known_customer
 from touchline.config import Settings, load_settings
@@ -181,7 +181,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
                 f"-> {settings.resolved_database_url} (Ctrl-C stops)",
                 file=sys.stderr,
             )
-            backbone.runtime.run(stop)
+            parallel.run(backbone, stop)
     finally:
         lock.release()
     return 0
@@ -290,12 +290,14 @@ def _held_by(holding: Holding | None) -> str:
 
 
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    with engine.connect() as connection:
-        positions = list(all_positions(connection))
-    engine.dispose()
-    print(f"touchline: {settings.resolved_database_url} is up to date ({len(positions)} positions)")
+    urls = dict.fromkeys(settings.store_url(store) for store in registry.stores())
+    for url in urls:
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.connect() as connection:
+            positions = list(all_positions(connection))
+        engine.dispose()
+        print(f"touchline: {url} is up to date ({len(positions)} positions)")
     return 0
 
 

@@ -13,7 +13,6 @@ from touchline.cli_dead_letters import letters_note
 from touchline.config import Settings
 from touchline.events import new_event
 from touchline.events.identity import CustomerUnmerged
-from touchline.handlers.identity_graph import surviving_customer
 from touchline.projections.profile_store import rebuild_all, rebuild_customer
 from touchline.projections.profile_view import Profile
 from touchline.projections.timeline import rebuild_timeline_rows
@@ -117,8 +116,7 @@ def _scalar(value: object) -> str:
 
 def cmd_unmerge(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
-        with backbone.engine.connect() as connection:
-            survivor = surviving_customer(connection, args.customer)
+        survivor = backbone.queries.find(args.customer).customer_id
         if survivor is None:
             print(f"touchline: no customer {args.customer!r}", file=sys.stderr)
             return 1

@@ -81,7 +81,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_path / 'projections.db'}"
+        return self.store_url("projections")
+
+    def store_url(self, store: str) -> str:
+        """The database of ``store``: the one ``database_url`` when it is set
+        (PostgreSQL, or one SQLite file for everything), else a SQLite file
+        of its own in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_path / f'{store}.db'}"
 
     def profile_rules(self) -> ProfileRules:
         tiers = []

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 
+from touchline import parallel
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
 from touchline.progress import ProgressLine
@@ -54,7 +55,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
 
         # Each event passes two processors (resolver, timeline), so it counts twice.
         processing = ProgressLine("  resolving + projecting")
-        consumed = backbone.runtime.catch_up(processing)
+        consumed = parallel.catch_up(backbone, processing)
         processing.finish(consumed)
 
         ann = people[0]

@@ -39,19 +39,26 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Queries:
-    """Reads over the projection database; every method opens its own connection."""
+    """Reads over the projection database (``engine``) and the identity graph
+    (``identity``: the same database unless the embedded default gives the
+    resolver a file of its own); every method opens its own connections."""
 
     engine: Engine
     codec: EventCodec
     profile_rules: ProfileRules = field(default_factory=ProfileRules)
     clock: Callable[[], datetime] = utc_now
+    identity: Engine | None = None
+
+    @property
+    def graph(self) -> Engine:
+        return self.identity or self.engine
 
     def find(self, identifier: str) -> Lookup:
         """The customer ``identifier`` belongs to, as it stands now.
 
         Raises ValueError when the identifier's kind cannot be told.
         """
-        with self.engine.connect() as connection:
+        with self.graph.connect() as connection:
             return find(connection, self.codec, identifier)
 
     def timeline(
@@ -73,12 +80,18 @@ class Queries:
         """The 360-degree profile as of ``now`` (default: the clock); None when
         the profile has seen nothing of this customer yet."""
         with self.engine.connect() as connection:
-            return profile(connection, customer_id, self.profile_rules, now or self.clock())
+            stored = stored_state(connection, customer_id)
+        if stored is None:
+            return None
+        survivor, state = stored
+        with self.graph.connect() as connection:
+            identifiers = identifiers_of(connection, survivor)
+        return render(survivor, state, self.profile_rules, now or self.clock(), identifiers)
 
     def identities(self, customer_id: str) -> tuple[list[str], list[str]]:
         """Every customer id that has folded into ``customer_id``'s survivor
         (itself included), and that survivor's identifiers as ``kind:value``."""
-        with self.engine.connect() as connection:
+        with self.graph.connect() as connection:
             root = surviving_customer(connection, customer_id)
             if root is None:
                 return [], []

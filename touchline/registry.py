@@ -49,6 +49,11 @@ class Entry:
     name: str
     build: Callable[[Context, Sequence[TimelineFollower]], Processor]
     about: str
+    store: str = "projections"
+    """Its SQLite file on the embedded default (``<data_dir>/<store>.db``):
+    processors with files of their own write at once, each in its own process.
+    Processors that must commit together share one. Everything else
+    (dead letters, secrets, worker records) lives in ``projections``."""
 
 
 def _resolver(context: Context, _followers: Sequence[TimelineFollower]) -> Processor:
@@ -66,7 +71,7 @@ def _timeline(context: Context, followers: Sequence[TimelineFollower]) -> Proces
 
 
 PROCESSORS: tuple[Entry, ...] = (
-    Entry(RESOLVER, _resolver, "touchpoints -> interactions: one customer per person"),
+    Entry(RESOLVER, _resolver, "touchpoints -> interactions: one customer per person", "identity"),
     Entry(TimelineProjection.name, _timeline, "interactions -> the per-customer timeline"),
 )
 
@@ -84,8 +89,23 @@ class UnknownProcessor(ValueError):
     """A processor name nobody registered."""
 
 
+SYSTEM_STORE = "projections"
+"""The store of what belongs to no processor: dead letters, secrets, worker records."""
+
+
 def names() -> list[str]:
     return [entry.name for entry in PROCESSORS]
+
+
+def stores() -> list[str]:
+    """Every store's name, the system store first."""
+    return list(dict.fromkeys([SYSTEM_STORE, *(entry.store for entry in PROCESSORS)]))
+
+
+def store_of(name: str) -> str:
+    """The store a processor (or a follower, through its host) writes to."""
+    host = host_of(name)
+    return next((e.store for e in PROCESSORS if e.name == host), SYSTEM_STORE)
 
 
 def followers_of(name: str) -> list[Follower]:

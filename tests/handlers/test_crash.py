@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import DAY
+from tests.conftest import DAY, TEST_KEY_SECRET
 from tests.helpers import event
 from touchline.bootstrap import build_backbone
-from touchline.config import Settings
+from touchline.config import Settings, load_settings
 from touchline.events import Identities
 from touchline.events.email import EmailOpened
 from touchline.processing.embedded import wait_until
@@ -33,6 +33,8 @@ def _runner(settings: Settings) -> subprocess.Popen[bytes]:
         "TOUCHLINE_PARTITIONS": str(settings.partitions),
         "TOUCHLINE_BATCH_SIZE": "250",
     }
+    if not settings.database_url:
+        del env["TOUCHLINE_DATABASE_URL"]
     return subprocess.Popen(
         [sys.executable, "-m", "touchline.cli", "run"],
         env=env,
@@ -41,9 +43,47 @@ def _runner(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (Linux: read from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            # The second field (the command) is in parentheses and may hold spaces.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.mark.slow
 def test_kill_minus_nine_mid_batch_loses_and_doubles_nothing(settings: Settings) -> None:
-    """A runner killed with SIGKILL while projecting resumes from stored positions."""
+    """A runner killed with SIGKILL while projecting resumes from stored positions
+    (on PostgreSQL, with each stage in a process of its own)."""
+    _kill_and_restart(settings)
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_with_a_process_per_stage(tmp_path: Path) -> None:
+    """The embedded default (a SQLite file per stage, a process per stage):
+    the stages die with the runner, and the restart loses and doubles nothing."""
+    settings = load_settings(
+        {}, data_dir=str(tmp_path / "data"), partitions=4, key_secret=TEST_KEY_SECRET
+    )
+    _kill_and_restart(settings)
+
+
+def _kill_and_restart(settings: Settings) -> None:
     published = [
         event(
             EmailOpened(message_id=f"m{i}", subject="Spring offer"),
@@ -69,11 +109,14 @@ def test_kill_minus_nine_mid_batch_loses_and_doubles_nothing(settings: Settings)
         assert wait_until(lambda: projected() >= EVENTS // 10, timeout=120), (
             "runner made no progress"
         )
+        stages = _children(first.pid)
         first.send_signal(signal.SIGKILL)
     finally:
         first.kill()
         first.communicate(timeout=10)
     assert first.returncode == -signal.SIGKILL
+    # A stage left running would go on writing beside the restarted runner.
+    assert wait_until(lambda: not any(_alive(pid) for pid in stages), timeout=30)
     at_kill = projected()
     assert at_kill < EVENTS, "the runner finished before it was killed: nothing was tested"
 

@@ -1,0 +1,85 @@
+"""A process per stage on the embedded default: the same world as one process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.conftest import TEST_KEY_SECRET
+from touchline import parallel
+from touchline.bootstrap import build_backbone
+from touchline.config import Settings, load_settings
+from touchline.processing.embedded import wait_until
+from touchline.simulate import simulate_day
+from touchline.store.tables import customer_profiles, customers, identifiers, timeline_entries
+
+
+def _settings(data_dir: Path, database_url: str = "") -> Settings:
+    return load_settings(
+        {},
+        data_dir=str(data_dir),
+        database_url=database_url,
+        partitions=4,
+        batch_size=100,
+        key_secret=TEST_KEY_SECRET,
+    )
+
+
+def _world(settings: Settings) -> tuple[set[tuple[str, str, str]], int, int]:
+    """Which customer each identifier belongs to now (customer ids derive from
+    event ids, so they are the same in both worlds), and how many timeline
+    rows and profiles there are."""
+    i, c = identifiers.c, customers.c
+    with build_backbone(settings) as backbone:
+        with backbone.graph.connect() as connection:
+            query = select(i.kind, i.value, c.root_id).join(
+                customers, c.customer_id == i.customer_id
+            )
+            owners = {(kind, value, root) for kind, value, root in connection.execute(query)}
+        with backbone.engine.connect() as connection:
+            rows = len(connection.execute(select(timeline_entries.c.event_id)).all())
+            profiles = len(connection.execute(select(customer_profiles.c.customer_id)).all())
+    return owners, rows, profiles
+
+
+def test_a_process_per_stage_builds_the_world_one_process_builds(tmp_path: Path) -> None:
+    _, events = simulate_day(date(2026, 11, 20), 150, seed=3)
+    split = _settings(tmp_path / "split")
+    single = _settings(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}")
+    for settings in (split, single):
+        with build_backbone(settings) as backbone:
+            assert not backbone.publisher.publish(events).rejected
+            assert backbone.parallel == (settings is split)
+            # Each event is taken by the resolver and again by the timeline.
+            assert parallel.catch_up(backbone) >= 2 * len(events)
+            for runner in backbone.runners:
+                runner.forget()
+                assert sum(runner.lag().values()) == 0, runner.processor.name
+    assert (tmp_path / "split" / "identity.db").exists()
+    split_world, single_world = _world(split), _world(single)
+    assert split_world == single_world
+    assert split_world[1] >= len(events)
+
+
+def test_a_stage_that_dies_is_reported_by_name(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "data")
+    with build_backbone(settings) as backbone:
+        stages = parallel.Stages(backbone)
+        stages.start()
+        try:
+            os.kill(stages.pids()["identity-resolver"], signal.SIGKILL)
+
+            def reported() -> bool:
+                try:
+                    stages.check()
+                except parallel.StageFailed as error:
+                    return "the identity-resolver stage stopped (exit code -9)" in str(error)
+                return False
+
+            assert wait_until(reported, timeout=30)
+        finally:
+            stages.stop()

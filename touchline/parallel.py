@@ -1,0 +1,195 @@
+"""Both cores at work on one machine: each processor in a process of its own.
+
+On the embedded default each processor writes to a SQLite file of its own
+(``registry.Entry.store``) and reads the shared log, so the resolver and the
+timeline can commit at the same time; on PostgreSQL they always could. The
+parent process only supervises: it starts one child per processor (forked,
+so nothing is imported again), tells when the pipeline has caught up, and
+stops the children. A child dies with its parent (``PR_SET_PDEATHSIG``), so a
+``kill -9`` of ``touchline run`` never leaves a stage running on its own.
+
+Positions stay with the state they produced, in each child's own database,
+exactly as in one process: a crash of any process replays its batch, and
+event ids make that harmless.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.context import ForkProcess
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as ProcessEvent
+
+import structlog
+from sqlalchemy.exc import OperationalError
+
+from touchline import exit_codes
+from touchline.bootstrap import Backbone, build_backbone
+from touchline.config import Settings
+from touchline.log.port import LogError
+from touchline.processing.embedded import Progress
+from touchline.processing.port import ProcessorStopped, RetryLater
+
+log = structlog.get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_POLL_S = 0.02
+
+
+class StageFailed(RuntimeError):
+    """A stage's process ended on its own: its message is on stderr above."""
+
+
+class Stages:
+    """One process per processor of ``backbone``, started by ``start``."""
+
+    def __init__(self, backbone: Backbone, *, idle_sleep: float = 0.02) -> None:
+        self.backbone = backbone
+        self.names = [runner.processor.name for runner in backbone.runners]
+        self.idle_sleep = idle_sleep
+        self._context = multiprocessing.get_context("fork")
+        self._stop = self._context.Event()
+        self._taken: dict[str, Synchronized[int]] = {}
+        self._processes: dict[str, ForkProcess] = {}
+
+    def start(self) -> None:
+        parent = os.getpid()
+        for name in self.names:
+            taken: Synchronized[int] = self._context.Value("q", 0)
+            stage = _Stage(self.backbone.settings, name, parent, self.idle_sleep)
+            process = self._context.Process(
+                target=_stage,
+                args=(stage, self._stop, taken),
+                name=f"touchline-{name}",
+                daemon=True,
+            )
+            process.start()
+            self._taken[name], self._processes[name] = taken, process
+
+    def pids(self) -> dict[str, int]:
+        """Each stage's process id, by processor name."""
+        return {name: p.pid for name, p in self._processes.items() if p.pid is not None}
+
+    def taken(self) -> int:
+        """Events the stages have taken so far (applied or dead-lettered)."""
+        return sum(value.value for value in self._taken.values())
+
+    def check(self) -> None:
+        """Raise StageFailed when a stage's process has ended on its own."""
+        for name, process in self._processes.items():
+            if process.exitcode is not None and not self._stop.is_set():
+                raise StageFailed(
+                    f"the {name} stage stopped (exit code {process.exitcode}); "
+                    "its message is above, and nothing of its last batch was committed"
+                )
+
+    def waiting(self) -> int:
+        """Records waiting on any topic, by the positions the stages stored.
+
+        Read in pipeline order: a stage appends what it emits before it
+        commits its position, so once it has nothing waiting, everything it
+        will emit for what it read is in the log already.
+        """
+        waiting = 0
+        for runner in self.backbone.runners:
+            runner.forget()  # the children move the positions, not this process
+            waiting += sum(runner.lag().values())
+        return waiting
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in self._processes.values():
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def catch_up(backbone: Backbone, progress: Progress | None = None) -> int:
+    """Run until nothing waits on any topic: in a process per processor when
+    each has a database of its own, else in this process. How many events
+    were taken (applied or dead-lettered)."""
+    if not backbone.parallel:
+        return backbone.runtime.catch_up(progress)
+    stages = Stages(backbone)
+    stages.start()
+    try:
+        while True:
+            stages.check()
+            waiting = stages.waiting()
+            if not waiting:
+                break
+            if progress is not None:
+                progress(stages.taken(), waiting)
+            time.sleep(_POLL_S)
+    finally:
+        stages.stop()
+    stages.check()
+    return stages.taken()
+
+
+def run(backbone: Backbone, stop: threading.Event) -> None:
+    """Run until ``stop`` is set, in a process per processor where possible."""
+    if not backbone.parallel:
+        backbone.runtime.run(stop)
+        return
+    stages = Stages(backbone)
+    stages.start()
+    try:
+        while not stop.wait(0.2):
+            stages.check()
+    finally:
+        stages.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    settings: Settings
+    name: str
+    parent: int
+    """The supervising process's pid: the child dies with it."""
+    idle_sleep: float
+
+
+def _stage(stage: _Stage, stop: ProcessEvent, taken: Synchronized[int]) -> None:
+    """A child's life: one processor's runner, until told to stop."""
+    settings, name, idle_sleep = stage.settings, stage.name, stage.idle_sleep
+    _die_with(stage.parent)
+    # The parent handles Ctrl-C and SIGTERM and then stops the children.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with build_backbone(settings, migrate=False, only=[name]) as backbone:
+        [runner] = backbone.runners
+        backoff = idle_sleep
+        while not stop.is_set():
+            try:
+                moved = runner.fire_due() + runner.step()
+            except (RetryLater, OperationalError, LogError) as error:
+                log.error("retrying later", processor=name, error=str(error), retry_in=backoff)
+                wanted = error.after if isinstance(error, RetryLater) else None
+                stop.wait(backoff if wanted is None else wanted)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except ProcessorStopped as error:
+                print(f"touchline: {error}", file=sys.stderr)
+                sys.exit(exit_codes.INTERNAL)
+            backoff = idle_sleep
+            taken.value = runner.stats.taken
+            if not moved:
+                stop.wait(idle_sleep)
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies; if the parent is
+    already gone (it died before the request), go now."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(exit_codes.INTERNAL)
