@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
@@ -10,10 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import DAY
-from tests.helpers import ann_story
+from tests.helpers import ann_story, event
 from touchline.bootstrap import build_backbone, make_codec
 from touchline.cli import main
 from touchline.config import load_settings
+from touchline.events import Identities
+from touchline.events.email import EmailOpened
 from touchline.handlers.identity_graph import surviving_customer
 from touchline.store.tables import customers
 
@@ -143,14 +146,25 @@ def test_unmerge_splits_a_merged_customer_with_who_and_why(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The request is published; once processed, the customer stands alone again."""
-    _run(data_dir, "demo", "--customers", "40")
     settings = load_settings(data_dir=data_dir)
+    with build_backbone(settings) as backbone:
+        # Bob's email and Bob's phone make a customer each, until an event
+        # naming both ties them together.
+        opened = EmailOpened(message_id="m1", subject="Spring offer")
+        bob = Identities(email="bob@example.com", phone="+14155550199")
+        apart = [
+            event(opened, DAY, identities=Identities(email=bob.email)),
+            event(opened, DAY + timedelta(hours=1), identities=Identities(phone=bob.phone)),
+        ]
+        for batch in (apart, [event(opened, DAY + timedelta(hours=2), identities=bob)]):
+            assert not backbone.publisher.publish(batch).rejected
+            backbone.runtime.catch_up()
     with build_backbone(settings) as backbone, backbone.graph.connect() as connection:
         merged, survivor = connection.execute(
             select(customers.c.customer_id, customers.c.root_id).where(
                 customers.c.merged_into.is_not(None)
             )
-        ).first() or pytest.fail("the demo merged nobody")
+        ).first() or pytest.fail("nobody was merged")
     capsys.readouterr()
     assert _run(data_dir, "unmerge", survivor, "--by", "agent-1", "--reason", "x") == 1
     assert "is not merged" in capsys.readouterr().err

@@ -40,7 +40,7 @@ from touchline.processing.port import ProcessorStopped, RetryLater
 log = structlog.get_logger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-_POLL_S = 0.02
+_POLL_S = 0.25
 
 
 class StageFailed(RuntimeError):

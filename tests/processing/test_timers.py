@@ -16,7 +16,7 @@ from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
-from touchline.processing.port import Outcome, Processor, Timer
+from touchline.processing.port import CancelTimer, Outcome, Processor, Timer
 from touchline.processing.runner import ProcessorRunner
 from touchline.store.tables import timers
 
@@ -46,7 +46,7 @@ class _FollowUps(Processor):
                 self.followed_up.append(event.id)
                 continue
             if event.id == self.cancel_by:
-                outcome.cancelled.append(f"follow-up:{self.cancels}")
+                outcome.timers.append(CancelTimer(f"follow-up:{self.cancels}"))
                 continue
             follow_up = msgspec.structs.replace(event, id=_follow_up_id(event), recorded_at=None)
             self.mine.add(follow_up.id)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from uuid import NAMESPACE_URL, uuid5
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 import structlog
@@ -46,6 +47,10 @@ log = structlog.get_logger(__name__)
 RESOLVER = "identity-resolver"
 _MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
 _UNMERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.unmerged")
+
+
+def _happened(event: Envelope) -> tuple[datetime, UUID]:
+    return event.occurred_at, event.id
 
 
 def customer_id_for(event: Envelope) -> str:
@@ -124,7 +129,11 @@ class IdentityResolver(Processor):
             return
         self._load(connection, {key for event in events for key in identity_keys(event.identities)})
         batch = _Pending()
-        for event in events:
+        # In the order they happened, not the order of the partitions they were
+        # read from: a person's events sit on several partitions (one keyed by
+        # the email, another by the phone), and meeting the event that ties
+        # them first spares a customer made only to be merged a moment later.
+        for event in sorted(events, key=_happened):
             # customer.merged never gets here: envelope_problem refused it in process().
             keys = self.rules.usable(identity_keys(event.identities))
             if not keys:

@@ -81,14 +81,20 @@ class Timer:
     event: Envelope
 
 
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    """Cancel the timer ``name`` (nothing happens when none is set)."""
+
+    name: str
+
+
 @dataclass(slots=True)
 class Outcome:
     emitted: list[Emit] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    timers: list[Timer] = field(default_factory=list)
-    """Timers to set (or move), in the batch's transaction."""
-    cancelled: list[str] = field(default_factory=list)
-    """Names of timers to cancel, in the batch's transaction."""
+    timers: list[Timer | CancelTimer] = field(default_factory=list)
+    """Timers to set (or move) and to cancel, in the order decided: the last
+    word on a name stands. Kept in the batch's transaction."""
 
     @classmethod
     def nothing(cls) -> Outcome:

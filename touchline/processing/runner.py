@@ -29,6 +29,7 @@ from touchline.processing.packing import Packing, pack, policy_for
 from touchline.processing.port import (
     CONFLICTING_DUPLICATE,
     UNDECODABLE,
+    CancelTimer,
     Outcome,
     Processor,
     ProcessorStopped,
@@ -109,9 +110,12 @@ class ProcessorRunner:
         # The Kafka worker applies batches in a thread while its event loop
         # handles rebalances: reloading positions waits for the batch in flight.
         self._lock = threading.RLock()
-        # How many records to read at a time so that a batch holds about
-        # ``batch_size`` events: a record may carry one event or hundreds.
-        self._read_size = max(1, batch_size // 16)
+        # How many records to read per partition so that a batch holds about
+        # ``batch_size`` events: a record may carry one event or hundreds, so
+        # the first read takes one and the next ones follow what it carried.
+        # (Reading many records blind once put a whole backlog, 100k events,
+        # into one transaction, and nothing flowed downstream until its end.)
+        self._read_size = 1
 
     @property
     def topic(self) -> str:
@@ -170,23 +174,57 @@ class ProcessorRunner:
         return applied + len(fresh)
 
     def step(self) -> int:
-        """One batch from each partition with records waiting; how many were consumed."""
-        consumed = 0
+        """One batch from every partition with records waiting, committed in
+        one transaction (the per-transaction cost, a commit and the
+        processor's own set-up, is paid once for all of them); how many
+        records were consumed."""
+        reads = []
         for partition in range(self.log.partitions(self.topic)):
             tp = TopicPartition(self.topic, partition)
             records = self.log.read(tp, self.positions().get(partition, 0), self._read_size)
             if records:
-                taken = self.stats.taken
-                self._run_batch(tp, records)
-                consumed += len(records)
-                events = self.stats.taken - taken
-                per_record = max(1, events // len(records))
-                self._read_size = max(1, self.batch_size // per_record)
+                reads.append((tp, records))
+        if not reads:
+            return 0
+        taken = self.stats.taken
+        if len(reads) == 1:
+            self._run_batch(*reads[0])
+        else:
+            self._run_partitions(reads)
+        consumed = sum(len(records) for _, records in reads)
+        # Read so that the next transaction holds about ``batch_size`` events:
+        # a record may carry one event or hundreds.
+        per_record = max(1, (self.stats.taken - taken) // consumed)
+        self._read_size = max(1, self.batch_size // (per_record * len(reads)))
         return consumed
+
+    def _run_partitions(
+        self, reads: Sequence[tuple[TopicPartition, Sequence[StoredRecord]]]
+    ) -> None:
+        """Several partitions' batches in one transaction; on a data error each
+        partition is tried on its own (and then one event at a time)."""
+        records = [record for _, part in reads for record in part]
+        offsets = {tp: part[-1].offset + 1 for tp, part in reads}
+        try:
+            self._commit(offsets, self._decode(records))
+        except _TRANSIENT as error:
+            raise self._retry_later(reads[0][0], error) from error
+        except _APPLY_ERRORS as error:
+            self.forget()
+            log.warning(
+                "batch failed, retrying partition by partition",
+                processor=self.processor.name,
+                error=str(error),
+            )
+            for tp, part in reads:
+                self._run_batch(tp, part)
+        except Exception as error:
+            self.forget()
+            raise self._stopped(reads[0][0], records, error) from error
 
     def _run_batch(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
         try:
-            self._commit(tp, records[-1].offset + 1, self._decode(records))
+            self._commit({tp: records[-1].offset + 1}, self._decode(records))
         except _TRANSIENT as error:
             raise self._retry_later(tp, error) from error
         except _APPLY_ERRORS as error:
@@ -239,7 +277,7 @@ class ProcessorRunner:
             for number, unit in enumerate(units):
                 next_offset = record.offset + 1 if number == len(units) - 1 else record.offset
                 try:
-                    self._commit(tp, next_offset, unit)
+                    self._commit({tp: next_offset}, unit)
                 except _TRANSIENT as error:
                     raise self._retry_later(tp, error) from error
                 except _APPLY_ERRORS as error:
@@ -249,7 +287,7 @@ class ProcessorRunner:
                         self._letter(origin, Rejected(event, reason, code="failed"))
                         for event, origin in zip(unit.events, unit.origins, strict=True)
                     ]
-                    self._commit(tp, next_offset, _Batch([], [], letters))
+                    self._commit({tp: next_offset}, _Batch([], [], letters))
                 except Exception as error:
                     self.forget()
                     raise self._stopped(tp, [record], error) from error
@@ -284,14 +322,16 @@ class ProcessorRunner:
                     batch.origins.append((record, index))
         return batch
 
-    def _commit(self, tp: TopicPartition, next_offset: int, batch: _Batch) -> None:
+    def _commit(self, offsets: dict[TopicPartition, int], batch: _Batch) -> None:
         with self.engine.begin() as connection:
             outcome = self._process(connection, batch.events)
             rejected = self._rejections(batch, outcome)
             self._append(outcome, batch.dead + rejected)
             self._keep_timers(connection, outcome)
-            save_positions(connection, self.processor.name, {tp: next_offset})
-        self.positions()[tp.partition] = next_offset
+            save_positions(connection, self.processor.name, offsets)
+        positions = self.positions()
+        for tp, next_offset in offsets.items():
+            positions[tp.partition] = next_offset
         self.stats.batches += 1
         self.stats.processed += len(batch.events)
         self.stats.dead_lettered += len(batch.dead) + len(rejected)
@@ -344,10 +384,15 @@ class ProcessorRunner:
             self.log.append(topic, batch)
 
     def _keep_timers(self, connection: Connection, outcome: Outcome) -> None:
-        if outcome.cancelled:
-            cancel_timers(connection, self.processor.name, outcome.cancelled)
-        if outcome.timers:
-            set_timers(connection, self.processor.name, [self._stored(t) for t in outcome.timers])
+        if not outcome.timers:
+            return
+        last: dict[str, Timer | CancelTimer] = {}
+        for decision in outcome.timers:
+            last[decision.name] = decision  # the last word on a name stands
+        cancel = [name for name, decision in last.items() if isinstance(decision, CancelTimer)]
+        cancel_timers(connection, self.processor.name, cancel)
+        due = [self._stored(t) for t in last.values() if isinstance(t, Timer)]
+        set_timers(connection, self.processor.name, due)
 
     def _stored(self, timer: Timer) -> StoredTimer:
         event = timer.event
