@@ -162,9 +162,11 @@ def _stage(stage: _Stage, stop: ProcessEvent, taken: Synchronized[int]) -> None:
     """A child's life: one processor's runner, until told to stop."""
     settings, name, idle_sleep = stage.settings, stage.name, stage.idle_sleep
     _die_with(stage.parent)
-    # The parent handles Ctrl-C and SIGTERM and then stops the children.
+    # Ctrl-C reaches the whole process group: the parent handles it and then
+    # stops the children between batches. A SIGTERM sent to a child itself
+    # ends it at once, which is as harmless as a kill -9: nothing of an
+    # unfinished batch is committed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with build_backbone(settings, migrate=False, only=[name]) as backbone:
         [runner] = backbone.runners
         backoff = idle_sleep

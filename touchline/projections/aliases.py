@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import processor_clocks, timeline_aliases
 
 _CLOCK = "timeline-aliases"
@@ -92,10 +93,10 @@ def load(connection: Connection, customer_ids: set[str]) -> dict[str, str]:
     if not customer_ids:
         return {}
     a = timeline_aliases.c
-    rows = connection.execute(
-        select(a.merged_id, a.survivor_id).where(a.merged_id.in_(sorted(customer_ids)))
+    columns = [a.merged_id, a.survivor_id]
+    return dict(
+        rows_where_in(connection, timeline_aliases, columns, a.merged_id, sorted(customer_ids))
     )
-    return dict(rows.all())
 
 
 def survivor_of(connection: Connection, customer_id: str) -> str:

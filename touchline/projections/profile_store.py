@@ -26,12 +26,13 @@ from touchline.processing.port import Emit
 from touchline.projections.aliases import survivor_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
 from touchline.projections.timeline import events_of
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import (
     customer_profiles,
     projection_generations,
     timeline_entries,
 )
-from touchline.store.writes import dialect_insert
+from touchline.store.writes import bulk_upsert, dialect_insert
 
 PROFILE = "profile"
 _CHUNK = 500
@@ -220,17 +221,15 @@ def _load(
     connection: Connection, generation: int, customer_ids: list[str]
 ) -> dict[str, tuple[ProfileState, int]]:
     p = customer_profiles.c
-    found: dict[str, tuple[ProfileState, int]] = {}
-    for start in range(0, len(customer_ids), _CHUNK):
-        rows = connection.execute(
-            select(p.customer_id, p.state, p.updated_at_us).where(
-                p.generation == generation,
-                p.customer_id.in_(customer_ids[start : start + _CHUNK]),
-            )
-        )
-        for customer_id, blob, latest in rows:
-            found[customer_id] = (decode_state(blob), latest)
-    return found
+    rows = rows_where_in(
+        connection,
+        customer_profiles,
+        [p.customer_id, p.state, p.updated_at_us],
+        p.customer_id,
+        customer_ids,
+        also=(p.generation, generation),
+    )
+    return {customer_id: (decode_state(blob), latest) for customer_id, blob, latest in rows}
 
 
 def _row(generation: int, customer_id: str, state: ProfileState, latest: int) -> dict[str, object]:
@@ -243,16 +242,10 @@ def _row(generation: int, customer_id: str, state: ProfileState, latest: int) ->
 
 
 def _upsert(connection: Connection, rows: list[dict[str, object]]) -> None:
-    if not rows:
-        return
-    statement = dialect_insert(connection, customer_profiles)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["generation", "customer_id"],
-            set_={
-                "state": statement.excluded.state,
-                "updated_at_us": statement.excluded.updated_at_us,
-            },
-        ),
+    bulk_upsert(
+        connection,
+        customer_profiles,
         rows,
+        key=["generation", "customer_id"],
+        update=["state", "updated_at_us"],
     )

@@ -23,6 +23,7 @@ from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identity_keys
 from touchline.processing.port import CONFLICTING_DUPLICATE, Emit, Outcome, Processor, Rejected
 from touchline.projections.aliases import Aliases
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import timeline_entries
 from touchline.store.writes import bulk_insert_ignoring_duplicates
 
@@ -67,10 +68,10 @@ class TimelineProjection(Processor):
         self._encode = codec.encode
         self.followers = tuple(followers)
 
-    def row(self, event: Envelope, customer_id: str) -> dict[str, object]:
+    def row(self, event: Envelope, customer_id: str, key: str | None = None) -> dict[str, object]:
         """The pure part: one event in, one row out (no I/O)."""
         return {
-            "event_id": str(event.id),
+            "event_id": key or str(event.id),
             "customer_id": customer_id,
             "occurred_at_us": to_us(event.occurred_at),
             "recorded_at_us": None if event.recorded_at is None else to_us(event.recorded_at),
@@ -99,7 +100,8 @@ class TimelineProjection(Processor):
                 reason = "interaction has no customer_id: identity resolution skipped?"
                 outcome.rejected.append(Rejected(event, reason))
                 continue
-            conflict = known.conflict(event)
+            key = str(event.id)  # once: it is the row's key, the index's and the cache's
+            conflict = known.conflict(event, key)
             if conflict is not None:
                 outcome.rejected.append(conflict)
                 continue
@@ -118,8 +120,8 @@ class TimelineProjection(Processor):
                 survivor = self._split(connection, aliases, payload)
                 self._rebuild(connection, [survivor, payload.restored_id], outcome)
             customer_id = aliases[event.customer_id]
-            pending.rows.append(self.row(event, customer_id))
-            if known.first_time(event):
+            pending.rows.append(self.row(event, customer_id, key))
+            if known.first_time(event, key):
                 pending.new.append((event, customer_id))
         self._flush(connection, pending, outcome)
         return outcome
@@ -176,13 +178,8 @@ class _Rows:
 def _stored(connection: Connection, events: Sequence[Envelope]) -> dict[str, bytes]:
     """The stored event of each id in ``events`` the timeline already holds."""
     ids = list({str(event.id) for event in events})
-    held: dict[str, bytes] = {}
     t = timeline_entries.c
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        query = select(t.event_id, t.event).where(t.event_id.in_(chunk))
-        held.update(connection.execute(query).all())
-    return held
+    return dict(rows_where_in(connection, timeline_entries, [t.event_id, t.event], t.event_id, ids))
 
 
 class _Known:
@@ -201,9 +198,8 @@ class _Known:
         self._met: dict[str, Envelope] = {}
         self._digests: dict[str, str] = {}
 
-    def conflict(self, event: Envelope) -> Rejected | None:
+    def conflict(self, event: Envelope, key: str) -> Rejected | None:
         """A rejection when ``event``'s id is known with other content."""
-        key = str(event.id)
         applied = self._applied(key)
         if applied is None:
             return None
@@ -217,9 +213,8 @@ class _Known:
         details = (("digest.applied", applied), ("digest.received", received))
         return Rejected(event, reason, code=CONFLICTING_DUPLICATE, details=details)
 
-    def first_time(self, event: Envelope) -> bool:
+    def first_time(self, event: Envelope, key: str) -> bool:
         """True once for an id the timeline did not hold before this batch."""
-        key = str(event.id)
         if key in self._stored or key in self._met:
             return False
         self._met[key] = event
