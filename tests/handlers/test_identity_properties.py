@@ -9,6 +9,7 @@ identifiers never join anyone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, select
 
-from tests.conftest import DAY
+from tests.conftest import DAY, STORES
 from tests.helpers import event
+from tests.stores import fresh_database
 from touchline.events import Envelope, Identities
 from touchline.events.identity import CustomerIdentified
 from touchline.handlers.identity import IdentityResolver
@@ -34,13 +36,23 @@ SHARED = "orders@reseller.example"
 RULES = IdentityRules(blocked=frozenset({("email", SHARED)}))
 
 
-@pytest.fixture(scope="module")
-def graph_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("graph") / "graph.db"
-    engine = make_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture(scope="module", params=STORES)
+def graph_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """An empty graph per store: on PostgreSQL the resolvers read through
+    and lock instead of trusting a clock-checked cache, so both are proven."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            path: Path = tmp_path_factory.mktemp("graph") / "graph.db"
+            url = f"sqlite:///{path}"
+        else:
+            server: str = request.getfixturevalue("postgres_server_url")
+            url = stack.enter_context(fresh_database(server))
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        yield engine
+        engine.dispose()
 
 
 links = st.lists(

@@ -16,9 +16,12 @@ customer ids each side keeps, so each projection can split its rows from the
 event alone.
 
 Several resolvers may share the graph (Kafka workers on different
-partitions): each batch bumps the graph's clock first, which serialises the
-batches' transactions, and a resolver whose previous version is not the one
-just below drops its cache.
+partitions). On PostgreSQL each locks only the people a batch touches and
+reads them afresh, so workers on disjoint people commit side by side
+(:mod:`touchline.handlers.identity_locks`). On SQLite, whose one writer lock
+serialises them anyway, each batch bumps the graph's clock, and a resolver
+whose previous version is not the one just below drops its cache: a single
+writer keeps its cache across batches, the fast path.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import to_us
 from touchline.events.keys import identity_keys
 from touchline.handlers import identity_graph as graph
-from touchline.handlers.identity_graph import Key
+from touchline.handlers import identity_locks as locks
+from touchline.handlers.identity_graph import Key, Link
 from touchline.handlers.identity_rules import IdentityRules
 from touchline.processing.port import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
 
@@ -78,8 +82,9 @@ class IdentityResolver(Processor):
         self.cache_limit = cache_limit
         """Identifiers kept in memory (about 500 bytes each) before the cache
         starts again empty: a hot working set refills it within a batch."""
-        # A cache of the graph, true while this resolver is its only writer
-        # (checked by the clock on every batch).
+        # A cache of the graph, true while this resolver is its only writer:
+        # checked by the clock on every SQLite batch, and only a segment long
+        # on PostgreSQL, where it holds just what the segment locked.
         self._version: int | None = None
         self._node: dict[Key, str] = {}
         """The customer each identifier first joined (never changes)."""
@@ -100,10 +105,11 @@ class IdentityResolver(Processor):
         self._separations = None
 
     def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        version = graph.tick(connection)
-        if self._version != version - 1 or len(self._node) > self.cache_limit:
-            self._drop_cache()
-        self._version = version
+        if not locks.concurrent_writers(connection):
+            version = graph.tick(connection)
+            if self._version != version - 1 or len(self._node) > self.cache_limit:
+                self._drop_cache()
+            self._version = version
         outcome = Outcome.nothing()
         segment: list[Envelope] = []
         bad_values = value_problems(events)
@@ -127,7 +133,31 @@ class IdentityResolver(Processor):
     ) -> None:
         if not events:
             return
-        self._load(connection, {key for event in events for key in identity_keys(event.identities)})
+        keys = {key for event in events for key in identity_keys(event.identities)}
+        if not locks.concurrent_writers(connection):
+            self._load(connection, keys)
+            batch = self._attribute(events, outcome)
+            graph.write(connection, batch.customers, batch.links, batch.merges)
+            return
+        while True:
+            self._drop_cache()
+            self._fill(connection, locks.hold_links(connection, keys))
+            emitted, rejected = len(outcome.emitted), len(outcome.rejected)
+            batch = self._attribute(events, outcome)
+            savepoint = connection.begin_nested()
+            claimed = graph.write(connection, batch.customers, batch.links, batch.merges)
+            if claimed == len(batch.links):
+                savepoint.commit()
+                return
+            # Another resolver committed an identifier this segment took for
+            # new: undo, and decide again with its row in sight.
+            savepoint.rollback()
+            del outcome.emitted[emitted:]
+            del outcome.rejected[rejected:]
+            log.info("identifier claimed by another resolver, redoing", events=len(events))
+
+    def _attribute(self, events: Sequence[Envelope], outcome: Outcome) -> _Pending:
+        """Who each event belongs to, from the cache: the rows and merges to write."""
         batch = _Pending()
         # In the order they happened, not the order of the partitions they were
         # read from: a person's events sit on several partitions (one keyed by
@@ -161,7 +191,7 @@ class IdentityResolver(Processor):
                         }
                     )
             outcome.emitted.append(self._emit(event, customer_id))
-        graph.write(connection, batch.customers, batch.links, batch.merges)
+        return batch
 
     def _customer_for(
         self, batch: _Pending, event: Envelope, keys: list[Key], outcome: Outcome
@@ -237,6 +267,12 @@ class IdentityResolver(Processor):
         if graph.surviving_customer(connection, restored) is None:
             outcome.rejected.append(Rejected(event, f"unknown customer {restored!r}"))
             return
+        if locks.concurrent_writers(connection):
+            # Both sides: the pair kept apart is checked by merges holding them.
+            locks.hold_customers(connection, {restored, request.survivor_id})
+            # Identifiers leave a root that stays one: resolvers that read
+            # before this commits must read again (identity_locks says why).
+            graph.tick(connection)
         graph.separate(connection, restored, request.survivor_id, str(event.id))
         cut = graph.split(connection, restored)
         self._drop_cache()
@@ -292,14 +328,27 @@ class IdentityResolver(Processor):
         return Emit(self.interactions_topic, customer_id.encode(), attributed)
 
     def _load(self, connection: Connection, keys: set[Key]) -> None:
+        """The single writer's way: what the cache lacks."""
+        missing = [k for k in keys if k not in self._node]
         if self._separations is None:
-            self._separations = []
-            for a, b, root_a, root_b in graph.load_separations(connection):
-                self._separations.append((a, b))
-                for node, root in ((a, root_a), (b, root_b)):
-                    self._root[node] = root
-                    self._nodes[root].add(node)
-        for link in graph.load_links(connection, [k for k in keys if k not in self._node]):
+            self._fill(connection, graph.load_links(connection, missing))
+        else:
+            self._add(graph.load_links(connection, missing))
+
+    def _fill(self, connection: Connection, links: list[Link]) -> None:
+        """The cache, from the separated pairs and ``links``. Read after
+        locking, a pair's roots are current for every root held, and those
+        are the only ones a merge compares."""
+        self._separations = []
+        for a, b, root_a, root_b in graph.load_separations(connection):
+            self._separations.append((a, b))
+            for node, root in ((a, root_a), (b, root_b)):
+                self._root[node] = root
+                self._nodes[root].add(node)
+        self._add(links)
+
+    def _add(self, links: list[Link]) -> None:
+        for link in links:
             self._node[link.key] = link.node
             self._root[link.node] = link.root
             self._nodes[link.root].add(link.node)

@@ -4,8 +4,9 @@ Merges form a tree per person: a merged customer points at the one it was
 folded into (``merged_into``) and every customer carries the root it lives on
 now (``root_id``); identifiers keep the customer they first joined
 (``node_id``) and the root (``customer_id``). A merge relabels one root; an
-unmerge cuts one edge and relabels the cut-off subtree. The resolver is the
-only writer; these are its statements, and the lookups readers use.
+unmerge cuts one edge and relabels the cut-off subtree. Resolvers are the
+only writers; these are their statements, and the lookups readers use. How
+several resolvers share the graph is :mod:`touchline.handlers.identity_locks`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ARRAY, ColumnElement, Connection, String, any_, bindparam, select, update
 
 from touchline.store.tables import customers, identifiers, identity_separations, processor_clocks
 from touchline.store.writes import bulk_insert_ignoring_duplicates
@@ -41,18 +42,24 @@ _MARK_MERGED = (
 )
 
 
+_CLOCK = "identity-graph"
+
+
 def tick(connection: Connection) -> int:
     """Bump the graph's clock and return the new version.
 
-    The row lock this takes is held to the end of the transaction, so
-    resolvers sharing a database apply their batches one at a time (SQLite
-    has a single writer anyway); a version one above the last one this
-    resolver wrote means nobody else wrote in between.
+    On SQLite every resolver batch does: SQLite has one writer at a time and
+    this write takes its lock first, so resolvers sharing a file apply their
+    batches one at a time, and a version one above the last one a resolver
+    wrote means nobody else wrote in between and its cache still holds.
+
+    On PostgreSQL only unmerges do, to say that identifiers may have left a
+    root that is still a root (see :mod:`touchline.handlers.identity_locks`).
     """
     clock = processor_clocks.c
     version = connection.execute(
         update(processor_clocks)
-        .where(clock.name == "identity-graph")
+        .where(clock.name == _CLOCK)
         .values(version=clock.version + 1)
         .returning(clock.version)
     ).scalar_one_or_none()
@@ -61,11 +68,48 @@ def tick(connection: Connection) -> int:
     return int(version)
 
 
+def read_clock(connection: Connection) -> int | None:
+    """The clock's version as last committed, without waiting for a writer."""
+    clock = processor_clocks.c
+    return connection.execute(
+        select(clock.version).where(clock.name == _CLOCK)
+    ).scalar_one_or_none()
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     key: Key
     node: str
     root: str
+
+
+def lock_roots(connection: Connection, customer_ids: Iterable[str]) -> set[str]:
+    """Lock the rows of those ``customer_ids`` that are roots, in id order (a
+    row another transaction locked and then merged away is skipped once it
+    commits); the ids locked. PostgreSQL only: SQLite has no row locks."""
+    c = customers.c
+    wanted = sorted(set(customer_ids))
+    locked: set[str] = set()
+    # Chunks in id order keep the whole acquisition in id order.
+    for start in range(0, len(wanted), _CHUNK):
+        locked.update(
+            connection.execute(
+                select(c.customer_id)
+                .where(_among(connection, c.customer_id, wanted[start : start + _CHUNK]))
+                .where(c.root_id == c.customer_id)
+                .order_by(c.customer_id)
+                .with_for_update()
+            ).scalars()
+        )
+    return locked
+
+
+def roots_of(connection: Connection, customer_ids: Iterable[str]) -> set[str]:
+    """The roots those customers live on now (unknown ids are left out)."""
+    wanted = sorted(set(customer_ids))
+    c = customers.c
+    found = connection.execute(select(c.root_id).where(_among(connection, c.customer_id, wanted)))
+    return set(found.scalars())
 
 
 def load_links(connection: Connection, keys: Iterable[Key]) -> list[Link]:
@@ -81,11 +125,23 @@ def load_links(connection: Connection, keys: Iterable[Key]) -> list[Link]:
         for start in range(0, len(values), _CHUNK):
             rows = connection.execute(
                 select(i.value, i.node_id, i.customer_id).where(
-                    i.kind == kind, i.value.in_(values[start : start + _CHUNK])
+                    i.kind == kind, _among(connection, i.value, values[start : start + _CHUNK])
                 )
             )
             found.extend(Link((kind, value), node, root) for value, node, root in rows)
     return found
+
+
+def _among(
+    connection: Connection, column: ColumnElement[str], values: list[str]
+) -> ColumnElement[bool]:
+    """``column IN (values)``. On PostgreSQL as ``= ANY`` of one array
+    parameter: the statement text stays the same whatever the count, so
+    psycopg parses it once, not once per batch (that parsing took about a
+    quarter of a PostgreSQL resolver batch's time)."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def load_separations(connection: Connection) -> list[tuple[str, str, str, str]]:
@@ -115,15 +171,20 @@ def write(
     new_customers: Sequence[dict[str, object]],
     links: Sequence[dict[str, object]],
     merges: Sequence[dict[str, str]],
-) -> None:
+) -> int:
     """Rows a batch created, then its merges in the order decided (a chain,
-    a into b then b into c, ends in c because the updates run in order)."""
+    a into b then b into c, ends in c because the updates run in order).
+
+    Returns how many of ``links`` went in: fewer means another writer
+    claimed an identifier first (see :mod:`touchline.handlers.identity_locks`).
+    """
     bulk_insert_ignoring_duplicates(connection, customers, new_customers)
-    bulk_insert_ignoring_duplicates(connection, identifiers, links)
+    claimed = bulk_insert_ignoring_duplicates(connection, identifiers, links)
     if merges:
         connection.execute(_MOVE_IDENTIFIERS, merges)
         connection.execute(_MOVE_CUSTOMERS, merges)
         connection.execute(_MARK_MERGED, merges)
+    return claimed
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,9 +110,11 @@ processor_clocks = Table(
 )
 """A row per shared structure that several workers of one processor write:
 its row lock orders their transactions. ``identity-graph`` is bumped by every
-resolver batch (a version the resolver did not write itself tells it that its
-cache is stale); ``timeline-aliases`` is held shared by timeline batches and
-exclusively by those that merge or split customers."""
+resolver batch on SQLite (a version the resolver did not write itself tells
+it that its cache is stale) and only by unmerges on PostgreSQL, where
+resolvers lock the customers they touch instead; ``timeline-aliases`` is held
+shared by timeline batches and exclusively by those that merge or split
+customers."""
 
 customer_profiles = Table(
     "customer_profiles",

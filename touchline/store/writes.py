@@ -25,8 +25,9 @@ def insert_ignoring_duplicates(connection: Connection, table: Table) -> Any:
 
 def bulk_insert_ignoring_duplicates(
     connection: Connection, table: Table, rows: Sequence[Mapping[str, object]]
-) -> None:
-    """Many rows, ignoring ones already there, in one driver-level executemany.
+) -> int:
+    """Many rows, ignoring ones already there, in one driver-level executemany;
+    how many went in (psycopg and sqlite3 both sum an executemany's row counts).
 
     The statement is compiled once per dialect, table and column set; rows go
     straight to the driver, skipping SQLAlchemy's per-row parameter processing
@@ -58,13 +59,16 @@ def _bulk(
     key: tuple[str, ...] = (),
 ) -> None:
     if not rows:
-        return
+        return 0
     columns = tuple(rows[0])
     sql, order = _compiled(connection, table, columns, update, key)
     if order is None:
-        connection.exec_driver_sql(sql, list(rows))
+        result = connection.exec_driver_sql(sql, list(rows))
     else:
-        connection.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+        result = connection.exec_driver_sql(
+            sql, [tuple(row[name] for name in order) for row in rows]
+        )
+    return result.rowcount
 
 
 _Key = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
