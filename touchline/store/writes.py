@@ -34,7 +34,7 @@ def bulk_insert_ignoring_duplicates(
     (about 7 us a row, a third of the timeline's cost). That is safe only for
     columns of plain str, int, bytes or None, which is all these tables hold.
     """
-    _bulk(connection, table, rows, update=())
+    return _bulk(connection, table, rows, update=())
 
 
 def bulk_upsert(
@@ -57,7 +57,7 @@ def _bulk(
     *,
     update: tuple[str, ...],
     key: tuple[str, ...] = (),
-) -> None:
+) -> int:
     if not rows:
         return 0
     columns = tuple(rows[0])
