@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -83,3 +84,23 @@ def test_a_stage_that_dies_is_reported_by_name(tmp_path: Path) -> None:
             assert wait_until(reported, timeout=30)
         finally:
             stages.stop()
+
+
+def test_stopping_never_waits_on_a_stage_killed_in_its_sleep(tmp_path: Path) -> None:
+    """An idle stage sleeps between polls; killed there, it must not hold up
+    the parent's way out (a multiprocessing Event once did: setting it waits
+    for every sleeper to wake)."""
+    settings = _settings(tmp_path / "data")
+    with build_backbone(settings) as backbone:
+        stages = parallel.Stages(backbone)
+        stages.start()
+        try:
+            # Idle (nothing published), it sleeps between rounds: once it has
+            # gone round a few times, a kill most likely finds it asleep.
+            assert wait_until(lambda: stages.rounds()["timeline"] >= 3, timeout=30)
+            os.kill(stages.pids()["timeline"], signal.SIGKILL)
+        finally:
+            stopping = threading.Thread(target=stages.stop)
+            stopping.start()
+            stopping.join(timeout=60)
+        assert not stopping.is_alive(), "the parent hung stopping its stages"

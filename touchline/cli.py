@@ -176,9 +176,14 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     try:
         with build_backbone(settings) as backbone:
+            stores = ", ".join(
+                f"{runner.processor.name} -> {runner.engine.url.render_as_string()}"
+                for runner in backbone.runners
+            )
+            how = "a process per processor" if backbone.parallel else "one process"
             print(
-                f"touchline: running on {settings.resolved_log_url} "
-                f"-> {settings.resolved_database_url} (Ctrl-C stops)",
+                f"touchline: running on {settings.resolved_log_url} in {how}: {stores} "
+                "(Ctrl-C stops)",
                 file=sys.stderr,
             )
             parallel.run(backbone, stop)

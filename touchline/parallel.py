@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from multiprocessing.context import ForkProcess
 from multiprocessing.sharedctypes import Synchronized
-from multiprocessing.synchronize import Event as ProcessEvent
 
 import structlog
 from sqlalchemy.exc import OperationalError
@@ -55,27 +54,38 @@ class Stages:
         self.names = [runner.processor.name for runner in backbone.runners]
         self.idle_sleep = idle_sleep
         self._context = multiprocessing.get_context("fork")
-        self._stop = self._context.Event()
+        # A flag, not a multiprocessing.Event: setting an Event waits for the
+        # processes asleep on it to wake, and a stage killed in its sleep
+        # never does, which hung the parent on its way out.
+        self._stop: Synchronized[bool] = self._context.Value(ctypes.c_bool, False)
         self._taken: dict[str, Synchronized[int]] = {}
+        self._rounds: dict[str, Synchronized[int]] = {}
         self._processes: dict[str, ForkProcess] = {}
 
     def start(self) -> None:
         parent = os.getpid()
         for name in self.names:
             taken: Synchronized[int] = self._context.Value("q", 0)
+            rounds: Synchronized[int] = self._context.Value("q", 0)
             stage = _Stage(self.backbone.settings, name, parent, self.idle_sleep)
             process = self._context.Process(
                 target=_stage,
-                args=(stage, self._stop, taken),
+                args=(stage, self._stop, taken, rounds),
                 name=f"touchline-{name}",
                 daemon=True,
             )
             process.start()
-            self._taken[name], self._processes[name] = taken, process
+            self._taken[name], self._rounds[name] = taken, rounds
+            self._processes[name] = process
 
     def pids(self) -> dict[str, int]:
         """Each stage's process id, by processor name."""
         return {name: p.pid for name, p in self._processes.items() if p.pid is not None}
+
+    def rounds(self) -> dict[str, int]:
+        """How many times each stage has gone round its loop: a stage that
+        stops counting while it has work is stuck."""
+        return {name: value.value for name, value in self._rounds.items()}
 
     def taken(self) -> int:
         """Events the stages have taken so far (applied or dead-lettered)."""
@@ -84,7 +94,7 @@ class Stages:
     def check(self) -> None:
         """Raise StageFailed when a stage's process has ended on its own."""
         for name, process in self._processes.items():
-            if process.exitcode is not None and not self._stop.is_set():
+            if process.exitcode is not None and not self._stop.value:
                 raise StageFailed(
                     f"the {name} stage stopped (exit code {process.exitcode}); "
                     "its message is above, and nothing of its last batch was committed"
@@ -104,7 +114,7 @@ class Stages:
         return waiting
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.value = True
         for process in self._processes.values():
             process.join(timeout=60)
             if process.is_alive():
@@ -158,7 +168,9 @@ class _Stage:
     idle_sleep: float
 
 
-def _stage(stage: _Stage, stop: ProcessEvent, taken: Synchronized[int]) -> None:
+def _stage(
+    stage: _Stage, stop: Synchronized[bool], taken: Synchronized[int], rounds: Synchronized[int]
+) -> None:
     """A child's life: one processor's runner, until told to stop."""
     settings, name, idle_sleep = stage.settings, stage.name, stage.idle_sleep
     _die_with(stage.parent)
@@ -167,16 +179,18 @@ def _stage(stage: _Stage, stop: ProcessEvent, taken: Synchronized[int]) -> None:
     # ends it at once, which is as harmless as a kill -9: nothing of an
     # unfinished batch is committed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, forked with it
     with build_backbone(settings, migrate=False, only=[name]) as backbone:
         [runner] = backbone.runners
         backoff = idle_sleep
-        while not stop.is_set():
+        while not stop.value:
+            rounds.value += 1
             try:
                 moved = runner.fire_due() + runner.step()
             except (RetryLater, OperationalError, LogError) as error:
                 log.error("retrying later", processor=name, error=str(error), retry_in=backoff)
                 wanted = error.after if isinstance(error, RetryLater) else None
-                stop.wait(backoff if wanted is None else wanted)
+                _nap(stop, backoff if wanted is None else wanted)
                 backoff = min(backoff * 2, 5.0)
                 continue
             except ProcessorStopped as error:
@@ -185,7 +199,14 @@ def _stage(stage: _Stage, stop: ProcessEvent, taken: Synchronized[int]) -> None:
             backoff = idle_sleep
             taken.value = runner.stats.taken
             if not moved:
-                stop.wait(idle_sleep)
+                _nap(stop, idle_sleep)
+
+
+def _nap(stop: Synchronized[bool], seconds: float) -> None:
+    """Sleep up to ``seconds``, waking soon after ``stop`` is raised."""
+    deadline = time.monotonic() + seconds
+    while not stop.value and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.02))
 
 
 def _die_with(parent: int) -> None:
