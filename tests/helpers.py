@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from touchline.bootstrap import Backbone, packing_policies
 from touchline.events import Envelope, Identities, Payload, new_event
 from touchline.events.call import InboundCallEnded
 from touchline.events.email import EmailOpened, EmailSent
+from touchline.processing.clock import Clock
+from touchline.processing.port import Processor
+from touchline.processing.runner import ProcessorRunner
 from touchline.projections.timeline import TimelineEntry
 
 ANN = Identities(email="ann@example.com", phone="+14155550134")
@@ -54,3 +58,19 @@ def ann_story(start: datetime) -> list[Envelope]:
 
 def summaries(entries: list[TimelineEntry]) -> list[str]:
     return [entry.summary for entry in entries]
+
+
+def runner_for(
+    backbone: Backbone, processor: Processor, *, clock: Clock | None = None
+) -> ProcessorRunner:
+    """A runner for a test's own processor, on the backbone's log and system
+    database, packing emits as production does."""
+    return ProcessorRunner(
+        processor,
+        backbone.log,
+        backbone.engine,
+        backbone.codec,
+        dead_letter_topic=backbone.settings.topics.dead_letter,
+        clock=clock,
+        packing=packing_policies(backbone.settings),
+    )

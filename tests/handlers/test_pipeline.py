@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, delete
 
 from tests.conftest import DAY
-from tests.helpers import ann_story, summaries
+from tests.helpers import ann_story, runner_for, summaries
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
@@ -16,7 +16,6 @@ from touchline.handlers.identity_graph import find_customer
 from touchline.log.port import Record, StoredRecord, TopicPartition
 from touchline.processing.dead_letter import describe
 from touchline.processing.port import Outcome, Processor
-from touchline.processing.runner import ProcessorRunner
 from touchline.projections.timeline import TimelinePage, read_timeline
 from touchline.store.tables import projector_positions
 
@@ -127,13 +126,7 @@ def test_an_event_the_processor_cannot_apply_is_dead_lettered_alone(backbone: Ba
     topic = backbone.settings.topics.touchpoints
     backbone.publisher.publish(story)
     choosy = _Choosy(topic, poison=str(story[1].id))
-    runner = ProcessorRunner(
-        choosy,
-        backbone.log,
-        backbone.engine,
-        backbone.codec,
-        dead_letter_topic=backbone.settings.topics.dead_letter,
-    )
+    runner = runner_for(backbone, choosy)
     while runner.step():
         pass
     assert sorted(choosy.applied) == sorted([str(story[0].id), str(story[2].id)])

@@ -153,33 +153,43 @@ def test_resolvers_on_disjoint_people_commit_while_the_other_is_open(graph: Engi
     assert len(_owners(graph, ann)) == 1
 
 
-def test_a_resolver_touching_a_held_person_waits_then_follows_the_merge(graph: Engine) -> None:
-    """B's event for a person A is merging waits on A's lock, then lands on
-    the survivor A chose, never on the customer A merged away."""
-    ann = _person(1)
-    _commit(graph, _resolver(), _seen_apart(ann))
+def _waits_then_follows(
+    graph: Engine, held: Sequence[Envelope], waiting: Sequence[Envelope]
+) -> Outcome:
+    """Resolver A processes ``held`` in a transaction it keeps open; resolver
+    B, given ``waiting``, must wait on A's locks (seen in pg_stat_activity),
+    and once A commits, finish: B's outcome."""
     holder = graph.connect()
     open_transaction = holder.begin()
     other: _Other | None = None
     try:
-        _resolver().process(holder, _linked(ann, [("email", "phone"), ("phone", "crm_id")]))
-        late = event(
-            EmailOpened(message_id="late"),
-            DAY + timedelta(hours=1),
-            identities=Identities(phone=ann["phone"], fax="+14155550199"),
-        )
-        other = _Other(graph, [late])
+        _resolver().process(holder, held)
+        other = _Other(graph, waiting)
         with graph.connect() as observer:
             assert wait_until(lambda: other.waits_on_a_lock(observer), PATIENCE)
         assert not other.result.done()
         open_transaction.commit()
-        outcome = other.result.result(timeout=PATIENCE)
+        return other.result.result(timeout=PATIENCE)
     finally:
         if open_transaction.is_active:
             open_transaction.rollback()
         holder.close()
         if other is not None:
             other.close()
+
+
+def test_a_resolver_touching_a_held_person_waits_then_follows_the_merge(graph: Engine) -> None:
+    """B's event for a person A is merging waits on A's lock, then lands on
+    the survivor A chose, never on the customer A merged away."""
+    ann = _person(1)
+    _commit(graph, _resolver(), _seen_apart(ann))
+    late = event(
+        EmailOpened(message_id="late"),
+        DAY + timedelta(hours=1),
+        identities=Identities(phone=ann["phone"], fax="+14155550199"),
+    )
+    held = _linked(ann, [("email", "phone"), ("phone", "crm_id")])
+    outcome = _waits_then_follows(graph, held, [late])
     [survivor] = _owners(graph, {k: ann[k] for k in ("email", "phone", "crm_id")})
     assert _attributed(outcome) == {survivor}
     with graph.connect() as connection:
@@ -205,27 +215,12 @@ def test_a_resolver_waiting_on_an_unmerge_follows_the_identifiers_it_moved(
         source="test",
         customer_id=survivor,
     )
-    holder = graph.connect()
-    open_transaction = holder.begin()
-    other: _Other | None = None
-    try:
-        _resolver().process(holder, [unmerge])
-        late = event(
-            EmailOpened(message_id="late"),
-            DAY + timedelta(hours=2),
-            identities=Identities(phone=ann["phone"], fax="+14155550199"),
-        )
-        other = _Other(graph, [late])
-        with graph.connect() as observer:
-            assert wait_until(lambda: other.waits_on_a_lock(observer), PATIENCE)
-        open_transaction.commit()
-        outcome = other.result.result(timeout=PATIENCE)
-    finally:
-        if open_transaction.is_active:
-            open_transaction.rollback()
-        holder.close()
-        if other is not None:
-            other.close()
+    late = event(
+        EmailOpened(message_id="late"),
+        DAY + timedelta(hours=2),
+        identities=Identities(phone=ann["phone"], fax="+14155550199"),
+    )
+    outcome = _waits_then_follows(graph, [unmerge], [late])
     assert _attributed(outcome) == {restored}
     assert _owners(graph, {"phone": ann["phone"], "fax": "+14155550199"}) == {restored}
     assert _owners(graph, {"email": ann["email"]}) == {survivor}
@@ -236,29 +231,14 @@ def test_an_identifier_claimed_by_another_resolver_first_joins_its_customer(
 ) -> None:
     """Both resolvers take the same identifier for new; the one that commits
     second redoes its work and joins the first one's customer."""
-    holder = graph.connect()
-    open_transaction = holder.begin()
-    other: _Other | None = None
     first = event(EmailOpened(message_id="m1"), DAY, identities=Identities(email="cy@example.com"))
     second = event(
         CustomerIdentified(method="login"),
         DAY + timedelta(minutes=1),
         identities=Identities(email="cy@example.com", web_id="web-cy"),
     )
-    try:
-        _resolver().process(holder, [first])
-        other = _Other(graph, [second])
-        with graph.connect() as observer:
-            # Its insert of the e-mail address waits on the open transaction's row.
-            assert wait_until(lambda: other.waits_on_a_lock(observer), PATIENCE)
-        open_transaction.commit()
-        outcome = other.result.result(timeout=PATIENCE)
-    finally:
-        if open_transaction.is_active:
-            open_transaction.rollback()
-        holder.close()
-        if other is not None:
-            other.close()
+    # B's insert of the e-mail address waits on the open transaction's row.
+    outcome = _waits_then_follows(graph, [first], [second])
     winner = f"cus_{first.id.hex}"
     assert _owners(graph, {"email": "cy@example.com", "web_id": "web-cy"}) == {winner}
     assert _attributed(outcome) == {winner}

@@ -8,13 +8,12 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from tests.conftest import DAY
-from tests.helpers import ann_story
-from touchline.bootstrap import Backbone, packing_policies
+from tests.helpers import ann_story, runner_for
+from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.log.port import TopicPartition
 from touchline.processing.packing import Packing, pack
 from touchline.processing.port import Emit
-from touchline.processing.runner import ProcessorRunner
 from touchline.projections.timeline import TimelineProjection
 
 
@@ -51,13 +50,9 @@ def test_a_follower_emits_in_the_timelines_batch_one_record_per_event(
     while resolver.step():
         pass
     state_topic = settings.topics.campaign_state
-    timeline = ProcessorRunner(
+    timeline = runner_for(
+        backbone,
         TimelineProjection(settings.topics.interactions, backbone.codec, [_Echo(state_topic)]),
-        backbone.log,
-        backbone.engine,
-        backbone.codec,
-        dead_letter_topic=settings.topics.dead_letter,
-        packing=packing_policies(settings),
     )
     while timeline.step():
         pass

@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import Connection
 
 from tests.conftest import DAY
-from tests.helpers import ann_story
+from tests.helpers import ann_story, runner_for
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.processing.embedded import EmbeddedRuntime, wait_until
 from touchline.processing.port import Outcome, Processor, ProcessorStopped, RetryLater
-from touchline.processing.runner import ProcessorRunner
 
 
 class _Moody(Processor):
@@ -35,16 +34,6 @@ class _Moody(Processor):
             raise self.raises.pop(0)
         self.applied.extend(str(e.id) for e in events)
         return Outcome.nothing()
-
-
-def _runner(backbone: Backbone, processor: Processor) -> ProcessorRunner:
-    return ProcessorRunner(
-        processor,
-        backbone.log,
-        backbone.engine,
-        backbone.codec,
-        dead_letter_topic=backbone.settings.topics.dead_letter,
-    )
 
 
 def _letters(backbone: Backbone) -> int:
@@ -73,7 +62,7 @@ def test_a_transient_failure_keeps_the_batch_and_dead_letters_nothing(
 ) -> None:
     ids = _published(backbone)
     moody = _Moody(backbone.settings.topics.touchpoints, transient)
-    runner = _runner(backbone, moody)
+    runner = runner_for(backbone, moody)
     waiting = sum(runner.lag().values())
 
     with pytest.raises(RetryLater, match=type(transient).__name__ + "|503") as raised:
@@ -96,7 +85,7 @@ def test_a_fault_in_the_processor_stops_it_with_where_and_commits_nothing(
 ) -> None:
     ids = _published(backbone)
     moody = _Moody(backbone.settings.topics.touchpoints, AttributeError("'NoneType' has no 'x'"))
-    runner = _runner(backbone, moody)
+    runner = runner_for(backbone, moody)
     waiting = sum(runner.lag().values())
 
     with pytest.raises(ProcessorStopped) as stopped:
@@ -121,7 +110,7 @@ def test_the_embedded_runtime_backs_off_and_carries_on(backbone: Backbone) -> No
         RetryLater("relay busy", after=0),
         OSError("network unreachable"),
     )
-    runtime = EmbeddedRuntime([_runner(backbone, moody)], idle_sleep=0.01)
+    runtime = EmbeddedRuntime([runner_for(backbone, moody)], idle_sleep=0.01)
     stop = threading.Event()
     thread = threading.Thread(target=runtime.run, args=(stop,), kwargs={"max_backoff": 0.05})
     thread.start()
@@ -139,7 +128,7 @@ def test_a_data_error_retries_the_batch_one_by_one(backbone: Backbone) -> None:
     poison event): one by one, and here every event applies the second time."""
     _published(backbone)
     moody = _Moody(backbone.settings.topics.touchpoints, ValueError("no such offer"))
-    runner = _runner(backbone, moody)
+    runner = runner_for(backbone, moody)
     while runner.step():
         pass
     # The whole first batch failed once; retried singly, every event applied.

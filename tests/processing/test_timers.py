@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import Connection, func, select
 
 from tests.conftest import DAY
-from tests.helpers import ann_story
+from tests.helpers import ann_story, runner_for
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.log.port import TopicPartition
@@ -78,14 +78,7 @@ def test_timers_fire_once_by_the_clock_and_a_cancelled_one_never(backbone: Backb
     clock = ManualClock(DAY)
     topic = backbone.settings.topics.touchpoints
     processor = _FollowUps(topic, cancel_by=third.id, cancels=second.id)
-    runner = ProcessorRunner(
-        processor,
-        backbone.log,
-        backbone.engine,
-        backbone.codec,
-        dead_letter_topic=backbone.settings.topics.dead_letter,
-        clock=clock,
-    )
+    runner = runner_for(backbone, processor, clock=clock)
     _run(runner)
     assert processor.followed_up == []
     assert _pending(backbone) == 1, "the second follow-up was cancelled, the first waits"
@@ -118,14 +111,7 @@ def test_setting_a_timer_again_moves_it(backbone: Backbone) -> None:
     topic = backbone.settings.topics.touchpoints
     processor = _FollowUps(topic, cancel_by=first.id, cancels=first.id)
     processor.cancel_by = _follow_up_id(first)  # nothing cancels here
-    runner = ProcessorRunner(
-        processor,
-        backbone.log,
-        backbone.engine,
-        backbone.codec,
-        dead_letter_topic=backbone.settings.topics.dead_letter,
-        clock=clock,
-    )
+    runner = runner_for(backbone, processor, clock=clock)
     _run(runner)
     # The same event again (a channel re-sends it): its timer is set again, not doubled.
     backbone.publisher.publish([first])
