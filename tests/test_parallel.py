@@ -104,3 +104,28 @@ def test_stopping_never_waits_on_a_stage_killed_in_its_sleep(tmp_path: Path) -> 
             stopping.start()
             stopping.join(timeout=60)
         assert not stopping.is_alive(), "the parent hung stopping its stages"
+
+
+def test_a_data_directory_from_one_database_days_moves_the_graph_once(tmp_path: Path) -> None:
+    """A data directory from before the split kept the identity graph in
+    projections.db: on the first start the graph and the resolver's positions
+    move to identity.db, so nothing is resolved again (which could pick other
+    customer ids than the timeline holds)."""
+    data = tmp_path / "data"
+    _, events = simulate_day(date(2026, 11, 20), 60, seed=5)
+    before = _settings(data, f"sqlite:///{data / 'projections.db'}")
+    with build_backbone(before) as backbone:
+        assert not backbone.publisher.publish(events).rejected
+        backbone.runtime.catch_up()
+    old_world = _world(before)
+
+    after = _settings(data)
+    with build_backbone(after) as backbone:
+        assert (data / "identity.db").exists()
+        for runner in backbone.runners:
+            assert sum(runner.lag().values()) == 0, f"{runner.processor.name} starts over"
+        assert parallel.catch_up(backbone) == 0
+        with backbone.engine.connect() as connection:
+            left = connection.execute(select(identifiers.c.value)).first()
+        assert left is None, "the graph stayed behind in projections.db too"
+    assert _world(after) == old_world

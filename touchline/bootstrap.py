@@ -21,7 +21,9 @@ from touchline.publish import Publisher
 from touchline.queries import Queries
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
+from touchline.store.relocate import relocate
 from touchline.store.secrets import deployment_secret
+from touchline.store.tables import metadata
 
 
 @dataclass
@@ -88,6 +90,11 @@ def _open_stores(settings: Settings, *, migrate: bool) -> dict[str, Engine]:
             if migrate:
                 upgrade(by_url[url])
         stores[name] = by_url[url]
+    if migrate:
+        system = stores[registry.SYSTEM_STORE]
+        for entry in registry.PROCESSORS:
+            tables = [metadata.tables[name] for name in entry.tables]
+            relocate(system, stores[entry.store], entry.name, tables, entry.clocks)
     return stores
 
 

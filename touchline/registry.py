@@ -49,6 +49,10 @@ class Entry:
     name: str
     build: Callable[[Context, Sequence[TimelineFollower]], Processor]
     about: str
+    tables: tuple[str, ...] = ()
+    """The tables that hold its state alone (moved with it to its own store)."""
+    clocks: tuple[str, ...] = ()
+    """Its rows in ``processor_clocks``."""
     store: str = "projections"
     """Its SQLite file on the embedded default (``<data_dir>/<store>.db``):
     processors with files of their own write at once, each in its own process.
@@ -71,7 +75,14 @@ def _timeline(context: Context, followers: Sequence[TimelineFollower]) -> Proces
 
 
 PROCESSORS: tuple[Entry, ...] = (
-    Entry(RESOLVER, _resolver, "touchpoints -> interactions: one customer per person", "identity"),
+    Entry(
+        RESOLVER,
+        _resolver,
+        "touchpoints -> interactions: one customer per person",
+        tables=("customers", "identifiers", "identity_separations"),
+        clocks=("identity-graph",),
+        store="identity",
+    ),
     Entry(TimelineProjection.name, _timeline, "interactions -> the per-customer timeline"),
 )
 
