@@ -141,7 +141,6 @@ def catch_up(backbone: Backbone, progress: Progress | None = None) -> int:
             time.sleep(_POLL_S)
     finally:
         stages.stop()
-    stages.check()
     return stages.taken()
 
 
