@@ -16,20 +16,23 @@ wait on it for a group to settle.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterable, Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import structlog
 from aiokafka.errors import IllegalStateError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from touchline import exit_codes
 from touchline.events.instants import to_us
 from touchline.log.port import LogError, StoredRecord, TopicPartition
 from touchline.processing.clock import Clock, SystemClock
-from touchline.processing.port import RetryLater
+from touchline.processing.port import ProcessorStopped, RetryLater
 from touchline.processing.runner import ProcessorRunner
 from touchline.store.assignments import record_holdings
 
@@ -234,14 +237,18 @@ _RECORD_TRANSIENT = (DBAPIError,)
 _TRANSIENT = (RetryLater, LogError, OperationalError)
 
 
-async def _apply_until_done(
+async def apply_until_done(
     runner: ProcessorRunner, tp: TopicPartition, records: list[StoredRecord]
 ) -> None:
+    """Apply one partition's records: through outages (retried with backoff),
+    never past a fault in the processor (the worker stops)."""
     delay = 0.5
     while True:
         try:
             await asyncio.to_thread(runner.apply, tp, records)
             return
+        except ProcessorStopped as error:
+            _stop_the_worker(error)
         except _TRANSIENT as error:
             wanted = error.after if isinstance(error, RetryLater) else None
             log.warning(
@@ -255,6 +262,20 @@ async def _apply_until_done(
             await asyncio.sleep(delay if wanted is None else wanted)
             # Capped low: after a long outage the worker notices the broker is back soon.
             delay = min(delay * 2, 5.0)
+
+
+def _stop_the_worker(error: ProcessorStopped) -> NoReturn:
+    """A fault in a processor: the worker stops, as the embedded runner does.
+
+    Left to Faust, the agent would crash and be restarted, and the runner
+    would meet the same batch again (it reads any gap from the log) on every
+    later message of the partition: a crash loop that looks like progress.
+    Exiting at once is as safe as a kill -9 (nothing of the batch was
+    committed); the group hands the partitions on, and the message says why.
+    """
+    log.critical("processor stopped; fix the fault, then restart", error=str(error))
+    print(f"touchline: {error}", file=sys.stderr, flush=True)
+    os._exit(exit_codes.INTERNAL)
 
 
 def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, within: float) -> None:
@@ -282,7 +303,7 @@ def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, with
                     )
                 )
             for tp, records in batches.items():
-                await _apply_until_done(runner, tp, records)
+                await apply_until_done(runner, tp, records)
 
     consume.__name__ = f"consume_{runner.processor.name.replace('-', '_')}"
     app.agent(topic, name=runner.processor.name)(consume)
