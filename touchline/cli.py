@@ -67,7 +67,7 @@ _FAILURES: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((UnknownLetter,), exit_codes.REFUSED, ""),
     ((LogError, DBAPIError), exit_codes.UNAVAILABLE, "the log or the database is unavailable: "),
     ((RetryLater,), exit_codes.UNAVAILABLE, "unavailable, try again: "),
-    ((ProcessorStopped,), exit_codes.INTERNAL, ""),
+    ((ProcessorStopped, parallel.StageFailed), exit_codes.INTERNAL, ""),
     ((AlreadyRunning, InvalidCursor, ValueError, OSError), exit_codes.USAGE, ""),
 )
 
