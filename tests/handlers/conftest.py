@@ -51,3 +51,12 @@ def runtime(
     kafka.start_worker()
     yield kafka
     kafka.close()
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[KafkaRuntime]:
+    """A Kafka backbone whose worker the test starts, stops or kills itself."""
+    env = kafka_env(kafka_bootstrap, settings, tmp_path)
+    runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
+    yield runtime
+    runtime.close()

@@ -4,20 +4,16 @@ and tests wait on it (never on a worker's log text) for a group to settle."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from tests.conftest import DAY
-from tests.handlers.conftest import kafka_env
 from tests.kafka_broker import free_port
 from tests.runtimes import KafkaRuntime
-from touchline.bootstrap import Backbone, build_backbone
+from touchline.bootstrap import Backbone
 from touchline.cli import main
-from touchline.config import Settings, load_settings
 from touchline.events.instants import to_us
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
@@ -78,15 +74,6 @@ def test_recording_during_a_database_outage_is_logged_and_skipped(backbone: Back
     assert [(entry["event"], entry["processor"]) for entry in logs] == [
         ("could not record the partitions held", runner.processor.name) for runner in runners
     ]
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[KafkaRuntime]:
-    """A Kafka backbone whose worker the test starts and stops itself."""
-    env = kafka_env(kafka_bootstrap, settings, tmp_path)
-    runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
-    yield runtime
-    runtime.close()
 
 
 def test_lag_names_the_worker_holding_each_partition_until_it_stops(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,15 +58,6 @@ def _resolved(runtime: KafkaRuntime) -> int:
     ]
     resolver.forget()
     return sum(resolver.positions().values())
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[KafkaRuntime]:
-    """A Kafka backbone whose worker the test starts and kills itself."""
-    env = kafka_env(kafka_bootstrap, settings, tmp_path)
-    runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
-    yield runtime
-    runtime.close()
 
 
 @pytest.mark.slow
