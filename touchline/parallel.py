@@ -26,17 +26,11 @@ from dataclasses import dataclass
 from multiprocessing.context import ForkProcess
 from multiprocessing.sharedctypes import Synchronized
 
-import structlog
-from sqlalchemy.exc import OperationalError
-
 from touchline import exit_codes
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
-from touchline.log.port import LogError
-from touchline.processing.embedded import Progress
-from touchline.processing.port import ProcessorStopped, RetryLater
-
-log = structlog.get_logger(__name__)
+from touchline.processing.embedded import EmbeddedRuntime, Progress
+from touchline.processing.port import ProcessorStopped
 
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.25
@@ -181,31 +175,33 @@ def _stage(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, forked with it
     with build_backbone(settings, migrate=False, only=[name]) as backbone:
         [runner] = backbone.runners
-        backoff = idle_sleep
-        while not stop.value:
+
+        def report() -> None:
             rounds.value += 1
-            try:
-                moved = runner.fire_due() + runner.step()
-            except (RetryLater, OperationalError, LogError) as error:
-                log.error("retrying later", processor=name, error=str(error), retry_in=backoff)
-                wanted = error.after if isinstance(error, RetryLater) else None
-                _nap(stop, backoff if wanted is None else wanted)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except ProcessorStopped as error:
-                print(f"touchline: {error}", file=sys.stderr)
-                sys.exit(exit_codes.INTERNAL)
-            backoff = idle_sleep
             taken.value = runner.stats.taken
-            if not moved:
-                _nap(stop, idle_sleep)
+
+        try:
+            EmbeddedRuntime([runner], idle_sleep=idle_sleep).run(_Flag(stop), each_round=report)
+        except ProcessorStopped as error:
+            print(f"touchline: {error}", file=sys.stderr)
+            sys.exit(exit_codes.INTERNAL)
 
 
-def _nap(stop: Synchronized[bool], seconds: float) -> None:
-    """Sleep up to ``seconds``, waking soon after ``stop`` is raised."""
-    deadline = time.monotonic() + seconds
-    while not stop.value and (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(left, 0.02))
+class _Flag:
+    """The parent's stop flag, as a run loop waits on it."""
+
+    def __init__(self, value: Synchronized[bool]) -> None:
+        self._value = value
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, waking soon after the flag is raised."""
+        deadline = time.monotonic() + timeout
+        while not self._value.value and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.02))
+        return self.is_set()
 
 
 def _die_with(parent: int) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import structlog
 from sqlalchemy.exc import OperationalError
@@ -59,6 +58,15 @@ class RunnerLock:
             self._file = None
 
 
+class Stop(Protocol):
+    """What a run stops on: a ``threading.Event``, or a flag shared with a parent process."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> object:
+        """Return after ``timeout`` seconds, or sooner once set."""
+
+
 class EmbeddedRuntime:
     """Cycles through the runners, in pipeline order, until told to stop."""
 
@@ -86,10 +94,18 @@ class EmbeddedRuntime:
     def events_taken(self) -> int:
         return sum(runner.stats.taken for runner in self.runners)
 
-    def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
+    def run(
+        self,
+        stop: Stop,
+        *,
+        max_backoff: float = 5.0,
+        each_round: Callable[[], None] | None = None,
+    ) -> None:
         """Run until ``stop`` is set; back off while the database or the log is
         unavailable or a processor asks to retry later. A ProcessorStopped
-        (a fault in a processor) ends it, with nothing of that batch committed."""
+        (a fault in a processor) ends it, with nothing of that batch committed.
+        ``each_round`` is called after every round (a stage process reports
+        its progress with it)."""
         backoff = self.idle_sleep
         while not stop.is_set():
             try:
@@ -99,9 +115,12 @@ class EmbeddedRuntime:
                 wanted = error.after if isinstance(error, RetryLater) else None
                 stop.wait(backoff if wanted is None else wanted)
                 backoff = min(backoff * 2, max_backoff)
-                continue
-            backoff = self.idle_sleep
-            if not consumed:
+                consumed = None
+            else:
+                backoff = self.idle_sleep
+            if each_round is not None:
+                each_round()
+            if consumed == 0:
                 stop.wait(self.idle_sleep)
 
 

@@ -113,30 +113,21 @@ def make_app(
         await _seek_to_stored_positions(app, assigned, by_topic)
         await record_held(worker, assigned, by_topic.values(), clock)
 
-    @app.on_partitions_revoked.connect
-    async def release_on_revocation(
+    async def release(
         _sender: Any,
         /,
         *_args: Any,
         signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
         **_kwargs: Any,
     ) -> None:
-        # Faust revokes every partition before each assignment (the eager
-        # protocol), and before this worker rejoins the group: clearing here
-        # means no row still names this worker once the group hands its
-        # partitions to another.
         await record_held(worker, (), by_topic.values(), clock)
 
-    @app.on_before_shutdown.connect
-    async def release_on_shutdown(
-        _sender: Any,
-        /,
-        *_args: Any,
-        signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
-        **_kwargs: Any,
-    ) -> None:
-        # Faust sends no revocation while it stops.
-        await record_held(worker, (), by_topic.values(), clock)
+    # Faust revokes every partition before each assignment (the eager
+    # protocol) and before this worker rejoins the group, but sends no
+    # revocation while it stops: clearing on both means no row still names
+    # this worker once the group hands its partitions to another.
+    app.on_partitions_revoked.connect(release)
+    app.on_before_shutdown.connect(release)
 
     return app
 

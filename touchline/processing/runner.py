@@ -69,6 +69,18 @@ class RunnerStats:
         return self.processed + self.dead_lettered
 
 
+_Reads = Sequence[tuple[TopicPartition, Sequence[StoredRecord]]]
+"""Records read from one or more partitions of the runner's topic."""
+
+
+def _where(reads: _Reads) -> str:
+    """``topic[0] at offsets 3..5, [2] at 7..9``: what a batch held."""
+    parts = [
+        f"[{tp.partition}] at offsets {part[0].offset}..{part[-1].offset}" for tp, part in reads
+    ]
+    return f"{reads[0][0].topic}{', '.join(parts)}"
+
+
 @dataclass(slots=True)
 class _Batch:
     """Decoded events with where each came from, and the undecodable."""
@@ -167,10 +179,10 @@ class ProcessorRunner:
                 start=position,
                 records=len(missing),
             )
-            self._run_batch(tp, missing)
+            self._run([(tp, missing)])
             applied += len(missing)
             position = missing[-1].offset + 1
-        self._run_batch(tp, fresh)
+        self._run([(tp, fresh)])
         return applied + len(fresh)
 
     def step(self) -> int:
@@ -187,10 +199,7 @@ class ProcessorRunner:
         if not reads:
             return 0
         taken = self.stats.taken
-        if len(reads) == 1:
-            self._run_batch(*reads[0])
-        else:
-            self._run_partitions(reads)
+        self._run(reads)
         consumed = sum(len(records) for _, records in reads)
         # Read so that the next transaction holds about ``batch_size`` events:
         # a record may carry one event or hundreds.
@@ -198,64 +207,46 @@ class ProcessorRunner:
         self._read_size = max(1, self.batch_size // (per_record * len(reads)))
         return consumed
 
-    def _run_partitions(
-        self, reads: Sequence[tuple[TopicPartition, Sequence[StoredRecord]]]
-    ) -> None:
-        """Several partitions' batches in one transaction; on a data error each
-        partition is tried on its own (and then one event at a time)."""
+    def _run(self, reads: _Reads) -> None:
+        """Partitions' batches in one transaction. On a data error, several
+        partitions are tried each on its own, and one partition one event at
+        a time, so the event that fails again is dead-lettered alone."""
         records = [record for _, part in reads for record in part]
         offsets = {tp: part[-1].offset + 1 for tp, part in reads}
         try:
             self._commit(offsets, self._decode(records))
         except _TRANSIENT as error:
-            raise self._retry_later(reads[0][0], error) from error
+            raise self._retry_later(reads, error) from error
         except _APPLY_ERRORS as error:
             self.forget()
             log.warning(
-                "batch failed, retrying partition by partition",
+                "batch failed, retrying it in parts",
                 processor=self.processor.name,
+                partitions=[tp.partition for tp, _ in reads],
                 error=str(error),
             )
-            for tp, part in reads:
-                self._run_batch(tp, part)
+            if len(reads) > 1:
+                for read in reads:
+                    self._run([read])
+            else:
+                self._run_singly(*reads[0])
         except Exception as error:
             self.forget()
-            raise self._stopped(reads[0][0], records, error) from error
+            raise self._stopped(reads, error) from error
 
-    def _run_batch(self, tp: TopicPartition, records: Sequence[StoredRecord]) -> None:
-        try:
-            self._commit({tp: records[-1].offset + 1}, self._decode(records))
-        except _TRANSIENT as error:
-            raise self._retry_later(tp, error) from error
-        except _APPLY_ERRORS as error:
-            self.forget()
-            log.warning(
-                "batch failed, retrying one by one",
-                processor=self.processor.name,
-                partition=tp.partition,
-                error=str(error),
-            )
-            self._run_singly(tp, records)
-        except Exception as error:
-            self.forget()
-            raise self._stopped(tp, records, error) from error
-
-    def _retry_later(self, tp: TopicPartition, error: Exception) -> RetryLater:
+    def _retry_later(self, reads: _Reads, error: Exception) -> RetryLater:
         """The batch is rolled back and kept: the caller backs off and tries it again."""
         self.forget()
         self.stats.retries += 1
         if isinstance(error, RetryLater):
             return error
         return RetryLater(
-            f"{self.processor.name} on {tp.topic}[{tp.partition}]: {type(error).__name__}: {error}"
+            f"{self.processor.name} on {_where(reads)}: {type(error).__name__}: {error}"
         )
 
-    def _stopped(
-        self, tp: TopicPartition, records: Sequence[StoredRecord], error: Exception
-    ) -> ProcessorStopped:
+    def _stopped(self, reads: _Reads, error: Exception) -> ProcessorStopped:
         return ProcessorStopped(
-            f"{self.processor.name} stopped on {tp.topic}[{tp.partition}] at offsets "
-            f"{records[0].offset}..{records[-1].offset}: {type(error).__name__}: {error} "
+            f"{self.processor.name} stopped on {_where(reads)}: {type(error).__name__}: {error} "
             "(a fault in the processor; nothing of the batch was committed, "
             "so it is applied once the fault is fixed and the runner restarted)"
         )
@@ -279,7 +270,7 @@ class ProcessorRunner:
                 try:
                     self._commit({tp: next_offset}, unit)
                 except _TRANSIENT as error:
-                    raise self._retry_later(tp, error) from error
+                    raise self._retry_later([(tp, [record])], error) from error
                 except _APPLY_ERRORS as error:
                     self.forget()
                     reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
@@ -290,7 +281,7 @@ class ProcessorRunner:
                     self._commit({tp: next_offset}, _Batch([], [], letters))
                 except Exception as error:
                     self.forget()
-                    raise self._stopped(tp, [record], error) from error
+                    raise self._stopped([(tp, [record])], error) from error
 
     def _decode(self, records: Sequence[StoredRecord]) -> _Batch:
         batch = _Batch([], [], [])
