@@ -79,14 +79,10 @@ class Queries:
     def profile(self, customer_id: str, *, now: datetime | None = None) -> Profile | None:
         """The 360-degree profile as of ``now`` (default: the clock); None when
         the profile has seen nothing of this customer yet."""
-        with self.engine.connect() as connection:
-            stored = stored_state(connection, customer_id)
-        if stored is None:
-            return None
-        survivor, state = stored
-        with self.graph.connect() as connection:
-            identifiers = identifiers_of(connection, survivor)
-        return render(survivor, state, self.profile_rules, now or self.clock(), identifiers)
+        with self.engine.connect() as connection, self.graph.connect() as graph:
+            return profile(
+                connection, customer_id, self.profile_rules, now or self.clock(), graph=graph
+            )
 
     def identities(self, customer_id: str) -> tuple[list[str], list[str]]:
         """Every customer id that has folded into ``customer_id``'s survivor
@@ -110,11 +106,18 @@ def find(connection: Connection, codec: EventCodec, identifier: str) -> Lookup:
 
 
 def profile(
-    connection: Connection, customer_id: str, rules: ProfileRules, now: datetime
+    connection: Connection,
+    customer_id: str,
+    rules: ProfileRules,
+    now: datetime,
+    *,
+    graph: Connection | None = None,
 ) -> Profile | None:
-    """:meth:`Queries.profile` on an open connection."""
+    """:meth:`Queries.profile` on open connections (``graph``, the identity
+    graph's, when it is not the same database)."""
     stored = stored_state(connection, customer_id)
     if stored is None:
         return None
     survivor, state = stored
-    return render(survivor, state, rules, now, identifiers_of(connection, survivor))
+    identifiers = identifiers_of(graph or connection, survivor)
+    return render(survivor, state, rules, now, identifiers)
