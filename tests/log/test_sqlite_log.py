@@ -171,8 +171,9 @@ def test_a_reader_racing_a_writer_sees_a_growing_prefix(tmp_path: Path) -> None:
             # writer waits for the reader to see what it wrote, so the reader
             # provably ran mid-stream rather than only when the scheduler let it.
             if (b + 1) % (batches // checkpoints) == 0 and b + 1 < batches:
+                written = (b + 1) * size
                 with caught_up:
-                    caught_up.wait_for(lambda b=b: len(seen) >= (b + 1) * size, timeout=30)
+                    caught_up.wait_for(lambda: len(seen) >= written, timeout=30)
         done.set()
 
     def read() -> None:
