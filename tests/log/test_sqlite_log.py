@@ -6,6 +6,7 @@ reader that races a writer.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -164,6 +165,9 @@ def test_a_reader_racing_a_writer_sees_a_growing_prefix(tmp_path: Path) -> None:
     seen: list[int] = []
     ends: list[int] = []
 
+    def has_read(count: int) -> bool:
+        return len(seen) >= count
+
     def write() -> None:
         for b in range(batches):
             log.append("t", [Record(f"{b}-{i}".encode()) for i in range(size)])
@@ -171,9 +175,8 @@ def test_a_reader_racing_a_writer_sees_a_growing_prefix(tmp_path: Path) -> None:
             # writer waits for the reader to see what it wrote, so the reader
             # provably ran mid-stream rather than only when the scheduler let it.
             if (b + 1) % (batches // checkpoints) == 0 and b + 1 < batches:
-                written = (b + 1) * size
                 with caught_up:
-                    caught_up.wait_for(lambda: len(seen) >= written, timeout=30)
+                    caught_up.wait_for(functools.partial(has_read, (b + 1) * size), timeout=30)
         done.set()
 
     def read() -> None:
