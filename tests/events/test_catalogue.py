@@ -61,6 +61,14 @@ from touchline.events.partner import (
     PartnerOrderPlaced,
     PartnerOrderShipped,
 )
+from touchline.events.sales import (
+    OpportunityLost,
+    OpportunityOpened,
+    OpportunityStageChanged,
+    OpportunityWon,
+    QuoteSent,
+    VisitLogged,
+)
 from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
 from touchline.events.web import (
     CartUpdated,
@@ -228,6 +236,59 @@ _examples: tuple[Payload, ...] = (
     CampaignSuppressed(reason="recent_complaint", detail="case CS-1", via="email"),
     OfferExpired(offer_code="SPRING10"),
     CampaignClosed(reason="ended as planned", closed_by="campaign-engine"),
+    # sales
+    VisitLogged(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        kind="meeting",
+        notes="Walked through the spring range; wants a quote for 40 pairs",
+        duration_minutes=45,
+        opportunity_id="OPP-9",
+    ),
+    QuoteSent(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        quote_id="Q-12",
+        via="in_person",
+        amount=4800.0,
+        currency="EUR",
+        valid_until=datetime(2024, 5, 1, tzinfo=UTC),
+        opportunity_id="OPP-9",
+        items=(SHOE,),
+    ),
+    OpportunityOpened(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        opportunity_id="OPP-9",
+        title="Spring range for the Lyon store",
+        stage="proposal",
+        amount=4800.0,
+        currency="EUR",
+        expected_close_at=datetime(2024, 5, 15, tzinfo=UTC),
+    ),
+    OpportunityStageChanged(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        opportunity_id="OPP-9",
+        stage="negotiation",
+        amount=4500.0,
+        currency="EUR",
+    ),
+    OpportunityWon(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        opportunity_id="OPP-9",
+        amount=4500.0,
+        currency="EUR",
+        order_id="O-2002",
+    ),
+    OpportunityLost(
+        rep_id="rep-7",
+        rep_name="Rosa Diaz",
+        opportunity_id="OPP-10",
+        reason="budget moved to next year",
+        competitor="Shoe Co",
+    ),
 )
 EXAMPLES: dict[str, Payload] = {example.type: example for example in _examples}
 

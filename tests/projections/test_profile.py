@@ -44,6 +44,14 @@ from touchline.events.partner import (
     PartnerOrderPlaced,
     PartnerOrderShipped,
 )
+from touchline.events.sales import (
+    OpportunityLost,
+    OpportunityOpened,
+    OpportunityStageChanged,
+    OpportunityWon,
+    QuoteSent,
+    VisitLogged,
+)
 from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
 from touchline.events.web import ChatMessageSent, PageViewed, Searched
 from touchline.projections.profile import (
@@ -149,6 +157,9 @@ cases = st.sampled_from(["C-1", "C-2"])
 offer_codes = st.sampled_from(["WINTER20", "SPRING10"])
 contact = st.sampled_from(["email", "phone", "all"])
 purposes = st.sampled_from(["marketing", "service"])
+reps = st.sampled_from(["rep-1", "rep-2"])
+deals = st.sampled_from(["OPP-1", "OPP-2"])
+stages = st.sampled_from(["proposal", "negotiation"])
 item = LineItem(sku="SKU-1", quantity=1, unit_price=10.0)
 
 
@@ -232,6 +243,27 @@ payloads: st.SearchStrategy[Payload] = st.one_of(
     st.builds(OfferExpired, offer_code=st.none() | offer_codes),
     st.builds(CampaignSuppressed, reason=st.just("recent_complaint"), via=st.none() | contact),
     st.builds(CampaignConverted, order_id=orders, via=st.just("web")),
+    st.builds(VisitLogged, rep_id=reps, rep_name=st.none() | st.just("Rosa")),
+    st.builds(QuoteSent, rep_id=reps, quote_id=st.just("Q-1"), via=st.just("in_person")),
+    st.builds(
+        OpportunityOpened,
+        rep_id=reps,
+        opportunity_id=deals,
+        title=st.sampled_from(["Lyon store", "Spring range"]),
+        amount=amounts,
+        currency=currencies,
+    ),
+    st.builds(OpportunityStageChanged, rep_id=reps, opportunity_id=deals, stage=stages),
+    st.builds(
+        OpportunityStageChanged,
+        rep_id=reps,
+        opportunity_id=deals,
+        stage=stages,
+        amount=amounts,
+        currency=currencies,
+    ),
+    st.builds(OpportunityWon, rep_id=reps, opportunity_id=deals),
+    st.builds(OpportunityLost, rep_id=reps, opportunity_id=deals),
     st.builds(
         CustomerMerged,
         survivor_id=st.just("cus_a"),
@@ -480,7 +512,7 @@ def test_marketing_channels_weigh_all_channels_and_unsubscribes() -> None:
         event(ConsentRevoked(contact_channel="post", purpose="marketing"), ago(20)),
         event(EmailUnsubscribed(message_id="m-1", list_id="news"), ago(2)),
     )
-    assert profile.marketing_channels == ("phone", "post", "fax", "web", "partner")
+    assert profile.marketing_channels == ("phone", "post", "fax", "web", "partner", "in_person")
     email = next(c for c in profile.consent if c.channel == "email")
     assert (email.granted, email.cause) == (False, "email.unsubscribed")
 
@@ -630,6 +662,84 @@ def test_owning_partner_is_the_latest_partner_event() -> None:
     assert profile.owning_partner is not None
     assert (profile.owning_partner.account, profile.owning_partner.name) == ("BOLT", "Bolt Trade")
     assert profile.owning_partner.orders == 0
+
+
+def test_owning_rep_and_open_opportunities_follow_the_latest_sales_events() -> None:
+    """The owning rep is the latest sales event's; a deal is open until won or lost, at
+    its latest stage and amount, and the agent hears about it."""
+    profile = profile_of(
+        event(
+            OpportunityOpened(
+                rep_id="rep-7",
+                rep_name="Rosa",
+                opportunity_id="OPP-1",
+                title="Lyon store",
+                amount=4800.0,
+                currency="EUR",
+            ),
+            ago(20),
+        ),
+        event(
+            OpportunityOpened(
+                rep_id="rep-7", rep_name="Rosa", opportunity_id="OPP-2", title="Repairs"
+            ),
+            ago(15),
+        ),
+        event(
+            OpportunityStageChanged(
+                rep_id="rep-9",
+                opportunity_id="OPP-1",
+                stage="negotiation",
+                amount=4500.0,
+                currency="EUR",
+            ),
+            ago(3),
+        ),
+        event(
+            OpportunityLost(
+                rep_id="rep-7", rep_name="Rosa", opportunity_id="OPP-2", reason="no budget"
+            ),
+            ago(2),
+        ),
+        event(VisitLogged(rep_id="rep-9", notes="Coffee"), ago(1)),
+    )
+    assert profile.owning_rep is not None
+    assert (profile.owning_rep.rep_id, profile.owning_rep.last_seen_at) == ("rep-9", ago(1))
+    [deal] = profile.open_opportunities
+    assert (deal.opportunity_id, deal.title, deal.stage) == ("OPP-1", "Lyon store", "negotiation")
+    assert (deal.amount, deal.currency, deal.rep_id) == (4500.0, "EUR", "rep-9")
+    assert (
+        "Opportunity 'Lyon store' is open at negotiation, 4,500.00 EUR (rep rep-9)."
+        in profile.talking_points
+    )
+    won = event(
+        OpportunityWon(rep_id="rep-7", rep_name="Rosa", opportunity_id="OPP-1"), ago(1, hours=1)
+    )
+    assert profile_of(won, *_deal_history()).open_opportunities == ()
+    reopened = event(
+        OpportunityStageChanged(
+            rep_id="rep-7", rep_name="Rosa", opportunity_id="OPP-1", stage="proposal"
+        ),
+        ago(0.5),
+    )
+    assert [d.stage for d in profile_of(won, reopened, *_deal_history()).open_opportunities] == [
+        "proposal"
+    ]
+
+
+def _deal_history() -> list[Envelope]:
+    return [
+        event(
+            OpportunityOpened(rep_id="rep-7", opportunity_id="OPP-1", title="Lyon store"), ago(20)
+        )
+    ]
+
+
+def test_a_visit_is_a_sales_contact() -> None:
+    """A rep's visit is the last contact in the sales channel, and not the customer's engagement."""
+    profile = profile_of(event(VisitLogged(rep_id="rep-7"), ago(2)))
+    assert profile.last_contact == {"sales": ago(2)}
+    assert profile.engagement.recent == 0
 
 
 def test_offers_stay_active_until_answered_expired_or_suppressed() -> None:

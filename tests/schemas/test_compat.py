@@ -7,7 +7,7 @@ classes live at module level so their annotations resolve.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import msgspec
 import pytest
@@ -124,6 +124,21 @@ class ThingHappenedV1(LegacyPayload, frozen=True, kw_only=True):
         return ThingHappenedV2(name=self.name, owner="unknown", count=str(self.count))
 
 
+class Painted(ThingEvent, frozen=True, kw_only=True):
+    name: str
+    finish: Literal["matt", "gloss"] = "matt"
+
+
+class PaintedMoreWays(ThingEvent, frozen=True, kw_only=True):
+    name: str
+    finish: Literal["matt", "gloss", "satin"] = "matt"
+
+
+class PaintedFewerWays(ThingEvent, frozen=True, kw_only=True):
+    name: str
+    finish: Literal["matt"] = "matt"
+
+
 def _published(tmp_path: Path, *classes: type[Payload]) -> Path:
     export_schemas(tmp_path, Catalogue(classes))
     return tmp_path
@@ -222,3 +237,17 @@ def test_check_reports_breaking_missing_and_drifted(tmp_path: Path) -> None:
         f"asyncapi.json is missing: {HINT}",
         f"json/test.other_happened@1.json differs from what the code generates: {HINT}",
     ]
+
+
+def test_a_choice_may_be_added(tmp_path: Path) -> None:
+    """An enum that gains a value still accepts every published event: allowed."""
+    published = _published(tmp_path, Painted)
+    report = export_schemas(published, Catalogue([PaintedMoreWays]))
+    assert report.updated == ("json/test.thing_happened@1.json",)
+    assert '"satin"' in (published / "json/test.thing_happened@1.json").read_text()
+
+
+def test_a_choice_may_not_be_removed(tmp_path: Path) -> None:
+    """An enum that loses a value would refuse published events: refused."""
+    message = _refusal(_published(tmp_path, Painted), PaintedFewerWays)
+    assert "field `payload.finish` changed type" in message

@@ -18,6 +18,7 @@ from touchline.events.fax import FAX_EVENTS
 from touchline.events.identity import IDENTITY_EVENTS
 from touchline.events.order import ORDER_EVENTS
 from touchline.events.partner import PARTNER_EVENTS
+from touchline.events.sales import SALES_EVENTS
 from touchline.events.service import SERVICE_EVENTS
 from touchline.events.web import WEB_EVENTS
 
@@ -28,6 +29,7 @@ CATALOGUE = Catalogue(
         *CALL_EVENTS,
         *FAX_EVENTS,
         *PARTNER_EVENTS,
+        *SALES_EVENTS,
         *ORDER_EVENTS,
         *SERVICE_EVENTS,
         *CONSENT_EVENTS,

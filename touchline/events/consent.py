@@ -12,9 +12,10 @@ from typing import ClassVar, Literal
 
 from touchline.events.base import AwareDatetime, NonEmpty, Payload, clip
 
-ContactChannel = Literal["email", "sms", "phone", "post", "fax", "web", "partner"]
+ContactChannel = Literal["email", "sms", "phone", "post", "fax", "web", "partner", "in_person"]
 """The ways we can reach a person: shared with campaigns, so an offer's
-channel is checked against consent for the very same name."""
+channel is checked against consent for the very same name. ``in_person`` is
+a rep's visit or meeting: an offer can be made face to face."""
 ConsentChannel = Literal[ContactChannel, "all"]
 ConsentPurpose = Literal["marketing", "service", "profiling", "research", "third_party_sharing"]
 

@@ -57,6 +57,7 @@ from touchline.events.partner import (
 )
 from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
 from touchline.events.web import ChatMessageSent
+from touchline.projections.profile_sales import fold_sales
 from touchline.projections.profile_state import (
     ENGAGEMENT_DAYS_KEPT,
     RESOLVED,
@@ -77,6 +78,7 @@ from touchline.projections.profile_state import (
     Survey,
     decode_state,
     encode_state,
+    minor_units,
     newer,
 )
 from touchline.projections.profile_view import Profile, ProfileRules, render
@@ -217,11 +219,6 @@ def _keep_spam_complaint(state: ProfileState, event_id: str, complaint: SpamComp
     complaints[event_id] = complaint
     for stale in [key for key, c in complaints.items() if c.at < horizon]:
         del complaints[stale]
-
-
-def minor_units(amount: float) -> int:
-    """Hundredths of the major unit, exact from here on."""
-    return round(amount * 100)
 
 
 def _fold_consent(state: ProfileState, event: Envelope, at: datetime, event_id: str) -> None:
@@ -369,6 +366,7 @@ _FOLDS: dict[str, Callable[[ProfileState, Envelope, datetime, str], None]] = {
     "partner": _fold_partner,
     "service": _fold_service,
     "campaign": _fold_campaign,
+    "sales": fold_sales,
 }
 """Channel -> what folds its events; channels without one only count as contact."""
 

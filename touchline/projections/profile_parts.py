@@ -100,6 +100,24 @@ class OfferView(_View, frozen=True, kw_only=True):
     made_by: str | None
 
 
+class RepView(_View, frozen=True, kw_only=True):
+    rep_id: str
+    name: str | None
+    last_seen_at: datetime
+
+
+class OpportunityView(_View, frozen=True, kw_only=True):
+    opportunity_id: str
+    title: str | None
+    stage: str
+    stage_at: datetime
+    opened_at: datetime | None
+    amount: float | None
+    currency: str | None
+    rep_id: str | None
+    expected_close_at: datetime | None
+
+
 class ProfileFacts(_View, frozen=True, kw_only=True):
     """What the profile knows of a customer, before any judgement."""
 
@@ -118,3 +136,6 @@ class ProfileFacts(_View, frozen=True, kw_only=True):
     engagement: EngagementView
     owning_partner: PartnerView | None
     active_offers: tuple[OfferView, ...]
+    owning_rep: RepView | None
+    """The rep of the latest sales-force event."""
+    open_opportunities: tuple[OpportunityView, ...]

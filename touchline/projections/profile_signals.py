@@ -159,6 +159,7 @@ def talking_points(
     ):
         on = f"{satisfaction.latest_at:%Y-%m-%d}"
         points.append(f"Latest survey scored {satisfaction.latest_score} on {on}.")
+    points.extend(_deal_points(profile))
     if profile.recent_complaints and not profile.do_not_contact and profile.active_offers:
         points.append("Hold back pending offers: a complaint is recent.")
     elif not profile.do_not_contact:
@@ -169,6 +170,16 @@ def talking_points(
                 f" on {offer.made_at:%Y-%m-%d}."
             )
     return tuple(points)
+
+
+def _deal_points(profile: ProfileFacts) -> list[str]:
+    points = []
+    for deal in profile.open_opportunities:
+        value = f", {money(deal.amount, deal.currency)}" if deal.amount and deal.currency else ""
+        rep = f" (rep {deal.rep_id})" if deal.rep_id else ""
+        title = f"'{deal.title}'" if deal.title else deal.opportunity_id
+        points.append(f"Opportunity {title} is open at {deal.stage}{value}{rep}.")
+    return points
 
 
 def _partner_name(state: ProfileState, account: str) -> str:

@@ -23,16 +23,20 @@ __all__ = [
     "DoNotContact",
     "Offer",
     "OfferEnd",
+    "Opportunity",
     "Order",
     "PartnerSeen",
     "Placement",
+    "Priced",
     "ProfileState",
     "Refund",
+    "RepSeen",
     "SpamComplaint",
     "Status",
     "Survey",
     "decode_state",
     "encode_state",
+    "minor_units",
     "newer",
 ]
 
@@ -171,6 +175,42 @@ class OfferEnd(_Record, kw_only=True):
     via: str | None = None
 
 
+class RepSeen(_Record, kw_only=True):
+    """A sales rep, as of one event of theirs."""
+
+    rep_id: str
+    at: datetime
+    event_id: str
+    name: str | None = None
+
+
+class Priced(_Record, kw_only=True):
+    amount_minor: int
+    currency: str
+    at: datetime
+    event_id: str
+
+
+class Opportunity(_Record, kw_only=True):
+    """Each part is the latest (or, for the opening, the first) by time."""
+
+    opportunity_id: str
+    title: str | None = None
+    opened_at: datetime | None = None
+    opened_event_id: str = ""
+    stage: Status | None = None
+    """The latest of opened, stage changed, won and lost; ``won`` and ``lost`` close it."""
+    amount: Priced | None = None
+    rep: RepSeen | None = None
+    expected_close_at: datetime | None = None
+
+    def is_open(self) -> bool:
+        return self.stage is not None and self.stage.value not in CLOSED_STAGES
+
+
+CLOSED_STAGES = frozenset({"won", "lost"})
+
+
 class ProfileState(_Record, kw_only=True):
     """One customer's folded events; ``ProfileState()`` is the empty state."""
 
@@ -196,6 +236,9 @@ class ProfileState(_Record, kw_only=True):
     offers: dict[str, dict[str, Offer]] = msgspec.field(default_factory=dict)
     """campaign id (``""`` when none) -> offer code -> the latest time it was made."""
     offer_ends: dict[str, OfferEnd] = msgspec.field(default_factory=dict)
+    rep: RepSeen | None = None
+    """The rep of the latest sales event: who owns the relationship now."""
+    opportunities: dict[str, Opportunity] = msgspec.field(default_factory=dict)
 
     def consent_for(self, channel: str, purpose: str) -> Consent | None:
         """The decision in force: the later of ``channel``'s own and the ``all`` one."""
@@ -212,6 +255,11 @@ class ProfileState(_Record, kw_only=True):
         """Direct orders, then partner orders."""
         partner = [order for by_id in self.partner_orders.values() for order in by_id.values()]
         return [*self.orders.values(), *partner]
+
+
+def minor_units(amount: float) -> int:
+    """Hundredths of the major unit, exact from here on."""
+    return round(amount * 100)
 
 
 def newer(at: datetime, event_id: str, than_at: datetime, than_id: str) -> bool:

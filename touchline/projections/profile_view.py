@@ -34,12 +34,15 @@ from touchline.projections.profile_parts import (
     ConsentView,
     EngagementView,
     OfferView,
+    OpportunityView,
     OrdersSummary,
     OrderView,
     PartnerView,
     ProfileFacts,
+    RepView,
     SatisfactionView,
 )
+from touchline.projections.profile_sales import open_opportunities, owning_rep
 from touchline.projections.profile_signals import (
     ProfileRules,
     Signal,
@@ -60,11 +63,13 @@ __all__ = [
     "ConsentView",
     "EngagementView",
     "OfferView",
+    "OpportunityView",
     "OrderView",
     "OrdersSummary",
     "PartnerView",
     "Profile",
     "ProfileRules",
+    "RepView",
     "SatisfactionView",
     "Signal",
     "render",
@@ -113,6 +118,8 @@ def render(
         engagement=_engagement(state, rules, now),
         owning_partner=_owning_partner(state),
         active_offers=_active_offers(state, now),
+        owning_rep=owning_rep(state),
+        open_opportunities=open_opportunities(state),
     )
     points = talking_points(state, facts, rules, now)
     return Profile(

@@ -9,7 +9,12 @@ the same way. Following msgspec's schema-evolution rules, that means:
   carrying it would no longer decode);
 - a field's type never changes, constraints included;
 - a default never changes (events are encoded with ``omit_defaults``, so an
-  old event that left the field out would silently read the new value).
+  old event that left the field out would silently read the new value);
+- the one widening allowed: a set of choices (an ``enum``) may gain values,
+  never lose one. Every old event still decodes; a new value reaches only
+  readers that know it, because processors are upgraded before the
+  publishers that start sending it (the README's upgrade order; the same
+  rule as a schema registry's BACKWARD mode).
 
 Titles, descriptions and other annotations may change freely, and so may the
 names of ``$defs`` entries: references are followed, not compared. A change
@@ -138,9 +143,17 @@ class _Comparison:
                 ):
                     where = f"{path}[{index}]" if key == "prefixItems" else path
                     same &= self.same_type(old_item, new_item, where)
+            elif key == "enum" and isinstance(old_value, list) and isinstance(new_value, list):
+                same &= _gains_only(old_value, new_value)
             else:
                 same &= old_value == new_value
         return same
+
+
+def _gains_only(old: list[Any], new: list[Any]) -> bool:
+    """Every old choice is still there (new ones may have joined)."""
+    kept = {_json(value) for value in new}
+    return all(_json(value) in kept for value in old)
 
 
 def _describe(schema: Schema, defs: Schema) -> str:
