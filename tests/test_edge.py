@@ -120,6 +120,16 @@ def test_a_channel_cannot_publish_a_merge(backbone: Backbone) -> None:
     assert "written by the resolver" in str(error)
 
 
+def test_a_channel_cannot_publish_what_the_synchronizer_writes(backbone: Backbone) -> None:
+    """State changes and actions come from the synchronizer alone: a publisher is refused."""
+    raw = raw_event(1)
+    raw["type"] = "action.cancelled"
+    raw["payload"] = {"action_id": "01900000-0000-7000-8000-000000000009", "reason": "no"}
+    [error] = backbone.publisher.publish_raw(json.dumps(raw).encode()).rejected
+    assert "written by the campaign synchronizer" in str(error)
+    assert error.field == "$.type"
+
+
 def test_deep_nesting_is_refused_and_its_neighbours_kept(backbone: Backbone) -> None:
     """1,200 levels used to raise RecursionError and lose the whole file."""
     deep = '{"a":' * 1200 + "1" + "}" * 1200

@@ -30,10 +30,17 @@ from touchline.events.campaign import (
     CampaignLaunched,
     CampaignSuppressed,
     CustomersTargeted,
+    CustomerTargeted,
     OfferExpired,
     OfferMade,
     OfferResponded,
 )
+from touchline.events.campaign_feed import (
+    ActionCancelled,
+    ActionRequested,
+    CampaignStateChanged,
+)
+from touchline.events.campaign_terms import ContactPressure, OfferTerms, QuietHours, Step
 from touchline.events.codec import WireFormat
 from touchline.events.consent import (
     ConsentGranted,
@@ -222,10 +229,50 @@ _examples: tuple[Payload, ...] = (
     # campaign
     CampaignLaunched(
         name="Spring sale",
-        channels=("email", "phone"),
-        offer_code="SPRING10",
-        follow_up_after_days=3,
+        offers=(
+            OfferTerms(
+                code="SPRING10",
+                priority=5,
+                value=20.0,
+                currency="EUR",
+                products=("SKU-1", "running"),
+                page="/offers/spring",
+                valid_days=14,
+            ),
+        ),
+        sequence=(Step(channel="email"), Step(channel="phone", after_days=3)),
+        channels=("in_person",),
+        pressure=ContactPressure(touches=3, window_days=7),
+        quiet_hours=QuietHours(start="20:00", end="08:00", timezone="Europe/Paris"),
         ends_at=datetime(2024, 6, 1, tzinfo=UTC),
+        complaint_pauses=True,
+        consent_purpose="marketing",
+    ),
+    CustomerTargeted(segment="lapsed-buyers", targeted_by="campaign-engine"),
+    CampaignStateChanged(
+        state="converted",
+        previous="offered",
+        sequence=3,
+        caused_by=UUID("01900000-0000-7000-8000-000000000003"),
+        via="partner",
+        offer_code="SPRING10",
+        reason="order",
+        made_by="rep-7",
+        order_id="P-77",
+        partner_account="ACME",
+        amount=129.0,
+        currency="EUR",
+        response="accepted",
+    ),
+    ActionRequested(
+        via="email",
+        offer_code="SPRING10",
+        step=0,
+        expires_at=datetime(2024, 6, 1, tzinfo=UTC),
+        partner_account="ACME",
+    ),
+    ActionCancelled(
+        action_id=UUID("01900000-0000-7000-8000-000000000004"), reason="accepted_elsewhere"
     ),
     CustomersTargeted(segment="lapsed-buyers", count=1204),
     OfferMade(via="email", offer_code="SPRING10", expires_at=datetime(2024, 6, 1, tzinfo=UTC)),

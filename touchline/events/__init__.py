@@ -9,7 +9,8 @@ from uuid6 import uuid7
 
 from touchline.events.base import Envelope, Identities, LegacyPayload, Payload
 from touchline.events.call import CALL_EVENTS, CALL_LEGACY
-from touchline.events.campaign import CAMPAIGN_EVENTS
+from touchline.events.campaign import CAMPAIGN_EVENTS, CAMPAIGN_LEGACY
+from touchline.events.campaign_feed import CAMPAIGN_FEED_EVENTS
 from touchline.events.catalogue import Catalogue, UnknownEventType, upcast
 from touchline.events.codec import EventCodec, InvalidEvent, WireFormat
 from touchline.events.consent import CONSENT_EVENTS
@@ -35,8 +36,9 @@ CATALOGUE = Catalogue(
         *CONSENT_EVENTS,
         *IDENTITY_EVENTS,
         *CAMPAIGN_EVENTS,
+        *CAMPAIGN_FEED_EVENTS,
     ),
-    legacy=(*CALL_LEGACY,),
+    legacy=(*CALL_LEGACY, *CAMPAIGN_LEGACY),
 )
 """Every event type touchline knows, current and legacy versions."""
 

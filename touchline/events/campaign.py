@@ -20,6 +20,7 @@ import msgspec
 from touchline.events.base import (
     AwareDatetime,
     Currency,
+    LegacyPayload,
     Money,
     NonEmpty,
     Payload,
@@ -27,7 +28,8 @@ from touchline.events.base import (
     money,
     require_together,
 )
-from touchline.events.consent import ContactChannel
+from touchline.events.campaign_terms import ContactPressure, OfferTerms, QuietHours, Step
+from touchline.events.consent import ConsentPurpose, ContactChannel
 from touchline.events.order import SalesChannel
 
 SuppressionReason = Literal[
@@ -46,10 +48,50 @@ class CampaignEvent(Payload, frozen=True, kw_only=True):
 
 
 class CampaignLaunched(CampaignEvent, frozen=True, kw_only=True):
+    """A campaign's definition; the envelope's ``campaign_id`` names it.
+
+    It concerns no one customer: the resolver hands it to every partition
+    of the interactions, so each synchronizer meets it before the events
+    published after it. Customers join by ``campaign.targeted``.
+    """
+
+    type: ClassVar[str] = "campaign.launched"
+    version: ClassVar[int] = 2
+
+    name: NonEmpty
+    offers: Annotated[tuple[OfferTerms, ...], msgspec.Meta(min_length=1, max_length=50)]
+    sequence: Annotated[tuple[Step, ...], msgspec.Meta(min_length=1, max_length=20)]
+    channels: tuple[ContactChannel, ...] = ()
+    """Where the offer may also be made or answered (an agent on an inbound
+    call, a rep's visit); the sequence's channels always are."""
+    pressure: ContactPressure | None = None
+    quiet_hours: QuietHours | None = None
+    ends_at: AwareDatetime | None = None
+    complaint_pauses: bool = True
+    """A complaint within the profile's complaint window suppresses it."""
+    consent_purpose: ConsentPurpose = "marketing"
+
+    def __post_init__(self) -> None:
+        codes = [offer.code for offer in self.offers]
+        if len(set(codes)) != len(codes):
+            raise ValueError("offer codes must be unique within a campaign")
+
+    def eligible(self) -> tuple[ContactChannel, ...]:
+        """Every channel the offer may go through, the sequence's first."""
+        return tuple(dict.fromkeys([*(step.channel for step in self.sequence), *self.channels]))
+
+    def summary(self) -> str:
+        steps = ", then ".join(step.channel for step in self.sequence)
+        offers = ", ".join(offer.code for offer in self.offers)
+        return f"Campaign '{clip(self.name)}' launched: {steps}; offer {offers}"
+
+
+class CampaignLaunchedV1(LegacyPayload, frozen=True, kw_only=True):
     """``channels`` is the sequence to try: the next one only after
     ``follow_up_after_days`` without engagement (never, if not given)."""
 
     type: ClassVar[str] = "campaign.launched"
+    channel: ClassVar[str] = "campaign"
 
     name: NonEmpty
     channels: Annotated[tuple[ContactChannel, ...], msgspec.Meta(min_length=1)]
@@ -57,9 +99,35 @@ class CampaignLaunched(CampaignEvent, frozen=True, kw_only=True):
     follow_up_after_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
     ends_at: AwareDatetime | None = None
 
+    def upcast(self) -> CampaignLaunched:
+        first, *rest = self.channels
+        follow_up = self.follow_up_after_days
+        later = [Step(channel=c, after_days=follow_up) for c in rest] if follow_up else []
+        return CampaignLaunched(
+            name=self.name,
+            offers=(OfferTerms(code=self.offer_code or DEFAULT_OFFER),),
+            sequence=(Step(channel=first), *later),
+            channels=self.channels,
+            ends_at=self.ends_at,
+        )
+
+
+DEFAULT_OFFER = "default"
+"""The offer code of a campaign launched at version 1 without one."""
+
+
+class CustomerTargeted(CampaignEvent, frozen=True, kw_only=True):
+    """This customer joins the campaign (the envelope's ``campaign_id``)."""
+
+    type: ClassVar[str] = "campaign.targeted"
+
+    segment: str | None = None
+    """The segment that chose them, when a segment did."""
+    targeted_by: str | None = None
+
     def summary(self) -> str:
-        offer = f", offer {self.offer_code}" if self.offer_code else ""
-        return f"Campaign '{clip(self.name)}' launched: {', then '.join(self.channels)}{offer}"
+        why = f" (segment '{clip(self.segment)}')" if self.segment else ""
+        return f"Targeted by the campaign{why}"
 
 
 class CustomersTargeted(CampaignEvent, frozen=True, kw_only=True):
@@ -166,6 +234,7 @@ class CampaignClosed(CampaignEvent, frozen=True, kw_only=True):
 
 CAMPAIGN_EVENTS: tuple[type[Payload], ...] = (
     CampaignLaunched,
+    CustomerTargeted,
     CustomersTargeted,
     OfferMade,
     OfferResponded,
@@ -174,3 +243,9 @@ CAMPAIGN_EVENTS: tuple[type[Payload], ...] = (
     OfferExpired,
     CampaignClosed,
 )
+
+CAMPAIGN_LEGACY: tuple[type[LegacyPayload], ...] = (CampaignLaunchedV1,)
+
+CAMPAIGN_WIDE: frozenset[str] = frozenset({CampaignLaunched.type, "campaign.closed"})
+"""Events about a campaign as a whole, about no one customer: every
+synchronizer needs them, so they reach every partition of the interactions."""

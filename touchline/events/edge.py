@@ -27,12 +27,18 @@ from typing import Any
 import msgspec
 
 from touchline.events.base import Envelope
-from touchline.events.identity import CustomerMerged
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DEFAULT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_FUTURE = timedelta(days=1)
 RESOLVER_ONLY = "customer.merged is written by the resolver; link people with customer.identified"
+_WRITTEN_BY_TOUCHLINE = {
+    "customer.merged": RESOLVER_ONLY,
+    **{
+        name: f"{name} is written by the campaign synchronizer, never published"
+        for name in ("campaign.state_changed", "action.requested", "action.cancelled")
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +81,9 @@ def envelope_problem(event: Envelope, rules: EdgeRules, now: datetime | None) ->
     Run after :func:`value_problems`: a time that does not exist in UTC is
     named as such, not as outside the window.
     """
-    if isinstance(event.payload, CustomerMerged):
-        return EdgeProblem(RESOLVER_ONLY, "$.type")
+    written_by_us = _WRITTEN_BY_TOUCHLINE.get(event.type)
+    if written_by_us is not None:
+        return EdgeProblem(written_by_us, "$.type")
     return _width_problem(event) or _time_problem(event, rules, now)
 
 
