@@ -113,9 +113,10 @@ IDENTITIES = st.one_of(
 PAYLOAD_CLASSES: list[type[Payload]] = [
     cls
     for cls in CATALOGUE.versions()
-    # An unmerge names a customer that may not exist yet: its refusal
-    # depends on state, not shape (a dead letter to re-drive once it does).
-    if cls.type != "customer.unmerged"
+    # An unmerge names a customer that may not exist yet, a targeting or a
+    # close a campaign that may not be launched yet: their refusal depends
+    # on state, not shape (a dead letter to re-drive once it does).
+    if cls.type not in ("customer.unmerged", "campaign.targeted", "campaign.closed")
 ]
 
 

@@ -11,6 +11,7 @@ from touchline.bootstrap import build_backbone, make_codec
 from touchline.cli import main
 from touchline.config import Settings
 from touchline.handlers.identity import IdentityResolver
+from touchline.handlers.synchronizer import CampaignSynchronizer
 from touchline.projections.profile_store import ProfileProjection
 from touchline.projections.timeline import TimelineProjection
 
@@ -19,11 +20,13 @@ def test_the_pipeline_in_order_with_the_profile_following_the_timeline(
     settings: Settings,
 ) -> None:
     context = registry.Context(settings, make_codec(settings))
-    resolver, timeline = registry.build(context)
+    resolver, timeline, synchronizer = registry.build(context)
     assert isinstance(resolver, IdentityResolver)
     assert isinstance(timeline, TimelineProjection)
+    assert isinstance(synchronizer, CampaignSynchronizer)
     assert [type(f) for f in timeline.followers] == [ProfileProjection]
-    assert registry.names() == ["identity-resolver", "timeline"]
+    assert registry.names() == ["identity-resolver", "timeline", "synchronizer"]
+    assert registry.store_of("synchronizer") == "campaigns"
     assert registry.host_of("profile") == "timeline"
 
 
@@ -33,8 +36,8 @@ def test_a_follower_name_selects_its_host_and_an_unknown_name_lists_the_known(
     context = registry.Context(settings, make_codec(settings))
     [timeline] = registry.build(context, ["profile"])
     assert timeline.name == "timeline"
-    with pytest.raises(registry.UnknownProcessor, match=r"'synchroniser'.*identity-resolver"):
-        registry.build(context, ["synchroniser"])
+    with pytest.raises(registry.UnknownProcessor, match=r"'synchronise'.*identity-resolver"):
+        registry.build(context, ["synchronise"])
 
 
 def test_a_backbone_of_one_processor(settings: Settings) -> None:

@@ -11,6 +11,7 @@ from touchline import registry
 from touchline.config import Settings
 from touchline.events import CATALOGUE, EventCodec
 from touchline.handlers.identity import RESOLVER
+from touchline.handlers.synchronizer import SYNCHRONIZER
 from touchline.log.port import Log
 from touchline.log.registry import open_log
 from touchline.processing.clock import Clock
@@ -153,6 +154,10 @@ def build_backbone(
         runners=runners,
         runtime=EmbeddedRuntime(runners),
         queries=Queries(
-            engine, codec, settings.profile_rules(), identity=stores[registry.store_of(RESOLVER)]
+            engine,
+            codec,
+            settings.profile_rules(),
+            identity=stores[registry.store_of(RESOLVER)],
+            campaigns=stores[registry.store_of(SYNCHRONIZER)],
         ),
     )

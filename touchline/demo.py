@@ -10,9 +10,11 @@ from datetime import time as time_of_day
 from touchline import parallel
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
+from touchline.handlers.campaign_views import Funnel
+from touchline.processing.clock import ManualClock
 from touchline.progress import ProgressLine
 from touchline.projections.profile_view import Profile
-from touchline.simulate import batches, simulate_day
+from touchline.simulate import CAMPAIGN, batches, simulate_day
 
 # What a broken channel system sends: refused at the edge, the rest goes on.
 _BROKEN_FEED = (
@@ -40,7 +42,10 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         file=out,
     )
 
-    with build_backbone(settings) as backbone:
+    # Timers (campaign follow-ups, expiries) fire by the end of the simulated
+    # day, not by today's date: the demo tells the same story every day.
+    end_of_day = datetime.combine(simulated_day, time_of_day.max, UTC)
+    with build_backbone(settings, clock=ManualClock(end_of_day)) as backbone:
         publishing = ProgressLine("  publishing", waiting="to go")
         accepted = 0
         for batch in batches(events, 1000):
@@ -53,8 +58,9 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         for error in refused:
             print(f"    - {error}", file=out)
 
-        # Each event passes two processors (resolver, timeline), so it counts twice.
-        processing = ProgressLine("  resolving + projecting")
+        # Each event passes every processor (resolver, timeline, synchronizer):
+        # it counts once per processor.
+        processing = ProgressLine("  resolving + projecting + synchronizing")
         consumed = parallel.catch_up(backbone, processing)
         processing.finish(consumed)
 
@@ -65,8 +71,9 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
             return 1
         page = backbone.queries.timeline(customer_id, limit=40)
         # "Now" is the end of the simulated day: the demo reads the same every time.
-        end_of_day = datetime.combine(simulated_day, time_of_day.max, UTC)
         profile = backbone.queries.profile(customer_id, now=end_of_day)
+        funnel = backbone.queries.funnel(CAMPAIGN)
+        journey = backbone.queries.customer_campaigns(customer_id)
 
     print(f"\n{ann.name} ({ann.email}, {ann.phone}), customer {customer_id}:", file=out)
     print("  newest first, every channel in one story", file=out)
@@ -76,6 +83,14 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         print("\n  profile, as the agent's screen shows it:", file=out)
         for line in profile_summary(profile):
             print(f"    {line}", file=out)
+    print(f"\n  campaign {CAMPAIGN}, every channel in step:", file=out)
+    for line in funnel_summary(funnel):
+        print(f"    {line}", file=out)
+    for campaign in journey:
+        print(f"  {ann.name}'s offer journey in {campaign.campaign_id}:", file=out)
+        for step in campaign.history:
+            detail = " ".join(part for part in (step.via, step.reason) if part)
+            print(f"    {step.at:%H:%M}  {step.state:<10} {detail}".rstrip(), file=out)
     elapsed = time.perf_counter() - started
     print(f"\ndone in {elapsed:.1f}s. Next:", file=out)
     print(f"  .venv/bin/touchline timeline {ann.email}", file=out)
@@ -83,6 +98,9 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         f"  .venv/bin/touchline timeline '{ann.phone}' --channel call --channel service", file=out
     )
     print(f"  .venv/bin/touchline profile {ann.email}", file=out)
+    print(f"  .venv/bin/touchline campaigns funnel {CAMPAIGN}", file=out)
+    print(f"  .venv/bin/touchline campaigns show {ann.email}", file=out)
+    print("  .venv/bin/touchline campaigns watch --once", file=out)
     print("  .venv/bin/touchline lag", file=out)
     print("  .venv/bin/touchline dead-letters list --status all", file=out)
     return 0
@@ -110,3 +128,23 @@ def profile_summary(profile: Profile) -> list[str]:
     lines.extend(f"talking point: {point}" for point in profile.talking_points)
     lines.extend(f"churn risk: {signal.text}" for signal in profile.churn_signals)
     return lines
+
+
+def funnel_summary(funnel: Funnel) -> list[str]:
+    """A campaign's funnel in a few lines."""
+    states = ", ".join(f"{state} {count:,}" for state, count in funnel.by_state.items())
+    lines = [f"{funnel.customers:,} customers: {states}"]
+    for channel, states_by in funnel.by_channel.items():
+        lines.append(f"offered via {channel}: {sum(states_by.values()):,}")
+    revenue = [
+        *(f"via {k}: {_money(v)}" for k, v in funnel.revenue_by_channel.items()),
+        *(f"partner {k}: {_money(v)}" for k, v in funnel.revenue_by_partner.items()),
+    ]
+    lines.append(
+        f"conversions {funnel.conversions:,}" + (f" ({'; '.join(revenue)})" if revenue else "")
+    )
+    return lines
+
+
+def _money(by_currency: dict[str, float]) -> str:
+    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in by_currency.items())

@@ -17,13 +17,20 @@ from uuid import UUID
 import msgspec
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
+from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
 from touchline.events.keys import record_key, source_key
 from touchline.log.port import Log, Position
 from touchline.processing.packing import Packing, pack
 
-NO_IDENTIFIER = "an event needs at least one identifier or a customer_id"
+NO_IDENTIFIER = (
+    "an event needs at least one identifier or a customer_id "
+    "(a campaign's launch or close: a campaign_id)"
+)
+
+
+NO_CAMPAIGN = "a campaign's launch or close names the campaign in campaign_id"
 
 
 def utc_now() -> datetime:
@@ -101,6 +108,8 @@ class Publisher:
             key = self._key(event)
             if earlier is not None:
                 problem = earlier.again(event)
+            elif event.type in CAMPAIGN_WIDE and event.campaign_id is None:
+                problem = (NO_CAMPAIGN, "$.campaign_id")
             elif key is None:
                 problem = (NO_IDENTIFIER, "$.identities")
             else:
@@ -138,6 +147,10 @@ class Publisher:
         identifier = source_key(event.identities)
         if identifier is not None:
             return record_key(identifier, self.key_secret)
+        if event.type in CAMPAIGN_WIDE and event.campaign_id is not None:
+            # About a campaign, not a person: placed by the campaign (the
+            # resolver then hands it to every partition of the interactions).
+            return event.campaign_id.encode()
         return None if event.customer_id is None else event.customer_id.encode()
 
     def _problem(

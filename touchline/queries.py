@@ -12,14 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import msgspec
 from sqlalchemy import Connection, Engine, select
 
 from touchline.events import EventCodec
 from touchline.events.keys import parse_identifier
+from touchline.handlers.campaign_views import CampaignView, Funnel, customer_campaigns, funnel
 from touchline.handlers.identity_graph import find_customer, identifiers_of, surviving_customer
 from touchline.projections.aliases import survivor_of
 from touchline.projections.profile_store import stored_state
-from touchline.projections.profile_view import Profile, ProfileRules, render
+from touchline.projections.profile_view import OfferView, Profile, ProfileRules, render
 from touchline.projections.timeline import TimelineFilter, TimelinePage, read_timeline
 from touchline.store.tables import customers
 
@@ -48,10 +50,16 @@ class Queries:
     profile_rules: ProfileRules = field(default_factory=ProfileRules)
     clock: Callable[[], datetime] = utc_now
     identity: Engine | None = None
+    campaigns: Engine | None = None
+    """The campaign synchronizer's database (the same unless it has a file of its own)."""
 
     @property
     def graph(self) -> Engine:
         return self.identity or self.engine
+
+    @property
+    def synchronizer(self) -> Engine:
+        return self.campaigns or self.engine
 
     def find(self, identifier: str) -> Lookup:
         """The customer ``identifier`` belongs to, as it stands now.
@@ -80,9 +88,23 @@ class Queries:
         """The 360-degree profile as of ``now`` (default: the clock); None when
         the profile has seen nothing of this customer yet."""
         with self.engine.connect() as connection, self.graph.connect() as graph:
-            return profile(
+            found = profile(
                 connection, customer_id, self.profile_rules, now or self.clock(), graph=graph
             )
+        if found is None:
+            return None
+        return with_campaign_offers(found, self.customer_campaigns(found.customer_id))
+
+    def customer_campaigns(self, customer_id: str) -> list[CampaignView]:
+        """Every campaign of the customer (a merged id reads its survivor), with its history."""
+        with self.graph.connect() as graph:
+            survivor = surviving_customer(graph, customer_id) or customer_id
+        with self.synchronizer.connect() as connection:
+            return customer_campaigns(connection, survivor)
+
+    def funnel(self, campaign_id: str) -> Funnel:
+        with self.synchronizer.connect() as connection:
+            return funnel(connection, campaign_id)
 
     def identities(self, customer_id: str) -> tuple[list[str], list[str]]:
         """Every customer id that has folded into ``customer_id``'s survivor
@@ -94,6 +116,30 @@ class Queries:
             c = customers.c
             ids = list(connection.execute(select(c.customer_id).where(c.root_id == root)).scalars())
             return ids, identifiers_of(connection, root)
+
+
+def with_campaign_offers(profile: Profile, campaigns: list[CampaignView]) -> Profile:
+    """The profile's active offers, with those the synchronizer has made and
+    that are still live (an agent sees an offer the moment it is made)."""
+    offers = {(o.campaign_id, o.offer_code): o for o in profile.active_offers}
+    for campaign in campaigns:
+        if not campaign.live or campaign.offer_code is None or campaign.offered_at is None:
+            continue
+        offers.setdefault(
+            (campaign.campaign_id, campaign.offer_code),
+            OfferView(
+                campaign_id=campaign.campaign_id,
+                offer_code=campaign.offer_code,
+                via=campaign.offered_via or "",
+                made_at=campaign.offered_at,
+                expires_at=None,
+                made_by=campaign.made_by,
+            ),
+        )
+    ordered = sorted(
+        offers.values(), key=lambda o: (o.made_at, o.campaign_id or "", o.offer_code), reverse=True
+    )
+    return msgspec.structs.replace(profile, active_offers=tuple(ordered))
 
 
 def find(connection: Connection, codec: EventCodec, identifier: str) -> Lookup:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from touchline.config import Settings
 from touchline.events import EventCodec
 from touchline.handlers.identity import RESOLVER, IdentityResolver
+from touchline.handlers.synchronizer import SYNCHRONIZER, CampaignSynchronizer
 from touchline.processing.port import Processor
 from touchline.projections.profile_store import ProfileProjection
 from touchline.projections.timeline import TimelineFollower, TimelineProjection
@@ -74,6 +76,16 @@ def _timeline(context: Context, followers: Sequence[TimelineFollower]) -> Proces
     return TimelineProjection(context.settings.topics.interactions, context.codec, followers)
 
 
+def _synchronizer(context: Context, _followers: Sequence[TimelineFollower]) -> Processor:
+    settings = context.settings
+    return CampaignSynchronizer(
+        settings.topics.interactions,
+        campaign_state_topic=settings.topics.campaign_state,
+        actions_topic=settings.topics.actions,
+        complaint_window=timedelta(days=settings.profile_complaint_days),
+    )
+
+
 PROCESSORS: tuple[Entry, ...] = (
     Entry(
         RESOLVER,
@@ -84,6 +96,13 @@ PROCESSORS: tuple[Entry, ...] = (
         store="identity",
     ),
     Entry(TimelineProjection.name, _timeline, "interactions -> the per-customer timeline"),
+    Entry(
+        SYNCHRONIZER,
+        _synchronizer,
+        "interactions -> campaign state per customer, actions for the adapters",
+        tables=("campaigns", "campaign_states", "campaign_contacts", "campaign_actions"),
+        store="campaigns",
+    ),
 )
 
 FOLLOWERS: tuple[Follower, ...] = (

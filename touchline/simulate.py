@@ -15,6 +15,8 @@ from uuid import UUID
 
 from touchline.events import Envelope, Identities, Payload
 from touchline.events.call import CallbackRequested, InboundCallEnded, InboundCallStarted
+from touchline.events.campaign import CampaignLaunched, CustomerTargeted
+from touchline.events.campaign_terms import ContactPressure, OfferTerms, Step
 from touchline.events.email import (
     EmailClicked,
     EmailDelivered,
@@ -42,6 +44,26 @@ PARTNERS = [("acme-resellers", "Acme Resellers"), ("northwind", "Northwind Tradi
 AGENTS = [("A17", "Lee"), ("A23", "Priya"), ("A31", "Marco"), ("A42", "Sam")]
 CAMPAIGN = "winter-sale"
 SUBJECT = "Winter sale: 20% off trail gear"
+WINTER = CampaignLaunched(
+    name="Winter sale",
+    offers=(
+        OfferTerms(
+            code="WINTER20",
+            priority=10,
+            products=("SKU-TRAIL-1", "SKU-RAIN-2"),
+            page="https://shop.example.com/winter",
+            valid_days=14,
+        ),
+    ),
+    sequence=(
+        Step(channel="email"),
+        Step(channel="phone", after_days=3),
+        Step(channel="partner", after_days=3),
+    ),
+    channels=("web", "in_person"),
+    pressure=ContactPressure(touches=3, window_days=7),
+)
+"""The day's campaign: launched before the day starts, every customer targeted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +124,9 @@ class Day:
 
     def events(self) -> list[Envelope]:
         if not self._events:
+            self._emit(
+                self.start - timedelta(hours=1), "campaign-engine", Identities(), WINTER, True
+            )
             for person in self.people:
                 self._journey(person)
             self._events.sort(key=lambda e: (e.occurred_at, e.id))
@@ -136,6 +161,8 @@ class Day:
             fax=p.fax,
         )
         self._emit(at, "crm", crm, CustomerIdentified(method="crm_sync"))
+        targeted = CustomerTargeted(segment="active-customers", targeted_by="campaign-engine")
+        self._emit(at + timedelta(seconds=1), "campaign-engine", crm, targeted, True)
         clock = _Clock(at + timedelta(hours=1), rng)
         steps: list[Callable[[Person, _Clock], None]] = [self._email_campaign]
         if p.number == 0 or rng.random() < 0.6:

@@ -31,6 +31,7 @@ from touchline.events.campaign import (
     CampaignSuppressed,
     CustomersTargeted,
     CustomerTargeted,
+    FollowUpDue,
     OfferExpired,
     OfferMade,
     OfferResponded,
@@ -249,6 +250,7 @@ _examples: tuple[Payload, ...] = (
         consent_purpose="marketing",
     ),
     CustomerTargeted(segment="lapsed-buyers", targeted_by="campaign-engine"),
+    FollowUpDue(step=1, via="phone"),
     CampaignStateChanged(
         state="converted",
         previous="offered",

@@ -104,7 +104,7 @@ def test_events_of_the_merged_customer_still_in_flight_land_on_the_survivor(
     """An interaction resolved before the merge but projected after it follows the merge."""
     story = _split_then_linked()
     backbone.publisher.publish(story[:2])
-    resolver, timeline = backbone.runtime.runners
+    resolver, timeline, _synchronizer = backbone.runtime.runners
     resolver.step()  # two customers exist; their interactions wait unprojected
     late = event(
         EmailOpened(message_id="m2"),

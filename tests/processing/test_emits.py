@@ -46,7 +46,7 @@ def test_a_follower_emits_in_the_timelines_batch_one_record_per_event(
     settings = backbone.settings
     story = ann_story(DAY) + ann_story(DAY + timedelta(days=1))
     backbone.publisher.publish(story)
-    resolver, _ = backbone.runners
+    resolver, *_ = backbone.runners
     while resolver.step():
         pass
     state_topic = settings.topics.campaign_state

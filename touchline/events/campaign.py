@@ -218,6 +218,20 @@ class OfferExpired(CampaignEvent, frozen=True, kw_only=True):
         return f"Offer {self.offer_code} expired" if self.offer_code else "Campaign offer expired"
 
 
+class FollowUpDue(CampaignEvent, frozen=True, kw_only=True):
+    """The synchronizer's own timer: step ``step`` of the channel sequence is due
+    (the previous one got no engagement in time, or it waited for quiet hours
+    or contact pressure to allow it)."""
+
+    type: ClassVar[str] = "campaign.follow_up_due"
+
+    step: Annotated[int, msgspec.Meta(ge=0)]
+    via: ContactChannel
+
+    def summary(self) -> str:
+        return f"Campaign step {self.step + 1} due via {self.via}"
+
+
 class CampaignClosed(CampaignEvent, frozen=True, kw_only=True):
     """The campaign ended: pending actions are cancelled, open offers expire."""
 
@@ -241,6 +255,7 @@ CAMPAIGN_EVENTS: tuple[type[Payload], ...] = (
     CampaignConverted,
     CampaignSuppressed,
     OfferExpired,
+    FollowUpDue,
     CampaignClosed,
 )
 

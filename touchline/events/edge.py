@@ -36,7 +36,12 @@ _WRITTEN_BY_TOUCHLINE = {
     "customer.merged": RESOLVER_ONLY,
     **{
         name: f"{name} is written by the campaign synchronizer, never published"
-        for name in ("campaign.state_changed", "action.requested", "action.cancelled")
+        for name in (
+            "campaign.state_changed",
+            "campaign.follow_up_due",
+            "action.requested",
+            "action.cancelled",
+        )
     },
 }
 

@@ -36,6 +36,7 @@ import structlog
 from sqlalchemy import Connection
 
 from touchline.events import Envelope, new_event
+from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.edge import EdgeRules, envelope_problem, value_problems
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import to_us
@@ -119,6 +120,8 @@ class IdentityResolver(Processor):
             if problem is not None:
                 reason = f"refused at the edge: {problem.reason} at {problem.field}"
                 outcome.rejected.append(Rejected(event, reason, code=REFUSED_AT_EDGE))
+            elif event.type in CAMPAIGN_WIDE:
+                self._campaign_wide(event, outcome)
             elif isinstance(event.payload, CustomerUnmerged):
                 self._resolve(connection, segment, outcome)
                 segment = []
@@ -221,6 +224,16 @@ class IdentityResolver(Processor):
         self._root[customer_id] = customer_id
         self._nodes[customer_id].add(customer_id)
         return customer_id
+
+    def _campaign_wide(self, event: Envelope, outcome: Outcome) -> None:
+        """About a campaign, not a person: every partition gets it, so each
+        synchronizer meets it before the events published after it."""
+        if event.campaign_id is None:
+            reason = f"{event.type} names its campaign in `campaign_id`, and has none"
+            outcome.rejected.append(Rejected(event, reason))
+            return
+        key = event.campaign_id.encode()
+        outcome.emitted.append(Emit(self.interactions_topic, key, event, everywhere=True))
 
     def _unattributed(self, event: Envelope, outcome: Outcome) -> None:
         if event.customer_id is not None:

@@ -85,15 +85,18 @@ def make_app(
         broker_heartbeat_interval=min(3.0, session_timeout / 3),
         broker_commit_interval=1.0,
     )
-    by_topic: dict[str, ProcessorRunner] = {}
+    # Several processors may read one topic (the timeline and the
+    # synchronizer both read the interactions): each has an agent of its own.
+    by_topic: dict[str, list[ProcessorRunner]] = defaultdict(list)
     for runner in runners:
-        by_topic[runner.topic] = runner
+        by_topic[runner.topic].append(runner)
         _add_agent(app, runner, batch_size=batch_size, within=within)
+    every = [runner for runners_of_topic in by_topic.values() for runner in runners_of_topic]
 
     async def fire_timers() -> None:
         # Every worker tries; on PostgreSQL SKIP LOCKED hands each due timer
         # to one of them, and a re-fire after a crash repeats its event id.
-        for runner in by_topic.values():
+        for runner in every:
             try:
                 await asyncio.to_thread(runner.fire_due)
             except _TRANSIENT as error:
@@ -111,7 +114,7 @@ def make_app(
     ) -> None:
         assigned: set[Any] = args[0]
         await _seek_to_stored_positions(app, assigned, by_topic)
-        await record_held(worker, assigned, by_topic.values(), clock)
+        await record_held(worker, assigned, every, clock)
 
     async def release(
         _sender: Any,
@@ -120,7 +123,7 @@ def make_app(
         signal: Any,  # noqa: ARG001 - mode's Signal passes it by name
         **_kwargs: Any,
     ) -> None:
-        await record_held(worker, (), by_topic.values(), clock)
+        await record_held(worker, (), every, clock)
 
     # Faust revokes every partition before each assignment (the eager
     # protocol) and before this worker rejoins the group, but sends no
@@ -133,7 +136,7 @@ def make_app(
 
 
 async def _seek_to_stored_positions(
-    app: faust.App, assigned: Collection[Any], by_topic: dict[str, ProcessorRunner]
+    app: faust.App, assigned: Collection[Any], by_topic: dict[str, list[ProcessorRunner]]
 ) -> None:
     try:
         offsets = await _stored_offsets(assigned, by_topic)
@@ -151,12 +154,8 @@ async def _seek_to_stored_positions(
         log.warning("not resuming from the database", error=repr(error))
         return
     for tp, offset in offsets.items():
-        log.info(
-            "resuming",
-            processor=by_topic[tp.topic].processor.name,
-            partition=tp.partition,
-            offset=offset,
-        )
+        names = [runner.processor.name for runner in by_topic[tp.topic]]
+        log.info("resuming", processors=names, partition=tp.partition, offset=offset)
 
 
 async def record_held(
@@ -200,15 +199,21 @@ def _write_holdings(
 
 
 async def _stored_offsets(
-    assigned: Collection[Any], by_topic: dict[str, ProcessorRunner]
+    assigned: Collection[Any], by_topic: dict[str, list[ProcessorRunner]]
 ) -> dict[Any, int]:
-    """Each assigned partition's position as the database has it (one read per runner)."""
+    """Each assigned partition's position as the database has it (one read per
+    runner): the lowest of the processors reading that topic, so none misses a
+    record; each runner skips what its own database already holds."""
     offsets: dict[Any, int] = {}
-    for topic, runner in by_topic.items():
+    for topic, runners in by_topic.items():
         tps = [tp for tp in assigned if tp.topic == topic]
-        if tps:
+        if not tps:
+            continue
+        for runner in runners:
             positions = await asyncio.to_thread(runner.reload_positions)
-            offsets.update({tp: positions.get(tp.partition, 0) for tp in tps})
+            for tp in tps:
+                stored = positions.get(tp.partition, 0)
+                offsets[tp] = min(offsets.get(tp, stored), stored)
     return offsets
 
 

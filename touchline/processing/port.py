@@ -44,6 +44,10 @@ class Emit:
     topic: str
     key: bytes
     event: Envelope
+    everywhere: bool = False
+    """One copy on every partition (same bytes, same id), not one placed by
+    ``key``: for an event every reader of the topic needs in its own order,
+    such as a campaign's launch."""
 
 
 CONFLICTING_DUPLICATE = "conflicting-duplicate"

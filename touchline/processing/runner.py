@@ -362,15 +362,25 @@ class ProcessorRunner:
 
     def _append(self, outcome: Outcome, dead: list[Record]) -> None:
         by_topic: dict[str, list[tuple[Envelope, bytes]]] = defaultdict(list)
+        everywhere: list[tuple[str, Record]] = []
         for emit in outcome.emitted:
-            by_topic[emit.topic].append((emit.event, emit.key))
-        records: dict[str, list[Record]] = {}
+            if emit.everywhere:
+                value = self.codec.encode(emit.event)
+                everywhere.extend(
+                    (emit.topic, Record(value=value, key=emit.key, partition=partition))
+                    for partition in range(self._partitions_of(emit.topic))
+                )
+            else:
+                by_topic[emit.topic].append((emit.event, emit.key))
+        records: dict[str, list[Record]] = defaultdict(list)
+        for topic, record in everywhere:
+            records[topic].append(record)
         for topic, items in by_topic.items():
             policy = policy_for(self.packing, topic)
             packed = pack(self.codec, items, self._partitions_of(topic), policy)
-            records[topic] = [record for _, record in packed]
+            records[topic].extend(record for _, record in packed)
         if dead:
-            records.setdefault(self.dead_letter_topic, []).extend(dead)
+            records[self.dead_letter_topic].extend(dead)
         for topic, batch in records.items():
             self.log.append(topic, batch)
 

@@ -120,7 +120,9 @@ An inbound call counts once, when it ends (``call.inbound_started`` would double
 NOT_CONTACTS = frozenset(
     {
         "campaign.launched",
+        "campaign.targeted",
         "campaign.customers_targeted",
+        "campaign.follow_up_due",
         "campaign.suppressed",
         "campaign.expired",
         "campaign.closed",

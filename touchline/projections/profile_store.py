@@ -15,7 +15,7 @@ is done, and switching is one update.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, select, update
@@ -215,6 +215,18 @@ def stored_state(connection: Connection, customer_id: str) -> tuple[str, Profile
         )
     ).scalar_one_or_none()
     return None if blob is None else (customer_id, decode_state(blob))
+
+
+def live_states(connection: Connection) -> Iterator[tuple[str, ProfileState]]:
+    """Every customer's live profile state, by customer id (for segments)."""
+    p = customer_profiles.c
+    rows = connection.execute(
+        select(p.customer_id, p.state)
+        .where(p.generation == generations(connection).live)
+        .order_by(p.customer_id)
+    )
+    for customer_id, blob in rows:
+        yield customer_id, decode_state(blob)
 
 
 def _load(

@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import Connection, and_, or_, select, update
 
 from touchline.events import Envelope, EventCodec
+from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import from_us, to_us
@@ -96,6 +97,8 @@ class TimelineProjection(Processor):
         pending = _Rows()
         outcome = Outcome.nothing()
         for event in events:
+            if event.customer_id is None and event.type in CAMPAIGN_WIDE:
+                continue  # about a campaign, on no one's timeline (the synchronizer's)
             if event.customer_id is None:
                 reason = "interaction has no customer_id: identity resolution skipped?"
                 outcome.rejected.append(Rejected(event, reason))

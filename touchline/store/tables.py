@@ -202,3 +202,58 @@ worker_assignments = Table(
 workers last reported it on a rebalance (the embedded runtime writes none).
 One holder per partition: a worker given a partition takes the row over from
 whichever worker held it before, killed ones included."""
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", String(100), primary_key=True),
+    Column("definition", LargeBinary, nullable=False),
+    Column("launched_at_us", BigInteger, nullable=False),
+    Column("launched_by_event", String(36), nullable=False),
+    Column("closed_at_us", BigInteger, nullable=True),
+)
+"""Each campaign's definition (the ``campaign.launched`` payload, msgpack) as
+the synchronizer met it: the latest launch by time stands."""
+
+campaign_states = Table(
+    "campaign_states",
+    metadata,
+    Column("campaign_id", String(100), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("via", String(16), nullable=True),
+    Column("sequence", Integer, nullable=False),
+    Column("record", LargeBinary, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Index("ix_campaign_states_customer", "customer_id"),
+)
+"""One row per (campaign, customer): its state, and (``record``, msgpack) the
+history and what is pending; the funnel counts ``state`` and ``via``."""
+
+campaign_contacts = Table(
+    "campaign_contacts",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("facts", LargeBinary, nullable=False),
+)
+"""What the synchronizer knows of a customer across campaigns (msgpack):
+consent, do-not-contact, recent complaints and the touches that count as
+contact pressure, each changed in the transaction of the event that says so."""
+
+campaign_actions = Table(
+    "campaign_actions",
+    metadata,
+    Column("action_id", String(36), primary_key=True),
+    Column("campaign_id", String(100), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("offer_code", String(100), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=True),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Index("ix_campaign_actions_customer", "customer_id", "status"),
+)
+"""The action ledger: ``pending`` when requested, then ``cancelled`` by the
+synchronizer, or ``dispatched``, ``delivered``, ``failed`` by an adapter."""

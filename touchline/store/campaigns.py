@@ -1,0 +1,127 @@
+"""The campaign synchronizer's tables: definitions, per-customer records, the ledger.
+
+Blobs in and out as bytes: what they hold is the synchronizer's business
+(:mod:`touchline.handlers.campaign_records`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select, update
+
+from touchline.store.reads import rows_where_in
+from touchline.store.tables import campaign_actions, campaign_contacts, campaign_states, campaigns
+from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCampaign:
+    campaign_id: str
+    definition: bytes
+    launched_at_us: int
+    launched_by_event: str
+    closed_at_us: int | None
+
+
+def load_campaigns(connection: Connection) -> list[StoredCampaign]:
+    c = campaigns.c
+    rows = connection.execute(
+        select(c.campaign_id, c.definition, c.launched_at_us, c.launched_by_event, c.closed_at_us)
+    )
+    return [StoredCampaign(*row) for row in rows]
+
+
+def load_launch(connection: Connection, campaign_id: str) -> tuple[int, str] | None:
+    """When the standing launch of ``campaign_id`` happened, and its event id."""
+    c = campaigns.c
+    row = connection.execute(
+        select(c.launched_at_us, c.launched_by_event).where(c.campaign_id == campaign_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def close_campaign(connection: Connection, campaign_id: str, closed_at_us: int) -> None:
+    c = campaigns.c
+    connection.execute(
+        update(campaigns).where(c.campaign_id == campaign_id).values(closed_at_us=closed_at_us)
+    )
+
+
+def delete_customer(connection: Connection, customer_id: str) -> None:
+    """A merged customer's campaign rows (the survivor now holds them)."""
+    connection.execute(delete(campaign_states).where(campaign_states.c.customer_id == customer_id))
+    connection.execute(
+        delete(campaign_contacts).where(campaign_contacts.c.customer_id == customer_id)
+    )
+
+
+def save_campaign(connection: Connection, campaign: StoredCampaign) -> None:
+    row = {
+        "campaign_id": campaign.campaign_id,
+        "definition": campaign.definition,
+        "launched_at_us": campaign.launched_at_us,
+        "launched_by_event": campaign.launched_by_event,
+        "closed_at_us": campaign.closed_at_us,
+    }
+    bulk_upsert(
+        connection,
+        campaigns,
+        [row],
+        key=["campaign_id"],
+        update=["definition", "launched_at_us", "launched_by_event", "closed_at_us"],
+    )
+
+
+def load_pairs(connection: Connection, customer_ids: Sequence[str]) -> list[tuple[str, str, bytes]]:
+    """(campaign id, customer id, record) of every campaign of these customers."""
+    s = campaign_states.c
+    rows = rows_where_in(
+        connection,
+        campaign_states,
+        [s.campaign_id, s.customer_id, s.record],
+        s.customer_id,
+        customer_ids,
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def save_pairs(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Rows of ``campaign_states`` (every column), replacing those there."""
+    bulk_upsert(
+        connection,
+        campaign_states,
+        rows,
+        key=["campaign_id", "customer_id"],
+        update=["state", "via", "sequence", "record", "updated_at_us"],
+    )
+
+
+def load_facts(connection: Connection, customer_ids: Sequence[str]) -> dict[str, bytes]:
+    f = campaign_contacts.c
+    rows = rows_where_in(
+        connection, campaign_contacts, [f.customer_id, f.facts], f.customer_id, customer_ids
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def save_facts(connection: Connection, facts: dict[str, bytes]) -> None:
+    rows = [{"customer_id": customer, "facts": blob} for customer, blob in facts.items()]
+    bulk_upsert(connection, campaign_contacts, rows, key=["customer_id"], update=["facts"])
+
+
+def request_actions(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """New actions, ``pending``; one already in the ledger keeps its row (a replay)."""
+    bulk_insert_ignoring_duplicates(connection, campaign_actions, rows)
+
+
+def end_actions(connection: Connection, action_ids: Sequence[str], status: str, at_us: int) -> None:
+    if not action_ids:
+        return
+    a = campaign_actions.c
+    connection.execute(
+        update(campaign_actions)
+        .where(a.action_id.in_(list(action_ids)), a.status == "pending")
+        .values(status=status, updated_at_us=at_us)
+    )
