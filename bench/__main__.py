@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import embedded, identity, kafka, profile
+from bench import campaigns, embedded, identity, kafka, profile
 from bench.machine import describe_machine
 
 
@@ -16,7 +16,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["embedded", "kafka", "identity", "profile"],
+        choices=["embedded", "kafka", "identity", "profile", "campaigns"],
         help="run one benchmark (default: all)",
     )
     graph = parser.add_argument_group("identity and profile")
@@ -40,6 +40,13 @@ def main() -> None:
     graph.add_argument("--profiles", type=int, default=200, help="customers with a long history")
     graph.add_argument("--history", type=int, default=2_000, help="events per such customer")
     graph.add_argument("--reads", type=int, default=2_000, help="profile reads per run")
+    sync = parser.add_argument_group("campaigns")
+    sync.add_argument(
+        "--targeted", type=int, default=100_000, help="customers targeted across 100 campaigns"
+    )
+    sync.add_argument(
+        "--decisions", type=int, default=2_000, help="next-best-offer decisions per run"
+    )
     args = parser.parse_args()
     print(f"machine: {describe_machine()}", flush=True)
     if args.only in (None, "embedded"):
@@ -52,6 +59,9 @@ def main() -> None:
         for line in identity.main(
             args.runs, args.graph_customers, args.batches, args.database_url, args.cprofile
         ):
+            print(line, flush=True)
+    if args.only in (None, "campaigns"):
+        for line in campaigns.main(args.runs, args.targeted, args.decisions, args.database_url):
             print(line, flush=True)
     if args.only in (None, "profile"):
         for line in profile.main(

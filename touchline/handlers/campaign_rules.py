@@ -179,7 +179,7 @@ class CustomerCampaigns(CampaignWrites):
             return None
         if campaign.terms.ends_at is not None:
             self._expire_at(campaign_id, campaign.terms.ends_at, event)
-        self._carry_out(campaign_id, pair, 0, event, at)
+        self._follow_up(campaign_id, pair, 0, event, at)  # the first step counts from targeting
         return None
 
     def _blocked(self, campaign: Campaign, at: datetime) -> str | None:

@@ -1,0 +1,245 @@
+"""Next-best-offer: which offers to make a customer now, across every active campaign.
+
+In process, from the projections: the synchronizer's ledger (campaigns, the
+customer's state in each, consent, do-not-contact, complaints, contact
+pressure) and the customer's recent behaviour on the timeline. Two stages:
+
+1. **Filters**, per campaign: launched and not ended; the customer's state
+   still live (targeted, offered or engaged; a campaign that offers on the
+   web also to anyone not targeted); consent for the channel and purpose; no
+   do-not-contact; no recent complaint when the campaign pauses on one;
+   contact pressure and quiet hours for an outbound channel (a web page the
+   customer opened is no touch of ours).
+2. **Arbitration** of the offers that pass: by priority, raised by
+   :data:`AFFINITY_BOOST` when the customer viewed, put in a cart or bought
+   one of the offer's products within :data:`BEHAVIOUR_DAYS`, then by value.
+
+Every decision explains itself: its inputs, :data:`RULES_VERSION`, and why
+each other offer lost. An offer actually shown is recorded with
+:func:`shown`, as a ``campaign.offer_made`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import Connection, Engine, select
+
+from touchline.events import EventCodec, new_event
+from touchline.events.campaign import CampaignLaunched, OfferMade
+from touchline.events.consent import ContactChannel
+from touchline.events.instants import from_us, to_us
+from touchline.events.order import OrderPlaced
+from touchline.events.web import CartUpdated, ProductViewed
+from touchline.handlers.campaign_model import Campaign, pressure_wait, quiet_until
+from touchline.handlers.campaign_records import ACTIVE, Facts, Pair, decode_facts, decode_pair
+from touchline.publish import Publisher, PublishResult
+from touchline.store import campaigns as store
+from touchline.store.tables import timeline_entries
+
+RULES_VERSION = "nbo-1"
+AFFINITY_BOOST = 3
+"""Priority levels an offer gains when it is about what the customer just looked at or bought."""
+BEHAVIOUR_DAYS = 30
+INBOUND = frozenset({"web"})
+"""Channels where the customer came to us: no pressure, no quiet hours."""
+_BEHAVIOUR = ("web.product_viewed", "web.cart_updated", "order.placed")
+_TERMS = msgspec.msgpack.Decoder(CampaignLaunched)
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    campaign_id: str
+    offer_code: str
+    priority: int
+    value: float | None
+    affinity: tuple[str, ...]
+    """The offer's products the customer showed interest in."""
+    score: tuple[int, float]
+    outcome: str
+    """``chosen``, ``ranked lower than …`` or ``filtered: …``."""
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    customer_id: str | None
+    channel: ContactChannel
+    at: datetime
+    rules_version: str
+    offers: tuple[Candidate, ...]
+    """The offers to make, best first (at most ``limit``)."""
+    considered: tuple[Candidate, ...]
+    """Every offer looked at, chosen or not, with why."""
+    inputs: dict[str, object]
+
+
+def decide(
+    campaigns_db: Engine,
+    timeline_db: Engine,
+    codec: EventCodec,
+    customer_id: str | None,
+    *,
+    channel: ContactChannel = "web",
+    at: datetime | None = None,
+    complaint_window: timedelta = timedelta(days=90),
+    limit: int = 1,
+) -> Decision:
+    """The next best offers for ``customer_id`` (None: an anonymous visitor) via ``channel``."""
+    now = (at or datetime.now(UTC)).astimezone(UTC)
+    with campaigns_db.connect() as connection:
+        campaigns = _campaigns(connection)
+        pairs, facts = _ledger(connection, customer_id)
+    bought = _recent_interest(timeline_db, codec, customer_id, now) if customer_id else set()
+    considered: list[Candidate] = []
+    for campaign in campaigns:
+        pair = pairs.get(campaign.campaign_id)
+        why_not = _filtered(
+            campaign, pair, facts, channel=channel, at=now, complaint_window=complaint_window
+        )
+        for offer in campaign.terms.offers:
+            affinity = tuple(sorted(set(offer.products) & bought))
+            priority = offer.priority + (AFFINITY_BOOST if affinity else 0)
+            considered.append(
+                Candidate(
+                    campaign_id=campaign.campaign_id,
+                    offer_code=offer.code,
+                    priority=offer.priority,
+                    value=offer.value,
+                    affinity=affinity,
+                    score=(priority, offer.value or 0.0),
+                    outcome=f"filtered: {why_not}" if why_not else "",
+                )
+            )
+    eligible = sorted(
+        (c for c in considered if not c.outcome),
+        key=lambda c: (c.score, c.campaign_id, c.offer_code),
+        reverse=True,
+    )
+    chosen = eligible[:limit]
+    explained = [_explain(c, chosen) for c in considered]
+    return Decision(
+        customer_id=customer_id,
+        channel=channel,
+        at=now,
+        rules_version=RULES_VERSION,
+        offers=tuple(c for c in explained if c.outcome == "chosen"),
+        considered=tuple(
+            sorted(explained, key=lambda c: (c.outcome != "chosen", -c.score[0], -c.score[1]))
+        ),
+        inputs={
+            "states": {k: v.state for k, v in sorted(pairs.items())},
+            "do_not_contact": facts.do_not_contact_at(now),
+            "recent_complaint": facts.complained_since(now - complaint_window),
+            "touches_last_30_days": len(facts.touches_since(now - timedelta(days=30), now)),
+            "interest": sorted(bought),
+        },
+    )
+
+
+def shown(publisher: Publisher, decision: Decision, *, made_by: str | None = None) -> PublishResult:
+    """Record the decision's offers as made (shown on the page, said by the agent)."""
+    events = [
+        new_event(
+            OfferMade(via=decision.channel, offer_code=offer.offer_code, made_by=made_by),
+            occurred_at=decision.at,
+            source="touchline-next-offer",
+            customer_id=decision.customer_id,
+            campaign_id=offer.campaign_id,
+        )
+        for offer in decision.offers
+    ]
+    return publisher.publish(events)
+
+
+def _explain(candidate: Candidate, chosen: Sequence[Candidate]) -> Candidate:
+    if candidate.outcome:
+        return candidate
+    if candidate in chosen:
+        return msgspec.structs.replace(candidate, outcome="chosen")
+    best = chosen[0]
+    beaten = f"{best.campaign_id}/{best.offer_code}"
+    reason = f"ranked lower than {beaten} (score {candidate.score} < {best.score})"
+    return msgspec.structs.replace(candidate, outcome=reason)
+
+
+def _by_outcome(candidate: Candidate) -> tuple[bool, int, float]:
+    """Chosen first, then the rest best score first."""
+    return candidate.outcome != "chosen", -candidate.score[0], -candidate.score[1]
+
+
+def _filtered(
+    campaign: Campaign,
+    pair: Pair | None,
+    facts: Facts,
+    *,
+    channel: str,
+    at: datetime,
+    complaint_window: timedelta,
+) -> str | None:
+    """Why the campaign may make no offer to this customer now, or None: the
+    first of the filters, in order, that says no."""
+    terms = campaign.terms
+    outbound = channel not in INBOUND
+    checks: tuple[tuple[Callable[[], bool], str], ...] = (
+        (lambda: campaign.ended_by(at), "the campaign has ended"),
+        (lambda: channel not in terms.eligible(), f"the campaign makes no offers via {channel}"),
+        (lambda: pair is None and outbound, "the customer is not targeted"),
+        (
+            lambda: pair is not None and pair.state not in ACTIVE,
+            f"the customer's offer is {pair.state if pair else ''}",
+        ),
+        (lambda: facts.do_not_contact_at(at), "do-not-contact"),
+        (
+            lambda: facts.refuses(channel, terms.consent_purpose),
+            f"no consent for {terms.consent_purpose} via {channel}",
+        ),
+        (
+            lambda: terms.complaint_pauses and facts.complained_since(at - complaint_window),
+            "a recent complaint pauses it",
+        ),
+        (
+            lambda: outbound and pressure_wait(facts, terms, at) is not None,
+            "the contact-pressure limit is reached",
+        ),
+        (lambda: outbound and quiet_until(terms.quiet_hours, at) is not None, "quiet hours"),
+    )
+    return next((reason for says_no, reason in checks if says_no()), None)
+
+
+def _campaigns(connection: Connection) -> list[Campaign]:
+    return [
+        Campaign(
+            stored.campaign_id,
+            _TERMS.decode(stored.definition),
+            None if stored.closed_at_us is None else from_us(stored.closed_at_us),
+        )
+        for stored in store.load_campaigns(connection)
+    ]
+
+
+def _ledger(connection: Connection, customer_id: str | None) -> tuple[dict[str, Pair], Facts]:
+    if customer_id is None:
+        return {}, Facts()
+    pairs = {c: decode_pair(blob) for c, _, blob in store.load_pairs(connection, [customer_id])}
+    blob = store.load_facts(connection, [customer_id]).get(customer_id)
+    return pairs, Facts() if blob is None else decode_facts(blob)
+
+
+def _recent_interest(engine: Engine, codec: EventCodec, customer_id: str, at: datetime) -> set[str]:
+    """SKUs the customer viewed, put in a cart or bought lately."""
+    t = timeline_entries.c
+    since = to_us(at - timedelta(days=BEHAVIOUR_DAYS))
+    with engine.connect() as connection:
+        blobs = connection.execute(
+            select(t.event).where(
+                t.customer_id == customer_id, t.occurred_at_us >= since, t.type.in_(_BEHAVIOUR)
+            )
+        ).scalars()
+        skus: set[str] = set()
+        for blob in blobs:
+            match codec.decode(blob).payload:
+                case ProductViewed() as viewed:
+                    skus.add(viewed.sku)
+                case CartUpdated() | OrderPlaced() as basket:
+                    skus.update(item.sku for item in basket.items)
+    return skus
