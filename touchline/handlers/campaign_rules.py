@@ -93,14 +93,15 @@ class CustomerCampaigns(CampaignWrites):
             case OfferMade() as made:
                 self._made_elsewhere(event, at, made)
             case EmailClicked():
-                self._engaged(self._pair_of(event), event, at, "email")
+                self._engaged(self._pair_of(event, arriving_early=True), event, at, "email")
             case PageViewed() as viewed:
                 for campaign_id in self._pages_matching(viewed.url):
                     self._engaged(campaign_id, event, at, "web")
             case OfferResponded() as answer:
-                self._respond(self._pair_of(event), event, at, answer.via, answer.response)
+                answered = self._pair_of(event, arriving_early=True)
+                self._respond(answered, event, at, answer.via, answer.response)
             case EmailReplied():
-                self._respond(self._pair_of(event), event, at, "email", None)
+                self._respond(self._pair_of(event, arriving_early=True), event, at, "email", None)
             case OfferExpired():
                 self._end(self._pair_of(event), event, at, "expired", "offer_expired")
             case FollowUpDue() as due:
@@ -377,8 +378,18 @@ class CustomerCampaigns(CampaignWrites):
         self._stop_timers(campaign_id, "follow-up", "expiry")
         self._move(campaign_id, pair, state, event, at, via=via, reason=reason)
 
-    def _pair_of(self, event: Envelope) -> str | None:
-        return event.campaign_id if event.campaign_id in self.pairs else None
+    def _pair_of(self, event: Envelope, *, arriving_early: bool = False) -> str | None:
+        """The campaign of ``event`` when this customer is in it. With
+        ``arriving_early``, a click or an answer about a launched campaign
+        that arrives before the customer's targeting (channels are not in
+        step with each other) puts them in it: it was made to them."""
+        campaign_id = event.campaign_id
+        if campaign_id is None:
+            return None
+        if campaign_id not in self.pairs and arriving_early and campaign_id in self.campaigns:
+            pair = self.pairs[campaign_id] = Pair(state="targeted")
+            self._move(campaign_id, pair, "targeted", event, event.occurred_at.astimezone(UTC))
+        return campaign_id if campaign_id in self.pairs else None
 
     def _active(self) -> list[str]:
         return sorted(c for c, pair in self.pairs.items() if pair.state in ACTIVE)
