@@ -3,10 +3,11 @@
 Each run starts from an empty data directory, publishes a simulated day
 (every channel system, realistic mix) and runs the backbone until the last
 event is in the timeline, each stage in a process of its own (the embedded
-default). Two ways: publish everything, then project (the headline, the same
-measure as before the stages had processes of their own); and project while
-publishing, as a running backbone does. Figures are events per second,
-median of the runs.
+default). Three ways: publish everything, then resolve and project (the
+headline, the same measure as before the stages had processes of their
+own); project while publishing, as a running backbone does; and the
+headline again with the campaign synchronizer running beside the timeline.
+Figures are events per second, median of the runs.
 """
 
 from __future__ import annotations
@@ -39,11 +40,18 @@ class Run:
         return self.events / (self.publish_s + self.project_s)
 
 
-def one_run(customers: int, seed: int) -> Run:
+TO_THE_TIMELINE = ("identity-resolver", "timeline")
+"""What "publish -> timeline" runs: the campaign synchronizer reads the same
+interactions beside the timeline and gates nothing it shows, so the headline
+leaves it out; ``with_synchronizer`` runs it too, competing for the cores."""
+
+
+def one_run(customers: int, seed: int, *, with_synchronizer: bool = False) -> Run:
     _, events = simulate_day(date(2026, 11, 20), customers, seed)
     with tempfile.TemporaryDirectory(prefix="touchline-bench-") as data_dir:
         settings = load_settings({}, data_dir=data_dir)
-        with build_backbone(settings) as backbone:
+        only = () if with_synchronizer else TO_THE_TIMELINE
+        with build_backbone(settings, only=only) as backbone:
             started = time.perf_counter()
             for batch in batches(events, 1000):
                 backbone.publisher.publish(batch)
@@ -65,7 +73,7 @@ def one_pipelined_run(customers: int, seed: int) -> float:
     _, events = simulate_day(date(2026, 11, 20), customers, seed)
     with tempfile.TemporaryDirectory(prefix="touchline-bench-") as data_dir:
         settings = load_settings({}, data_dir=data_dir)
-        with build_backbone(settings) as backbone:
+        with build_backbone(settings, only=TO_THE_TIMELINE) as backbone:
             stages = parallel.Stages(backbone)
             stages.start()
             try:
@@ -85,6 +93,9 @@ def main(runs: int, customers: int) -> list[str]:
     configure_logging(level=logging.WARNING)
     results = [one_run(customers, seed=run) for run in range(runs)]
     pipelined = [one_pipelined_run(customers, seed=run) for run in range(runs)]
+    everything = [
+        one_run(customers, seed=run, with_synchronizer=True).end_to_end for run in range(runs)
+    ]
     median = statistics.median
     return [
         f"embedded: {results[0].events:,} events per run, {runs} runs",
@@ -92,6 +103,7 @@ def main(runs: int, customers: int) -> list[str]:
         f"  publish only        {median(r.events / r.publish_s for r in results):>9,.0f} events/s",
         f"  resolve + project   {median(r.events / r.project_s for r in results):>9,.0f} events/s",
         f"  publishing while projecting {median(pipelined):>9,.0f} events/s",
+        f"  publish -> timeline, the synchronizer running too {median(everything):>9,.0f} events/s",
         "  runs (end to end): " + ", ".join(f"{r.end_to_end:,.0f}" for r in results),
         "  runs (while projecting): " + ", ".join(f"{rate:,.0f}" for rate in pipelined),
     ]
