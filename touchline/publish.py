@@ -21,7 +21,7 @@ from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
 from touchline.events.keys import record_key, source_key
-from touchline.log.port import Log, Position
+from touchline.log.port import Log, Position, Record
 from touchline.processing.packing import Packing, pack
 
 NO_IDENTIFIER = (
@@ -161,11 +161,27 @@ class Publisher:
         return None if problem is None else (problem.reason, problem.field)
 
     def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:
-        packed = pack(self.codec, accepted, self.log.partitions(self.topic), self.packing)
-        positions = self.log.append(self.topic, [record for _, record in packed])
+        partitions = self.log.partitions(self.topic)
+        # A campaign's launch or close goes to every partition, ahead of the
+        # batch: the resolvers of all partitions meet it before anything
+        # published after it, and hand it on to every partition of the
+        # interactions (a copy per pair of partitions; the synchronizer
+        # keeps one).
+        wide = [i for i, (event, _) in enumerate(accepted) if event.type in CAMPAIGN_WIDE]
+        records = [
+            Record(value=self.codec.encode(accepted[i][0]), key=accepted[i][1], partition=p)
+            for i in wide
+            for p in range(partitions)
+        ]
+        is_wide = set(wide)
+        rest = [i for i in range(len(accepted)) if i not in is_wide]
+        packed = pack(self.codec, [accepted[i] for i in rest], partitions, self.packing)
+        positions = self.log.append(self.topic, records + [record for _, record in packed])
         where: dict[int, Position] = {}
-        for (indexes, _), position in zip(packed, positions, strict=True):
-            where.update(dict.fromkeys(indexes, position))
+        for number, i in enumerate(wide):
+            where[i] = positions[number * partitions]
+        for (indexes, _), position in zip(packed, positions[len(records) :], strict=True):
+            where.update({rest[index]: position for index in indexes})
         return where
 
     def publish_raw(self, data: bytes) -> PublishResult:

@@ -7,9 +7,11 @@ that causes it, moves each customer's campaigns through their states
 their cancellations) to ``touchline.actions`` for the adapters. Follow-ups
 and expiries are timers, fired by the injected clock live and on replay.
 
-A campaign's launch reaches every partition (the resolver sends it
-everywhere), so each synchronizer knows a campaign before the events that
-were published after it; the latest launch by time stands. A merge moves the
+A campaign's launch reaches every partition: the publisher appends it to
+every partition of the touchpoints and each resolver hands it to every
+partition of the interactions, so whatever was published after it, on
+whichever partition, meets it first. The copies are one event (one id);
+the latest launch by time stands. A merge moves the
 merged customer's campaigns to the survivor (the survivor's own record wins
 where both are in one campaign) and joins their contact facts.
 """
