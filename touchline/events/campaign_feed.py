@@ -91,7 +91,8 @@ class ActionRequested(Payload, frozen=True, kw_only=True):
     step: Annotated[int, msgspec.Meta(ge=0)]
     """The place in the campaign's channel sequence."""
     expires_at: AwareDatetime | None = None
-    """Not to be carried out after this (the offer's or the campaign's end)."""
+    """Not to be carried out after this: the offer's or the campaign's end, or
+    30 days on when neither has one (the synchronizer always sets it)."""
     partner_account: str | None = None
     """For a partner lead: the customer's owning partner, when known."""
 

@@ -53,6 +53,9 @@ from touchline.handlers.campaign_model import (
 from touchline.handlers.campaign_records import ACTIVE, Decision, Facts, Pair
 from touchline.handlers.campaign_writes import ACTIONS, CampaignWrites
 
+ACTION_LIFETIME = timedelta(days=30)
+"""How long an adapter may carry out an action whose offer and campaign set no end."""
+
 TOUCHES = frozenset(
     {"email.sent", "fax.sent", "call.outbound_made", "sales.visit_logged", "sales.quote_sent"}
 )
@@ -219,7 +222,9 @@ class CustomerCampaigns(CampaignWrites):
         first_made = at if pair.offered_at is None else pair.offered_at
         valid = None if offer.valid_days is None else first_made + timedelta(days=offer.valid_days)
         expires = min((t for t in (valid, terms.ends_at) if t is not None), default=None)
-        action = ActionRequested(via=channel, offer_code=offer.code, step=step, expires_at=expires)
+        # An action always has an end: one left undone that long is stale.
+        deadline = expires or at + ACTION_LIFETIME
+        action = ActionRequested(via=channel, offer_code=offer.code, step=step, expires_at=deadline)
         self.effects.actions.append(self._event(action, event, campaign_id, action_id))
         self.effects.ledger.append(
             Ledger(
@@ -231,7 +236,7 @@ class CustomerCampaigns(CampaignWrites):
                 step,
                 "pending",
                 at,
-                expires,
+                deadline,
             )
         )
         self.facts.keep("touch", str(action_id), at, channel)  # reserved before it goes out
