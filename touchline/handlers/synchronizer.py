@@ -235,6 +235,9 @@ class _Batch:
                 for entry in requested
             ],
         )
-        for entry in self.effects.ledger:
-            if entry.status == "cancelled":
-                store.end_actions(self.connection, [entry.action_id], "cancelled", to_us(entry.at))
+        cancelled = [e for e in self.effects.ledger if e.status == "cancelled"]
+        if cancelled:
+            # One statement for the batch; the ledger keeps the latest cancel's time.
+            at_us = max(to_us(entry.at) for entry in cancelled)
+            ids = [entry.action_id for entry in cancelled]
+            store.end_actions(self.connection, ids, "cancelled", at_us)

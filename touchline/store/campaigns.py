@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 
-from touchline.store.reads import rows_where_in
+from touchline.store.reads import CHUNK, rows_where_in
 from touchline.store.tables import campaign_actions, campaign_contacts, campaign_states, campaigns
 from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert
 
@@ -120,8 +120,9 @@ def end_actions(connection: Connection, action_ids: Sequence[str], status: str, 
     if not action_ids:
         return
     a = campaign_actions.c
-    connection.execute(
-        update(campaign_actions)
-        .where(a.action_id.in_(list(action_ids)), a.status == "pending")
-        .values(status=status, updated_at_us=at_us)
-    )
+    for start in range(0, len(action_ids), CHUNK):
+        connection.execute(
+            update(campaign_actions)
+            .where(a.action_id.in_(list(action_ids[start : start + CHUNK])), a.status == "pending")
+            .values(status=status, updated_at_us=at_us)
+        )
