@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers import event
-from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.events import Envelope, Identities, Payload
@@ -31,7 +30,6 @@ from touchline.events.service import CaseOpened
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
 from touchline.processing.dead_letter import describe
-from touchline.subscribe import Subscriber
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 SPRING = "spring"
@@ -299,30 +297,3 @@ def test_a_merge_brings_the_campaign_and_its_follow_up_to_the_survivor(
         if isinstance(a.payload, ActionRequested) and a.payload.via == "phone"
     ]
     assert [a.customer_id for a in follow_up] == [survivor]
-
-
-def test_both_runtimes_synchronize_alike(runtime: EmbeddedRuntime | KafkaRuntime) -> None:
-    """On the embedded log and on Kafka with a real worker: the same feed, the same actions,
-    the same ledger, and a subscriber reads the feed from either log."""
-    backbone = runtime.backbone
-    steps = (Step(channel="email"), Step(channel="phone"), Step(channel="partner"))
-    offers = (OfferTerms(code="SPRING10"),)
-    launched = CampaignLaunched(name="Spring", offers=offers, sequence=steps)
-    accepted = OfferResponded(response="accepted", via="phone", offer_code="SPRING10")
-    for one in (
-        event(launched, T0, identities=NOBODY, campaign_id=SPRING),
-        event(CustomerTargeted(), T0 + timedelta(minutes=1), campaign_id=SPRING),
-        event(accepted, T0 + timedelta(hours=1), campaign_id=SPRING),
-    ):
-        assert not backbone.publisher.publish([one]).rejected
-        runtime.drain()
-    assert feed(backbone) == [("targeted", None), ("offered", "email"), ("responded", "phone")]
-    assert actions(backbone) == (["email", "phone", "partner"], ["email", "phone", "partner"])
-    topic = backbone.settings.topics.campaign_state
-    subscriber = Subscriber("engine", backbone.log, backbone.codec, backbone.engine, topic)
-    states = [
-        e.payload.state for e in subscriber.poll() if isinstance(e.payload, CampaignStateChanged)
-    ]
-    assert states == ["targeted", "offered", "responded"]
-    subscriber.commit()
-    assert subscriber.poll() == []
