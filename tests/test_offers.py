@@ -49,14 +49,8 @@ def happen(backbone: Backbone, payload: Payload, at: datetime, **fields: object)
 
 
 def decide(backbone: Backbone, customer_id: str | None, **options: object) -> offers.Decision:
-    return offers.decide(
-        backbone.stores["campaigns"],
-        backbone.engine,
-        backbone.codec,
-        customer_id,
-        at=NOW,
-        **options,  # type: ignore[arg-type]
-    )
+    engine = offers.NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
+    return engine.decide(customer_id, at=NOW, **options)  # type: ignore[arg-type]
 
 
 def ann(backbone: Backbone) -> str:

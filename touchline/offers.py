@@ -73,67 +73,92 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     inputs: dict[str, object]
 
 
-def decide(
-    campaigns_db: Engine,
-    timeline_db: Engine,
-    codec: EventCodec,
-    customer_id: str | None,
-    *,
-    channel: ContactChannel = "web",
-    at: datetime | None = None,
-    complaint_window: timedelta = timedelta(days=90),
-    limit: int = 1,
-) -> Decision:
-    """The next best offers for ``customer_id`` (None: an anonymous visitor) via ``channel``."""
-    now = (at or datetime.now(UTC)).astimezone(UTC)
-    with campaigns_db.connect() as connection:
-        campaigns = _campaigns(connection)
-        pairs, facts = _ledger(connection, customer_id)
-    bought = _recent_interest(timeline_db, codec, customer_id, now) if customer_id else set()
-    considered: list[Candidate] = []
-    for campaign in campaigns:
-        pair = pairs.get(campaign.campaign_id)
-        why_not = _filtered(
-            campaign, pair, facts, channel=channel, at=now, complaint_window=complaint_window
-        )
-        for offer in campaign.terms.offers:
-            affinity = tuple(sorted(set(offer.products) & bought))
-            priority = offer.priority + (AFFINITY_BOOST if affinity else 0)
-            considered.append(
-                Candidate(
-                    campaign_id=campaign.campaign_id,
-                    offer_code=offer.code,
-                    priority=offer.priority,
-                    value=offer.value,
-                    affinity=affinity,
-                    score=(priority, offer.value or 0.0),
-                    outcome=f"filtered: {why_not}" if why_not else "",
+class NextBestOffer:
+    """Decisions over one deployment's stores. The campaigns' definitions are
+    kept decoded between decisions and read again only when a launch or a
+    close changed them (one small query tells)."""
+
+    def __init__(
+        self,
+        campaigns_db: Engine,
+        timeline_db: Engine,
+        codec: EventCodec,
+        *,
+        complaint_window: timedelta = timedelta(days=90),
+    ) -> None:
+        self.campaigns_db = campaigns_db
+        self.timeline_db = timeline_db
+        self.codec = codec
+        self.complaint_window = complaint_window
+        self._campaigns: tuple[int, list[Campaign]] | None = None
+
+    def decide(
+        self,
+        customer_id: str | None,
+        *,
+        channel: ContactChannel = "web",
+        at: datetime | None = None,
+        limit: int = 1,
+    ) -> Decision:
+        """The next best offers for ``customer_id`` (None: an anonymous visitor) via ``channel``."""
+        now = (at or datetime.now(UTC)).astimezone(UTC)
+        with self.campaigns_db.connect() as connection:
+            campaigns = self._current(connection)
+            pairs, facts = _ledger(connection, customer_id)
+            if customer_id is None:
+                bought: set[str] = set()
+            elif self.timeline_db is self.campaigns_db:  # one database: one connection
+                bought = _recent_interest(connection, self.codec, customer_id, now)
+            else:
+                with self.timeline_db.connect() as timeline:
+                    bought = _recent_interest(timeline, self.codec, customer_id, now)
+        window = self.complaint_window
+        customer = _Customer(facts, now, window)
+        considered: list[Candidate] = []
+        for campaign in campaigns:
+            why_not = _filtered(campaign, pairs.get(campaign.campaign_id), customer, channel)
+            for offer in campaign.terms.offers:
+                affinity = tuple(sorted(set(offer.products) & bought))
+                priority = offer.priority + (AFFINITY_BOOST if affinity else 0)
+                considered.append(
+                    Candidate(
+                        campaign_id=campaign.campaign_id,
+                        offer_code=offer.code,
+                        priority=offer.priority,
+                        value=offer.value,
+                        affinity=affinity,
+                        score=(priority, offer.value or 0.0),
+                        outcome=f"filtered: {why_not}" if why_not else "",
+                    )
                 )
-            )
-    eligible = sorted(
-        (c for c in considered if not c.outcome),
-        key=lambda c: (c.score, c.campaign_id, c.offer_code),
-        reverse=True,
-    )
-    chosen = eligible[:limit]
-    explained = [_explain(c, chosen) for c in considered]
-    return Decision(
-        customer_id=customer_id,
-        channel=channel,
-        at=now,
-        rules_version=RULES_VERSION,
-        offers=tuple(c for c in explained if c.outcome == "chosen"),
-        considered=tuple(
-            sorted(explained, key=lambda c: (c.outcome != "chosen", -c.score[0], -c.score[1]))
-        ),
-        inputs={
-            "states": {k: v.state for k, v in sorted(pairs.items())},
-            "do_not_contact": facts.do_not_contact_at(now),
-            "recent_complaint": facts.complained_since(now - complaint_window),
-            "touches_last_30_days": len(facts.touches_since(now - timedelta(days=30), now)),
-            "interest": sorted(bought),
-        },
-    )
+        eligible = sorted(
+            (c for c in considered if not c.outcome),
+            key=lambda c: (c.score, c.campaign_id, c.offer_code),
+            reverse=True,
+        )
+        chosen = eligible[:limit]
+        explained = [_explain(c, chosen) for c in considered]
+        return Decision(
+            customer_id=customer_id,
+            channel=channel,
+            at=now,
+            rules_version=RULES_VERSION,
+            offers=tuple(c for c in explained if c.outcome == "chosen"),
+            considered=tuple(sorted(explained, key=_by_outcome)),
+            inputs={
+                "states": {k: v.state for k, v in sorted(pairs.items())},
+                "do_not_contact": customer.do_not_contact,
+                "recent_complaint": customer.complained,
+                "touches_last_30_days": len(facts.touches_since(now - timedelta(days=30), now)),
+                "interest": sorted(bought),
+            },
+        )
+
+    def _current(self, connection: Connection) -> list[Campaign]:
+        version = store.campaigns_version(connection)
+        if self._campaigns is None or self._campaigns[0] != version:
+            self._campaigns = (version, _campaigns(connection))
+        return self._campaigns[1]
 
 
 def shown(publisher: Publisher, decision: Decision, *, made_by: str | None = None) -> PublishResult:
@@ -167,40 +192,52 @@ def _by_outcome(candidate: Candidate) -> tuple[bool, int, float]:
     return candidate.outcome != "chosen", -candidate.score[0], -candidate.score[1]
 
 
+class _Customer:
+    """What every campaign's filters ask of the customer, worked out once a decision."""
+
+    def __init__(self, facts: Facts, at: datetime, complaint_window: timedelta) -> None:
+        self.facts = facts
+        self.at = at
+        self.do_not_contact = facts.do_not_contact_at(at)
+        self.complained = facts.complained_since(at - complaint_window)
+        self._pressed: dict[object, bool] = {}
+
+    def pressed(self, terms: CampaignLaunched) -> bool:
+        """Whether the contact-pressure limit is reached (the same limits, once)."""
+        known = self._pressed.get(terms.pressure)
+        if known is None:
+            known = self._pressed[terms.pressure] = (
+                pressure_wait(self.facts, terms, self.at) is not None
+            )
+        return known
+
+
 def _filtered(
-    campaign: Campaign,
-    pair: Pair | None,
-    facts: Facts,
-    *,
-    channel: str,
-    at: datetime,
-    complaint_window: timedelta,
+    campaign: Campaign, pair: Pair | None, customer: _Customer, channel: str
 ) -> str | None:
     """Why the campaign may make no offer to this customer now, or None: the
     first of the filters, in order, that says no."""
     terms = campaign.terms
     outbound = channel not in INBOUND
+    at = customer.at
     checks: tuple[tuple[Callable[[], bool], str], ...] = (
         (lambda: campaign.ended_by(at), "the campaign has ended"),
-        (lambda: channel not in terms.eligible(), f"the campaign makes no offers via {channel}"),
+        (lambda: channel not in campaign.channels, f"the campaign makes no offers via {channel}"),
         (lambda: pair is None and outbound, "the customer is not targeted"),
         (
             lambda: pair is not None and pair.state not in ACTIVE,
             f"the customer's offer is {pair.state if pair else ''}",
         ),
-        (lambda: facts.do_not_contact_at(at), "do-not-contact"),
+        (lambda: customer.do_not_contact, "do-not-contact"),
         (
-            lambda: facts.refuses(channel, terms.consent_purpose),
+            lambda: customer.facts.refuses(channel, terms.consent_purpose),
             f"no consent for {terms.consent_purpose} via {channel}",
         ),
         (
-            lambda: terms.complaint_pauses and facts.complained_since(at - complaint_window),
+            lambda: terms.complaint_pauses and customer.complained,
             "a recent complaint pauses it",
         ),
-        (
-            lambda: outbound and pressure_wait(facts, terms, at) is not None,
-            "the contact-pressure limit is reached",
-        ),
+        (lambda: outbound and customer.pressed(terms), "the contact-pressure limit is reached"),
         (lambda: outbound and quiet_until(terms.quiet_hours, at) is not None, "quiet hours"),
     )
     return next((reason for says_no, reason in checks if says_no()), None)
@@ -225,21 +262,22 @@ def _ledger(connection: Connection, customer_id: str | None) -> tuple[dict[str, 
     return pairs, Facts() if blob is None else decode_facts(blob)
 
 
-def _recent_interest(engine: Engine, codec: EventCodec, customer_id: str, at: datetime) -> set[str]:
+def _recent_interest(
+    connection: Connection, codec: EventCodec, customer_id: str, at: datetime
+) -> set[str]:
     """SKUs the customer viewed, put in a cart or bought lately."""
     t = timeline_entries.c
     since = to_us(at - timedelta(days=BEHAVIOUR_DAYS))
-    with engine.connect() as connection:
-        blobs = connection.execute(
-            select(t.event).where(
-                t.customer_id == customer_id, t.occurred_at_us >= since, t.type.in_(_BEHAVIOUR)
-            )
-        ).scalars()
-        skus: set[str] = set()
-        for blob in blobs:
-            match codec.decode(blob).payload:
-                case ProductViewed() as viewed:
-                    skus.add(viewed.sku)
-                case CartUpdated() | OrderPlaced() as basket:
-                    skus.update(item.sku for item in basket.items)
+    blobs = connection.execute(
+        select(t.event).where(
+            t.customer_id == customer_id, t.occurred_at_us >= since, t.type.in_(_BEHAVIOUR)
+        )
+    ).scalars()
+    skus: set[str] = set()
+    for blob in blobs:
+        match codec.decode(blob).payload:
+            case ProductViewed() as viewed:
+                skus.add(viewed.sku)
+            case CartUpdated() | OrderPlaced() as basket:
+                skus.update(item.sku for item in basket.items)
     return skus

@@ -101,6 +101,7 @@ PROCESSORS: tuple[Entry, ...] = (
         _synchronizer,
         "interactions -> campaign state per customer, actions for the adapters",
         tables=("campaigns", "campaign_states", "campaign_contacts", "campaign_actions"),
+        clocks=("campaigns",),
         store="campaigns",
     ),
 )

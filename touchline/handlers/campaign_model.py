@@ -24,6 +24,11 @@ class Campaign:
     campaign_id: str
     terms: CampaignLaunched
     closed_at: datetime | None = None
+    channels: frozenset[str] = field(init=False)
+    """Every channel the offer may go through (the terms', worked out once)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", frozenset(self.terms.eligible()))
 
     def ended_by(self, at: datetime) -> bool:
         end = self.terms.ends_at

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, select, update
 
 from touchline.store.reads import CHUNK, rows_where_in
-from touchline.store.tables import campaign_actions, campaign_contacts, campaign_states, campaigns
-from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert
+from touchline.store.tables import (
+    campaign_actions,
+    campaign_contacts,
+    campaign_states,
+    campaigns,
+    processor_clocks,
+)
+from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert, dialect_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,30 @@ def load_campaigns(connection: Connection) -> list[StoredCampaign]:
     return [StoredCampaign(*row) for row in rows]
 
 
+VERSION_CLOCK = "campaigns"
+"""Its row in ``processor_clocks`` counts the changes to the definitions:
+readers that keep them decoded read them again when it moves."""
+
+
+def campaigns_version(connection: Connection) -> int:
+    """The definitions' version: it moves with every launch stored and every close."""
+    clock = processor_clocks.c
+    found = connection.execute(
+        select(clock.version).where(clock.name == VERSION_CLOCK)
+    ).scalar_one_or_none()
+    return found or 0
+
+
+def _bump(connection: Connection) -> None:
+    clock = processor_clocks.c
+    statement = dialect_insert(connection, processor_clocks).values(name=VERSION_CLOCK, version=1)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"version": clock.version + 1}
+        )
+    )
+
+
 def load_launch(connection: Connection, campaign_id: str) -> tuple[int, str] | None:
     """When the standing launch of ``campaign_id`` happened, and its event id."""
     c = campaigns.c
@@ -47,6 +77,7 @@ def close_campaign(connection: Connection, campaign_id: str, closed_at_us: int) 
     connection.execute(
         update(campaigns).where(c.campaign_id == campaign_id).values(closed_at_us=closed_at_us)
     )
+    _bump(connection)
 
 
 def delete_customer(connection: Connection, customer_id: str) -> None:
@@ -72,6 +103,7 @@ def save_campaign(connection: Connection, campaign: StoredCampaign) -> None:
         key=["campaign_id"],
         update=["definition", "launched_at_us", "launched_by_event", "closed_at_us"],
     )
+    _bump(connection)
 
 
 def load_pairs(connection: Connection, customer_ids: Sequence[str]) -> list[tuple[str, str, bytes]]:
