@@ -194,7 +194,7 @@ class IdentityResolver(Processor):
         return batch
 
     def _customer_for(
-        self, batch: _Pending, event: Envelope, keys: list[Key], outcome: Outcome
+        self, batch: _Pending, event: Envelope, keys: Sequence[Key], outcome: Outcome
     ) -> str:
         """The customer the event belongs to, merging the ones it ties together."""
         known = [key for key in keys if key in self._node]
