@@ -44,7 +44,7 @@ from touchline.handlers import identity_graph as graph
 from touchline.handlers import identity_locks as locks
 from touchline.handlers.identity_graph import Key, Link
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.processing.port import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
+from touchline.processing.port import EVENTS, REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
 
 log = structlog.get_logger(__name__)
 
@@ -61,8 +61,9 @@ def customer_id_for(event: Envelope) -> str:
     return f"cus_{event.id.hex}"
 
 
-class IdentityResolver(Processor):
+class IdentityResolver(Processor[Envelope]):
     name = RESOLVER
+    reads = EVENTS
 
     def __init__(
         self,

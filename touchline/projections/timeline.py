@@ -21,7 +21,14 @@ from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identity_keys
-from touchline.processing.port import CONFLICTING_DUPLICATE, Emit, Outcome, Processor, Rejected
+from touchline.processing.port import (
+    CONFLICTING_DUPLICATE,
+    EVENTS,
+    Emit,
+    Outcome,
+    Processor,
+    Rejected,
+)
 from touchline.projections.aliases import Aliases
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import timeline_entries
@@ -45,7 +52,7 @@ class TimelineFollower(Protocol):
         """These customers' rows moved (a merge or unmerge): rebuild them from the index."""
 
 
-class TimelineProjection(Processor):
+class TimelineProjection(Processor[Envelope]):
     """Writes one timeline row per event; the event id makes it idempotent.
 
     A ``customer.merged`` event moves the merged customer's rows to the
@@ -56,6 +63,7 @@ class TimelineProjection(Processor):
     """
 
     name = "timeline"
+    reads = EVENTS
 
     def __init__(
         self,
