@@ -66,6 +66,7 @@ def _resolver(context: Context, _followers: Sequence[TimelineFollower]) -> Proce
     return IdentityResolver(
         settings.topics.touchpoints,
         settings.topics.interactions,
+        context.codec,
         settings.identity_rules(),
         edge=settings.edge_rules(),
     )
