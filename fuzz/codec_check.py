@@ -8,6 +8,8 @@ For any bytes a channel system could send:
 - an event the edge accepts encodes and decodes back to itself, and the
   projections' pure steps take it (the timeline row, the profile fold, the
   content digest): accepted means applied;
+- read as the resolver reads it (the head, the payload left as bytes) and
+  attributed, it decodes to the very event the whole decode gives;
 - a bad value in bytes that decode is never cleared by the cheap screen the
   resolver runs on the bytes as read (``suspects_as_read``).
 
@@ -38,7 +40,6 @@ RULES = EdgeRules()
 CODECS: dict[WireFormat, EventCodec] = {
     wire: EventCodec(CATALOGUE, wire) for wire in ("json", "msgpack")
 }
-ROWS = {wire: TimelineProjection("", codec) for wire, codec in CODECS.items()}
 
 
 def check(data: bytes) -> None:
@@ -82,6 +83,10 @@ def _accepted_means_applied(wire: WireFormat, event: Envelope) -> None:
     again = codec.decode(codec.encode(event))
     if again != event:
         raise AssertionError(f"{wire} round trip changed the event:\n{event!r}\n{again!r}")
-    ROWS[wire].row(event.with_customer("cus_fuzz"), "cus_fuzz")
+    routed = codec.decode_head(codec.encode(event)).with_customer("cus_fuzz")
+    attributed = codec.decode(codec.encode(routed))
+    if attributed != event.with_customer("cus_fuzz"):
+        raise AssertionError(f"{wire} head path changed the event:\n{event!r}\n{attributed!r}")
+    TimelineProjection.row(attributed, codec.encode(routed), "cus_fuzz")
     apply(ProfileState(), event)
     content_digest(event)

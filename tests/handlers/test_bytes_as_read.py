@@ -1,6 +1,6 @@
 """An event's bytes travel as read: the resolver writes the payload on unchanged,
-on both runtimes. Its edge checks screen those bytes and decode only what
-looks suspect."""
+and the timeline stores the interaction's bytes, on both runtimes. The
+resolver's edge checks screen those bytes and decode only what looks suspect."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import json
 from datetime import timedelta
 from uuid import uuid4
 
+import msgspec
 from sqlalchemy import Engine, select
 
 from tests.conftest import DAY
 from tests.helpers import ann_story, event
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.bootstrap import Backbone
-from touchline.events import CATALOGUE, EventCodec
+from touchline.events import CATALOGUE, EnvelopeHead, EventCodec
 from touchline.events.email import EmailOpened
 from touchline.handlers.identity import IdentityResolver
 from touchline.log.port import Record, TopicPartition
@@ -74,6 +75,24 @@ def test_an_interaction_carries_its_touchpoints_payload_bytes_unchanged(runtime:
         assert interaction.customer_id is not None
         assert bytes(interaction.payload) == bytes(decode_head(sent).payload)
     assert bytes(decode_head(interactions[odd]).payload) == ODD_PAYLOAD
+
+
+def test_the_timeline_stores_the_interactions_bytes(runtime: Runtime) -> None:
+    """Each timeline row holds the interaction's bytes as read, customer_id
+    included: a channel's own spelling of a payload is still there."""
+    touchpoints, interactions, odd = _drained(runtime)
+    t = timeline_entries.c
+    with runtime.backbone.engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                select(t.event_id, t.event).where(t.event_id.in_(list(interactions)))
+            ).all()
+        )
+    assert touchpoints.keys() <= interactions.keys()  # and a merge, when the call came first
+    assert stored == interactions
+    assert ODD_PAYLOAD in stored[odd]
+    for value in stored.values():
+        assert msgspec.json.decode(value, type=EnvelopeHead).customer_id is not None
 
 
 def test_a_legacy_version_produced_past_the_publisher_lands_upcast(runtime: Runtime) -> None:
