@@ -5,7 +5,8 @@ take longer than the measurement), then copied for every run so each run
 starts from the same graph. A run feeds batches of touchpoints to a brand-new
 :class:`IdentityResolver` (an empty cache, as after a restart), one database
 transaction per batch as the runner does, and times ``process`` plus the
-commit. Decoding is not included: the resolver is handed envelopes.
+commit. Decoding is not included: the resolver is handed what the runner
+would read from the log (each event's head and bytes), made beforehand.
 
 The mix: ~70% events for people already in the graph (random, so mostly cache
 misses), ~25% for new people, ~5% carrying identifiers of two existing
@@ -36,7 +37,15 @@ from uuid import UUID
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from touchline.events import Envelope, Identities, Payload, new_event
+from touchline.events import (
+    CATALOGUE,
+    Envelope,
+    EnvelopeHead,
+    EventCodec,
+    Identities,
+    Payload,
+    new_event,
+)
 from touchline.events.call import InboundCallEnded
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified, CustomerMerged
@@ -44,12 +53,16 @@ from touchline.events.keys import identity_keys
 from touchline.events.web import FormSubmitted, PageViewed
 from touchline.handlers.identity import IdentityResolver
 from touchline.logs import configure_logging
+from touchline.processing.port import HEADS_WITH_BYTES, Received
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
 from touchline.store.tables import customers, identifiers
 from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 BATCH = 2_000
+CODEC = EventCodec(CATALOGUE)
+Fed = Sequence[Sequence[Received[EnvelopeHead]]]
+"""Batches as the runner hands them to the resolver."""
 _SEED_CHUNK = 50_000
 _START = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -281,11 +294,15 @@ class Run:
         return self.events / self.seconds
 
 
-def one_run(url: str, batches: Sequence[Sequence[Envelope]]) -> Run:
+def fed(batches: Sequence[Sequence[Envelope]]) -> Fed:
+    return [HEADS_WITH_BYTES.feed(CODEC, batch) for batch in batches]
+
+
+def one_run(url: str, batches: Fed) -> Run:
     engine = make_engine(url)
     with engine.connect() as connection:  # open the pool's connection outside the timing
         connection.execute(select(1))
-    resolver = IdentityResolver("touchline.touchpoints", "touchline.interactions")
+    resolver = IdentityResolver("touchline.touchpoints", "touchline.interactions", CODEC)
     merges = rejected = events = 0
     seconds = process_seconds = 0.0
     for batch in batches:
@@ -303,7 +320,7 @@ def one_run(url: str, batches: Sequence[Sequence[Envelope]]) -> Run:
     return Run(events, seconds, process_seconds, merges, rejected)
 
 
-def memory_run(url: str, batches: Sequence[Sequence[Envelope]]) -> int:
+def memory_run(url: str, batches: Fed) -> int:
     """Bytes of Python memory a resolver holds after one run: its cache keeps
     every identifier and customer it has loaded or created. tracemalloc,
     because resident-set growth hides in memory freed earlier (the seeding)."""
@@ -314,7 +331,7 @@ def memory_run(url: str, batches: Sequence[Sequence[Envelope]]) -> int:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        resolver = IdentityResolver("touchline.touchpoints", "touchline.interactions")
+        resolver = IdentityResolver("touchline.touchpoints", "touchline.interactions", CODEC)
         for batch in batches:
             with engine.begin() as connection:
                 resolver.process(connection, batch)
@@ -330,7 +347,7 @@ def distinct_identifiers(batches: Sequence[Sequence[Envelope]]) -> int:
     return len({key for batch in batches for e in batch for key in identity_keys(e.identities)})
 
 
-def profile_run(url: str, batches: Sequence[Sequence[Envelope]], top: int) -> list[str]:
+def profile_run(url: str, batches: Fed, top: int) -> list[str]:
     """cProfile of one run: where the resolver's time goes."""
     profiler = cProfile.Profile()
     profiler.enable()
@@ -358,25 +375,25 @@ def main(
         size = graph_size(seeded)
         results: list[Run] = []
         for run in range(runs):
-            events = touchpoints(people, batches, seed=run)
+            events = fed(touchpoints(people, batches, seed=run))
             url = databases.copy("seed", f"run{run}")
             results.append(one_run(url, events))
             databases.drop(f"run{run}")
         memory_events = touchpoints(people, batches, seed=runs)
         url = databases.copy("seed", "memory")
-        held = memory_run(url, memory_events)
+        held = memory_run(url, fed(memory_events))
         databases.drop("memory")
         seen = distinct_identifiers(memory_events)
         profile: list[str] = []
         if cprofile:
             url = databases.copy("seed", "profiled")
-            profile = profile_run(url, memory_events, cprofile)
+            profile = profile_run(url, fed(memory_events), cprofile)
             databases.drop("profiled")
     median = statistics.median
     rate = median(r.rate for r in results)
     only_process = median(r.events / r.process_seconds for r in results)
     first = results[0]
-    limit = IdentityResolver("", "").cache_limit
+    limit = IdentityResolver("", "", CODEC).cache_limit
     return [
         f"identity ({databases.kind}): graph of {size[0]:,} customers, {size[1]:,} identifiers "
         f"(seeded in {seed_seconds:.0f} s); {first.events:,} events per run "

@@ -42,6 +42,7 @@ from touchline.events import Envelope, EventCodec
 from touchline.events.keys import source_key
 from touchline.log.port import Record, partition_for_key
 from touchline.logs import configure_logging
+from touchline.processing.port import Received
 from touchline.projections.profile_store import ProfileProjection
 from touchline.projections.timeline import TimelineProjection
 from touchline.simulate import batches, simulate_day
@@ -166,15 +167,15 @@ class _TimelineSink(BatchingSink):
         super().__init__()
         self.engine = engine
         self.projection = projection
-        self.decode = codec.decode
+        self.read = projection.reads.reader(codec)
         self.is_batch = codec.is_batch
         self.split = codec.split_batch
 
     def write(self, batch: SinkBatch) -> None:
-        events: list[Envelope] = []
+        events: list[Received[Envelope]] = []
         for item in batch:
             values = self.split(item.value) if self.is_batch(item.value) else [item.value]
-            events.extend(self.decode(value) for value in values)
+            events.extend(self.read(value) for value in values)
         with self.engine.begin() as connection:
             self.projection.process(connection, events)
 

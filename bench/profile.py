@@ -53,6 +53,7 @@ from touchline.events.partner import (
 from touchline.events.service import CaseOpened, CaseResolved, CaseUpdated, SurveyAnswered
 from touchline.events.web import ChatMessageSent, PageViewed, ProductViewed, Searched
 from touchline.logs import configure_logging
+from touchline.processing.port import Received
 from touchline.projections.profile import decode_state, render
 from touchline.projections.profile_store import ProfileProjection, rebuild_customer
 from touchline.projections.profile_view import ProfileRules
@@ -270,10 +271,12 @@ def build(engine: Engine, codec: EventCodec, people: int, count: int) -> tuple[i
     projection = TimelineProjection(
         "touchline.interactions", codec, followers=[ProfileProjection(codec)]
     )
+    # Each event with its bytes, as the runner hands them over from the log.
+    received = [Received(event, codec.encode(event)) for event in events]
     started = time.perf_counter()
-    for start in range(0, len(events), BATCH):
+    for start in range(0, len(received), BATCH):
         with engine.begin() as connection:
-            outcome = projection.process(connection, events[start : start + BATCH])
+            outcome = projection.process(connection, received[start : start + BATCH])
         if outcome.rejected:
             raise RuntimeError(f"the timeline refused {outcome.rejected[0]}")
     seconds = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from touchline.bootstrap import Backbone, packing_policies
 from touchline.events import Envelope, Identities, Payload, new_event
@@ -61,7 +62,7 @@ def summaries(entries: list[TimelineEntry]) -> list[str]:
 
 
 def runner_for(
-    backbone: Backbone, processor: Processor, *, clock: Clock | None = None
+    backbone: Backbone, processor: Processor[Any], *, clock: Clock | None = None
 ) -> ProcessorRunner:
     """A runner for a test's own processor, on the backbone's log and system
     database, packing emits as production does."""

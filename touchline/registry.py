@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from touchline.config import Settings
 from touchline.events import EventCodec
@@ -49,7 +50,7 @@ class Follower:
 @dataclass(frozen=True, slots=True)
 class Entry:
     name: str
-    build: Callable[[Context, Sequence[TimelineFollower]], Processor]
+    build: Callable[[Context, Sequence[TimelineFollower]], Processor[Any]]
     about: str
     tables: tuple[str, ...] = ()
     """The tables that hold its state alone (moved with it to its own store)."""
@@ -62,21 +63,22 @@ class Entry:
     (dead letters, secrets, worker records) lives in ``projections``."""
 
 
-def _resolver(context: Context, _followers: Sequence[TimelineFollower]) -> Processor:
+def _resolver(context: Context, _followers: Sequence[TimelineFollower]) -> Processor[Any]:
     settings = context.settings
     return IdentityResolver(
         settings.topics.touchpoints,
         settings.topics.interactions,
+        context.codec,
         settings.identity_rules(),
         edge=settings.edge_rules(),
     )
 
 
-def _timeline(context: Context, followers: Sequence[TimelineFollower]) -> Processor:
+def _timeline(context: Context, followers: Sequence[TimelineFollower]) -> Processor[Any]:
     return TimelineProjection(context.settings.topics.interactions, context.codec, followers)
 
 
-def _synchronizer(context: Context, _followers: Sequence[TimelineFollower]) -> Processor:
+def _synchronizer(context: Context, _followers: Sequence[TimelineFollower]) -> Processor[Any]:
     settings = context.settings
     return CampaignSynchronizer(
         settings.topics.interactions,
@@ -151,7 +153,7 @@ def host_of(name: str) -> str | None:
     return next((f.host for f in FOLLOWERS if f.name == name), None)
 
 
-def build(context: Context, only: Collection[str] = ()) -> list[Processor]:
+def build(context: Context, only: Collection[str] = ()) -> list[Processor[Any]]:
     """The registered processors (or those named in ``only``), in pipeline order.
 
     A follower's name selects its host: ``--processor profile`` runs the timeline.

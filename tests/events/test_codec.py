@@ -204,6 +204,45 @@ def test_invalid_event_is_refused_naming_event_and_field(
     assert field in str(error)
 
 
+@pytest.mark.parametrize("wire", WIRES)
+@pytest.mark.parametrize("doc", [pytest.param(case[1], id=case[0]) for case in INVALID])
+def test_read_as_a_head_then_completed_an_event_meets_the_same_refusal(
+    wire: WireFormat, doc: dict[str, Any]
+) -> None:
+    """The resolver's way (the head, then the payload when it needs it)
+    refuses what ``decode`` refuses, with the very same error."""
+    codec = EventCodec(CATALOGUE, wire)
+    data = ENCODERS[wire](doc)
+    with pytest.raises(InvalidEvent) as whole:
+        codec.decode(data)
+    with pytest.raises(InvalidEvent) as in_parts:
+        codec.complete(codec.decode_head(data))
+    assert in_parts.value.as_dict() == whole.value.as_dict()
+
+
+def test_a_head_passes_a_payload_it_does_not_read() -> None:
+    """A payload invalid for its type is refused when it is decoded, not before."""
+    codec = EventCodec(CATALOGUE)
+    head = codec.decode_head(msgspec.json.encode(_doc(payload={"message_id": 42})))
+    assert head.type == "email.opened"
+    with pytest.raises(InvalidEvent, match=r"Expected `str`, got `int`"):
+        codec.complete(head)
+
+
+def test_an_attributed_head_writes_the_payload_bytes_as_they_came() -> None:
+    """Setting customer_id on a head re-encodes no payload: a channel's own
+    spelling survives, identities are normalised, and it decodes as the whole
+    event attributed would."""
+    codec = EventCodec(CATALOGUE)
+    payload = b'{ "subject": "Spring sale" , "message_id": "m-1" }'
+    doc = msgspec.json.encode(_doc(identities={"email": "Ann@Example.com"}, payload=0))
+    data = doc.replace(b'"payload":0', b'"payload":' + payload)
+    routed = codec.encode(codec.decode_head(data).with_customer("cus_1"))
+    assert payload in routed
+    assert b'"ann@example.com"' in routed
+    assert codec.decode(routed) == codec.decode(data).with_customer("cus_1")
+
+
 def test_valid_document_decodes() -> None:
     """The base document the invalid cases start from is itself valid."""
     event = EventCodec(CATALOGUE).decode(msgspec.json.encode(_doc()))

@@ -196,3 +196,35 @@ def test_an_event_produced_past_the_publisher_is_refused_by_the_resolver(
     assert code == 1
     assert "no customer is known by 'ann@example.com'" in err
     assert "1 dead letter concerns ann@example.com (1 from identity-resolver)" in err
+
+
+def test_a_payload_invalid_for_its_type_produced_past_the_publisher_is_a_dead_letter(
+    runtime: Runtime, cli: Cli
+) -> None:
+    """The resolver reads only the head and routes it; the timeline, which
+    decodes the payload, refuses it as a dead letter naming the field. Ann's
+    valid events apply all the same."""
+    run = cli
+    backbone = runtime.backbone
+    good = event(EmailOpened(message_id="m1"), DAY, identities=ANN)
+    bad = event(EmailOpened(message_id="m2"), DAY + timedelta(minutes=1), identities=ANN)
+    raw = msgspec.json.decode(backbone.codec.encode(bad))
+    raw["payload"]["message_id"] = 42
+    record = Record(value=msgspec.json.encode(raw), key=b"email:ann@example.com")
+    assert not backbone.publisher.publish([good]).rejected
+    backbone.log.append(backbone.settings.topics.touchpoints, [record])
+    runtime.drain()
+
+    [letter] = _letters(run)
+    assert letter["event_id"] == str(bad.id)
+    assert letter["code"] == "undecodable"
+    assert "Expected `str`, got `int` at $.payload.message_id" in str(letter["reason"])
+    code, out, err = run("timeline", "ann@example.com")
+    assert code == 0
+    assert "Opened email" in out
+    assert "1 dead letter concerns" in err
+    with backbone.engine.connect() as connection:
+        held = connection.execute(
+            select(timeline_entries.c.event_id).where(timeline_entries.c.event_id == str(bad.id))
+        ).all()
+    assert held == []

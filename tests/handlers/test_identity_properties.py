@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete, insert, select
 from tests.conftest import DAY, STORES
 from tests.helpers import event
 from tests.stores import fresh_database
-from touchline.events import Envelope, Identities
+from touchline.events import CATALOGUE, Envelope, EventCodec, Identities
 from touchline.events.identity import CustomerIdentified
 from touchline.handlers.identity import IdentityResolver
 from touchline.handlers.identity_rules import IdentityRules
@@ -34,6 +34,7 @@ WEB = [f"w-{n}" for n in range(6)]
 SHARED = "orders@reseller.example"
 """Blocked: a reseller's generic mailbox that many people's orders carry."""
 RULES = IdentityRules(blocked=frozenset({("email", SHARED)}))
+CODEC = EventCodec(CATALOGUE)
 
 
 @pytest.fixture(scope="module", params=STORES)
@@ -124,10 +125,10 @@ def _partition(engine: Engine) -> set[frozenset[str]]:
 
 def _resolve(engine: Engine, batches: Sequence[Sequence[Envelope]]) -> set[frozenset[str]]:
     _empty_graph(engine)
-    resolver = IdentityResolver("touchpoints", "interactions", RULES)
+    resolver = IdentityResolver("touchpoints", "interactions", CODEC, RULES)
     for batch in batches:
         with engine.begin() as connection:
-            resolver.process(connection, batch)
+            resolver.process(connection, resolver.reads.feed(CODEC, batch))
     return _partition(engine)
 
 
@@ -159,9 +160,9 @@ def test_several_resolvers_sharing_the_graph_agree(
     events = _events(linked)
     shuffled = data.draw(st.permutations(events))
     _empty_graph(graph_engine)
-    resolvers = [IdentityResolver("touchpoints", "interactions", RULES) for _ in range(2)]
+    resolvers = [IdentityResolver("touchpoints", "interactions", CODEC, RULES) for _ in range(2)]
     for item in shuffled:
         resolver = resolvers[data.draw(st.integers(0, 1))]
         with graph_engine.begin() as connection:
-            resolver.process(connection, [item])
+            resolver.process(connection, resolver.reads.feed(CODEC, [item]))
     assert _partition(graph_engine) == _components(events)

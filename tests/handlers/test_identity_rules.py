@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from tests.conftest import DAY
 from tests.helpers import event
 from touchline.config import load_settings
-from touchline.events import Envelope, Identities
+from touchline.events import CATALOGUE, Envelope, EventCodec, Identities
 from touchline.events.call import InboundCallEnded
 from touchline.events.email import EmailOpened
 from touchline.handlers.identity import IdentityResolver
@@ -24,9 +24,9 @@ LANDLINE = "+14155550100"
 
 
 def _resolve(engine: Engine, rules: IdentityRules, events: Sequence[Envelope]) -> Outcome:
-    resolver = IdentityResolver("touchpoints", "interactions", rules)
+    resolver = IdentityResolver("touchpoints", "interactions", EventCodec(CATALOGUE), rules)
     with engine.begin() as connection:
-        return resolver.process(connection, events)
+        return resolver.process(connection, resolver.reads.feed(resolver.codec, events))
 
 
 def _owner(engine: Engine, kind: str, value: str) -> str | None:

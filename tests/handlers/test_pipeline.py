@@ -15,7 +15,7 @@ from touchline.events import Envelope
 from touchline.handlers.identity_graph import find_customer
 from touchline.log.port import Record, StoredRecord, TopicPartition
 from touchline.processing.dead_letter import describe
-from touchline.processing.port import Outcome, Processor
+from touchline.processing.port import EVENTS, Outcome, Processor
 from touchline.projections.timeline import TimelinePage, read_timeline
 from touchline.store.tables import projector_positions
 
@@ -103,10 +103,11 @@ def test_replaying_the_log_from_scratch_changes_nothing(backbone: Backbone) -> N
     assert _timeline_of(backbone, "ann@example.com") == before
 
 
-class _Choosy(Processor):
+class _Choosy(Processor[Envelope]):
     """A processor that chokes on one event id, as a buggy handler would."""
 
     name = "choosy"
+    reads = EVENTS
 
     def __init__(self, topic: str, poison: str) -> None:
         self.source_topic = topic

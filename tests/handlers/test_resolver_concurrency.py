@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from tests.conftest import DAY
 from tests.helpers import event
 from tests.stores import fresh_database
-from touchline.events import Envelope, Identities, new_event
+from touchline.events import CATALOGUE, Envelope, EventCodec, Identities, new_event
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified, CustomerUnmerged
 from touchline.handlers.identity import IdentityResolver
@@ -48,7 +48,14 @@ def graph(postgres_server_url: str) -> Iterator[Engine]:
 
 
 def _resolver() -> IdentityResolver:
-    return IdentityResolver("touchpoints", "interactions")
+    return IdentityResolver("touchpoints", "interactions", EventCodec(CATALOGUE))
+
+
+def _process(
+    resolver: IdentityResolver, connection: Connection, events: Sequence[Envelope]
+) -> Outcome:
+    """As the runner hands them over: each event's head and its bytes."""
+    return resolver.process(connection, resolver.reads.feed(resolver.codec, events))
 
 
 def _person(n: int) -> dict[str, str]:
@@ -81,7 +88,7 @@ def _linked(person: dict[str, str], pairs: Sequence[tuple[str, str]]) -> list[En
 
 def _commit(engine: Engine, resolver: IdentityResolver, events: Sequence[Envelope]) -> Outcome:
     with engine.begin() as connection:
-        return resolver.process(connection, events)
+        return _process(resolver, connection, events)
 
 
 def _owners(engine: Engine, person: dict[str, str]) -> set[str | None]:
@@ -113,7 +120,7 @@ class _Other:
     def _run(self, engine: Engine, events: Sequence[Envelope]) -> Outcome:
         with engine.begin() as connection:
             self._pid.set_result(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-            return _resolver().process(connection, events)
+            return _process(_resolver(), connection, events)
 
     def waits_on_a_lock(self, observer: Connection) -> bool:
         pid = self._pid.result(timeout=PATIENCE)
@@ -137,7 +144,7 @@ def test_resolvers_on_disjoint_people_commit_while_the_other_is_open(graph: Engi
     open_transaction = holder.begin()
     other: _Other | None = None
     try:
-        _resolver().process(holder, _linked(ann, pairs))
+        _process(_resolver(), holder, _linked(ann, pairs))
         other = _Other(graph, _linked(bob, pairs))
         outcome = other.result.result(timeout=PATIENCE)
         assert len(_owners(graph, bob)) == 1, "B's merges are committed"
@@ -163,7 +170,7 @@ def _waits_then_follows(
     open_transaction = holder.begin()
     other: _Other | None = None
     try:
-        _resolver().process(holder, held)
+        _process(_resolver(), holder, held)
         other = _Other(graph, waiting)
         with graph.connect() as observer:
             assert wait_until(lambda: other.waits_on_a_lock(observer), PATIENCE)

@@ -10,11 +10,10 @@ from sqlalchemy import Connection
 from tests.conftest import DAY
 from tests.helpers import ann_story, runner_for
 from touchline.bootstrap import Backbone
-from touchline.events import Envelope
 from touchline.log.port import TopicPartition
 from touchline.processing.packing import Packing, pack
 from touchline.processing.port import Emit
-from touchline.projections.timeline import TimelineProjection
+from touchline.projections.timeline import Landed, TimelineProjection
 
 
 class _Echo:
@@ -23,10 +22,8 @@ class _Echo:
     def __init__(self, topic: str) -> None:
         self.topic = topic
 
-    def applied(
-        self, _connection: Connection, events: Sequence[tuple[Envelope, str]]
-    ) -> Sequence[Emit]:
-        return [Emit(self.topic, customer.encode(), event) for event, customer in events]
+    def applied(self, _connection: Connection, events: Sequence[Landed]) -> Sequence[Emit]:
+        return [Emit(self.topic, e.customer_id.encode(), e.event) for e in events]
 
     def rebuild(self, _connection: Connection, _customer_ids: Sequence[str]) -> Sequence[Emit]:
         return ()

@@ -16,13 +16,14 @@ from tests.helpers import ann_story, runner_for
 from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.processing.embedded import EmbeddedRuntime, wait_until
-from touchline.processing.port import Outcome, Processor, ProcessorStopped, RetryLater
+from touchline.processing.port import EVENTS, Outcome, Processor, ProcessorStopped, RetryLater
 
 
-class _Moody(Processor):
+class _Moody(Processor[Envelope]):
     """Raises what it is told to, once each, then applies."""
 
     name = "moody"
+    reads = EVENTS
 
     def __init__(self, topic: str, *raises: BaseException) -> None:
         self.source_topic = topic

@@ -16,7 +16,7 @@ from touchline.bootstrap import Backbone
 from touchline.events import Envelope
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
-from touchline.processing.port import CancelTimer, Outcome, Processor, Timer
+from touchline.processing.port import EVENTS, CancelTimer, Outcome, Processor, Timer
 from touchline.processing.runner import ProcessorRunner
 from touchline.store.tables import timers
 
@@ -27,11 +27,12 @@ def _follow_up_id(event: Envelope) -> UUID:
     return uuid5(NAMESPACE_URL, f"https://touchline.dev/test/follow-up/{event.id}")
 
 
-class _FollowUps(Processor):
+class _FollowUps(Processor[Envelope]):
     """Sets a follow-up three days after each event; the last event cancels
     the second one's; records the follow-ups that come back from the log."""
 
     name = "follow-ups"
+    reads = EVENTS
 
     def __init__(self, topic: str, cancel_by: UUID, cancels: UUID) -> None:
         self.source_topic = topic

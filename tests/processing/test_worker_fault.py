@@ -20,10 +20,11 @@ _WORKER = textwrap.dedent(
     from touchline.config import load_settings
     from touchline.log.port import TopicPartition
     from touchline.processing.kafka_worker import apply_until_done
-    from touchline.processing.port import Outcome, Processor
+    from touchline.processing.port import EVENTS, Outcome, Processor
 
     class Faulty(Processor):
         name = "faulty"
+        reads = EVENTS
         def __init__(self, topic):
             self.source_topic = topic
         def process(self, connection, events):

@@ -21,6 +21,7 @@ from touchline.projections.timeline import (
 from touchline.store.tables import timeline_entries
 
 CUSTOMER = "cus_ann"
+CODEC = EventCodec(CATALOGUE)
 
 
 def _attributed(events: list[Envelope], customer_id: str = CUSTOMER) -> list[Envelope]:
@@ -29,12 +30,12 @@ def _attributed(events: list[Envelope], customer_id: str = CUSTOMER) -> list[Env
 
 @pytest.fixture
 def projection() -> TimelineProjection:
-    return TimelineProjection("touchline.interactions", EventCodec(CATALOGUE))
+    return TimelineProjection("touchline.interactions", CODEC)
 
 
 def _apply(engine: Engine, projection: TimelineProjection, events: list[Envelope]) -> None:
     with engine.begin() as connection:
-        projection.process(connection, events)
+        projection.process(connection, projection.reads.feed(CODEC, events))
 
 
 def test_newest_first_with_one_line_summaries(
@@ -128,7 +129,7 @@ def test_an_interaction_without_customer_is_rejected_not_dropped(
     """An event that skipped identity resolution is handed back as rejected."""
     stray = event(EmailClicked(message_id="m", url="https://x.test"), DAY, identities=Identities())
     with engine.begin() as connection:
-        outcome = projection.process(connection, [stray])
+        outcome = projection.process(connection, projection.reads.feed(CODEC, [stray]))
     assert [r.event.id for r in outcome.rejected] == [stray.id]
     assert "customer_id" in outcome.rejected[0].reason
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from uuid6 import uuid7
 
-from touchline.events.base import Envelope, Identities, LegacyPayload, Payload
+from touchline.events.base import Envelope, EnvelopeHead, Identities, LegacyPayload, Payload
 from touchline.events.call import CALL_EVENTS, CALL_LEGACY
 from touchline.events.campaign import CAMPAIGN_EVENTS, CAMPAIGN_LEGACY
 from touchline.events.campaign_feed import CAMPAIGN_FEED_EVENTS
@@ -77,6 +77,7 @@ __all__ = [
     "CATALOGUE",
     "Catalogue",
     "Envelope",
+    "EnvelopeHead",
     "EventCodec",
     "Identities",
     "InvalidEvent",

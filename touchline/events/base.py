@@ -126,6 +126,42 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
         return msgspec.structs.replace(self, customer_id=customer_id)
 
 
+class EnvelopeHead(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+    gc=False,
+):
+    """An envelope with its payload left as the bytes it came in.
+
+    What a step that only routes events reads (the identity resolver): the
+    head is decoded, the payload is not, and encoding the head writes the
+    payload's bytes back verbatim (msgspec copies a ``Raw`` field as is),
+    so setting ``customer_id`` costs neither a payload decode nor an encode.
+    ``type`` and ``version`` are the payload's as sent: a legacy version is
+    upcast by whoever decodes the payload.
+    """
+
+    id: UUID
+    type: NonEmpty
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    occurred_at: AwareDatetime
+    source: NonEmpty
+    payload: msgspec.Raw
+    identities: Identities = Identities()
+    recorded_at: AwareDatetime | None = None
+    customer_id: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    campaign_id: str | None = None
+
+    def with_customer(self, customer_id: str) -> EnvelopeHead:
+        """The same event, attributed to a resolved customer."""
+        return msgspec.structs.replace(self, customer_id=customer_id)
+
+
 def clip(text: str, limit: int = 60) -> str:
     """``text`` on one line, at most ``limit`` characters: for summaries."""
     line = " ".join(text.split())

@@ -1,9 +1,11 @@
 """Encoding and decoding envelopes on the wire (JSON by default, msgpack optional).
 
-Decoding happens once, at the edge: the envelope head is decoded with the
+Decoding happens once per stage: the envelope head is decoded with the
 payload left raw, ``type@version`` picks one cached typed decoder for the
-payload, legacy versions are upcast, and identifiers are normalised. Anything
-wrong becomes an :class:`InvalidEvent` that names the event and the field.
+payload, legacy versions are upcast, and identifiers are normalised. A step
+that only routes events stops at the head (:meth:`EventCodec.decode_head`)
+and writes the payload's bytes on unchanged. Anything wrong becomes an
+:class:`InvalidEvent` that names the event and the field.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Any, Literal
 
 import msgspec
 
-from touchline.events.base import AwareDatetime, Envelope, Identities, NonEmpty, Payload
+from touchline.events.base import Envelope, EnvelopeHead, Identities, Payload
 from touchline.events.catalogue import Catalogue, UnknownEventType, upcast
 from touchline.events.identifiers import (
     InvalidIdentifier,
@@ -91,23 +92,6 @@ def _undecodable(error: Exception) -> str:
     return f"could not be decoded ({type(error).__name__}: {error})"
 
 
-class _Head(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The envelope as it arrives, payload still undecoded."""
-
-    id: UUID
-    type: NonEmpty
-    version: Annotated[int, msgspec.Meta(ge=1)]
-    occurred_at: AwareDatetime
-    source: NonEmpty
-    payload: msgspec.Raw
-    identities: Identities = Identities()
-    recorded_at: AwareDatetime | None = None
-    customer_id: str | None = None
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
-    campaign_id: str | None = None
-
-
 class _Peek(msgspec.Struct):
     """Just enough of a broken event to name it in the error."""
 
@@ -118,7 +102,7 @@ class _Peek(msgspec.Struct):
 @dataclass(frozen=True, slots=True)
 class _Wire:
     encode: Callable[[Any], bytes]
-    head: Callable[[bytes], _Head]
+    head: Callable[[bytes], EnvelopeHead]
     peek: Callable[[bytes], _Peek]
     raw_list: Callable[[bytes], list[msgspec.Raw]]
     payload_decoder: Callable[[type[Payload]], Callable[[bytes], Payload]]
@@ -128,7 +112,7 @@ def _json_wire() -> _Wire:
     encoder = msgspec.json.Encoder()
     return _Wire(
         encode=encoder.encode,
-        head=msgspec.json.Decoder(_Head).decode,
+        head=msgspec.json.Decoder(EnvelopeHead).decode,
         peek=msgspec.json.Decoder(_Peek).decode,
         raw_list=msgspec.json.Decoder(list[msgspec.Raw]).decode,
         payload_decoder=lambda cls: msgspec.json.Decoder(cls).decode,
@@ -139,7 +123,7 @@ def _msgpack_wire() -> _Wire:
     encoder = msgspec.msgpack.Encoder()
     return _Wire(
         encode=encoder.encode,
-        head=msgspec.msgpack.Decoder(_Head).decode,
+        head=msgspec.msgpack.Decoder(EnvelopeHead).decode,
         peek=msgspec.msgpack.Decoder(_Peek).decode,
         raw_list=msgspec.msgpack.Decoder(list[msgspec.Raw]).decode,
         payload_decoder=lambda cls: msgspec.msgpack.Decoder(cls).decode,
@@ -170,7 +154,7 @@ class EventCodec:
         """An identifier typed by a person, in the form the log stores."""
         return normalise_identifier(kind, value, self.default_region)
 
-    def encode(self, event: Envelope) -> bytes:
+    def encode(self, event: Envelope | EnvelopeHead) -> bytes:
         return self._wire.encode(event)
 
     def encode_many(self, events: Sequence[Envelope]) -> list[bytes]:
@@ -179,6 +163,25 @@ class EventCodec:
 
     def decode(self, data: bytes | memoryview) -> Envelope:
         """One envelope, or InvalidEvent saying what is wrong."""
+        head = self._head(data)
+        payload = self._payload(head)
+        return self._envelope(head, payload, self._identities(head))
+
+    def decode_head(self, data: bytes | memoryview) -> EnvelopeHead:
+        """The envelope's head, its payload left as bytes: the same checks as
+        :meth:`decode` (size, shape, a known ``type@version``, identifiers
+        normalised) except the payload's own, which :meth:`complete` makes."""
+        head = self._head(data)
+        identities = self._identities(head)
+        if identities == head.identities:  # as the publisher writes them: nothing to copy
+            return head
+        return msgspec.structs.replace(head, identities=identities)
+
+    def complete(self, head: EnvelopeHead) -> Envelope:
+        """The whole event from its head: the payload decoded (and upcast)."""
+        return self._envelope(head, self._payload(head), head.identities)
+
+    def _head(self, data: bytes | memoryview) -> EnvelopeHead:
         raw = data if isinstance(data, bytes) else bytes(data)
         if len(raw) > self.max_event_bytes:
             raise InvalidEvent(
@@ -191,21 +194,29 @@ class EventCodec:
             raise self._invalid(error, self._names(raw), prefix="") from None
         except Exception as error:  # RecursionError and the unforeseen: refused, never a traceback
             raise InvalidEvent(_undecodable(error), **self._names(raw)) from None
-        decoder = self._payload_decoders.get((head.type, head.version))
-        if decoder is None:
+        if (head.type, head.version) not in self._payload_decoders:
             raise self._unknown(head)
+        return head
+
+    def _payload(self, head: EnvelopeHead) -> Payload:
+        decoder = self._payload_decoders[head.type, head.version]
         try:
             payload = decoder(head.payload)
         except msgspec.DecodeError as error:
             raise self._invalid(error, _ids(head), prefix=".payload") from None
-        except Exception as error:  # as above
+        except Exception as error:  # as in _head
             raise InvalidEvent(_undecodable(error), field="$.payload", **_ids(head)) from None
+        return upcast(payload)
+
+    def _identities(self, head: EnvelopeHead) -> Identities:
         try:
-            identities = normalise_identities(head.identities, self.default_region)
+            return normalise_identities(head.identities, self.default_region)
         except InvalidIdentifier as error:
             field = f"$.identities.{error.field}"
             raise InvalidEvent(str(error), field=field, **_ids(head)) from None
-        payload = upcast(payload)
+
+    @staticmethod
+    def _envelope(head: EnvelopeHead, payload: Payload, identities: Identities) -> Envelope:
         return Envelope(
             id=head.id,
             type=payload.type,
@@ -221,7 +232,7 @@ class EventCodec:
             campaign_id=head.campaign_id,
         )
 
-    def encode_batch(self, events: Sequence[Envelope]) -> bytes:
+    def encode_batch(self, events: Sequence[Envelope | EnvelopeHead]) -> bytes:
         """Several events as one array: one log record carries them all."""
         return self._wire.encode(events)
 
@@ -291,7 +302,7 @@ class EventCodec:
             "event_type": peek.type if isinstance(peek.type, str) else None,
         }
 
-    def _unknown(self, head: _Head) -> InvalidEvent:
+    def _unknown(self, head: EnvelopeHead) -> InvalidEvent:
         try:
             self.catalogue.lookup(head.type, head.version)
         except UnknownEventType as error:
@@ -314,5 +325,5 @@ class EventCodec:
         return InvalidEvent(reason, field=field, **names)
 
 
-def _ids(head: _Head) -> dict[str, str | None]:
+def _ids(head: EnvelopeHead) -> dict[str, str | None]:
     return {"event_id": str(head.id), "event_type": head.type}

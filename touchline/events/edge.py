@@ -6,6 +6,8 @@ hold U+0000, or that an integer must fit the 64 bits a database column or
 another language's client holds. Every one of those was accepted once and then
 dead-lettered by a processor, so the publisher (and the resolver, for events
 produced straight onto Kafka) checks them here, before anything is appended.
+The resolver reads only an event's head: it screens the bytes as read
+(:func:`suspect_as_read`) and decodes in full only the rare suspect.
 
 The sanity window keeps a channel's clock error (or .NET's
 ``DateTimeOffset.MaxValue`` standing for "unknown") off the top of every
@@ -26,7 +28,8 @@ from typing import Any
 
 import msgspec
 
-from touchline.events.base import Envelope
+from touchline.events.base import Envelope, EnvelopeHead
+from touchline.events.codec import EventCodec, WireFormat
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DEFAULT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,7 +83,23 @@ def edge_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> Edg
     return value_problems([event]).get(0) or envelope_problem(event, rules, now)
 
 
-def envelope_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> EdgeProblem | None:
+def head_problem(
+    head: EnvelopeHead, codec: EventCodec, rules: EdgeRules, *, suspect: bool
+) -> EdgeProblem | None:
+    """:func:`edge_problem` for an event read as its head, as a processor
+    judges it (``now=None``). Its value checks need the whole event: only a
+    ``suspect`` (its bytes as read, by :func:`suspects_as_read`; rarely any)
+    is decoded whole, so InvalidEvent when its payload is not its type's."""
+    if suspect:
+        problem = value_problem(codec.complete(head))
+        if problem is not None:
+            return problem
+    return envelope_problem(head, rules, None)
+
+
+def envelope_problem(
+    event: Envelope | EnvelopeHead, rules: EdgeRules, now: datetime | None
+) -> EdgeProblem | None:
     """The checks on the envelope alone: type, widths, the time window.
 
     Run after :func:`value_problems`: a time that does not exist in UTC is
@@ -94,23 +113,52 @@ def envelope_problem(event: Envelope, rules: EdgeRules, now: datetime | None) ->
 
 # Nearly every event holds no bad value, and a few C-level searches of a
 # batch's JSON encoding clear them all at once; only a hit sends the batch's
-# events to the exact (slow) walk, which decides. Suspect: an escaped NUL; a
-# year that can leave the calendar once moved to UTC; ``null`` (how NaN and
-# infinity encode; omitted defaults make it rare otherwise); a run of 19
-# digits (digits all mapped to 9 first).
+# events to the exact (slow) walk, which decides. Suspect: any ``\u``
+# escape (an escaped NUL; msgspec writes one only for a control character,
+# but bytes from elsewhere may spell any character so, a date's digits
+# included); a year that can leave the calendar once moved to UTC; ``null``
+# (how NaN and infinity encode; omitted defaults make it rare otherwise); a
+# run of 19 digits (digits all mapped to 9 first).
 _json = msgspec.json.Encoder().encode
+_from_msgpack = msgspec.msgpack.Decoder().decode
 _DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
 _NINETEEN = b"9" * 19
 
 
 def _suspect(encoded: bytes) -> bool:
     return (
-        b"\\u0000" in encoded
+        b"\\u" in encoded
         or b'"0001-' in encoded
         or b'"9999-' in encoded
         or b"null" in encoded
         or _NINETEEN in encoded.translate(_DIGITS_AS_NINES)
     )
+
+
+def suspects_as_read(events: Sequence[bytes], wire: WireFormat) -> set[int]:
+    """The places of the events whose bytes, as read from the log, may hold a
+    bad value; one search of the whole batch clears nearly every batch.
+
+    An event not named is cleared without decoding it: in JSON nothing that
+    decodes to a bad value escapes the searches above (JSON has no NaN or
+    infinity, msgspec refuses a number out of a float's range, and a NUL or a
+    date spelt with escapes is caught by the escape). msgpack is binary: it
+    is searched in its JSON form, transcoded untyped (all in C); what will
+    not transcode is suspect, and the exact walk decides.
+    """
+    texts = list(events) if wire == "json" else [_as_json(data) for data in events]
+    readable = [text for text in texts if text is not None]
+    # Joined, the batch holds every event's bytes: it can only match more.
+    if len(readable) == len(texts) and not _suspect(b"\n".join(readable)):
+        return set()
+    return {place for place, text in enumerate(texts) if text is None or _suspect(text)}
+
+
+def _as_json(data: bytes) -> bytes | None:
+    try:
+        return _json(_from_msgpack(data))
+    except Exception:  # an extension type, bad bytes: not cleared here, the walk decides
+        return None
 
 
 def value_problems(events: Sequence[Envelope]) -> dict[int, EdgeProblem]:
@@ -121,15 +169,23 @@ def value_problems(events: Sequence[Envelope]) -> dict[int, EdgeProblem]:
     for place, event in enumerate(events):
         if len(events) > 1 and not _suspect(_json(event)):
             continue
-        for path, value in _leaves(event, "$"):
-            problem = _leaf_problem(value)
-            if problem is not None:
-                found[place] = EdgeProblem(problem, path)
-                break
+        problem = value_problem(event)
+        if problem is not None:
+            found[place] = problem
     return found
 
 
-def _width_problem(event: Envelope) -> EdgeProblem | None:
+def value_problem(event: Envelope) -> EdgeProblem | None:
+    """The first bad value of ``event``, by walking every value in it (slow:
+    for the events a cheap search made suspect)."""
+    for path, value in _leaves(event, "$"):
+        problem = _leaf_problem(value)
+        if problem is not None:
+            return EdgeProblem(problem, path)
+    return None
+
+
+def _width_problem(event: Envelope | EnvelopeHead) -> EdgeProblem | None:
     # Most events are far inside every width: one cheap test against the
     # narrowest identifier width before naming the field.
     longest_id = max(map(len, filter(None, msgspec.structs.astuple(event.identities))), default=0)
@@ -148,7 +204,9 @@ def _width_problem(event: Envelope) -> EdgeProblem | None:
     return None
 
 
-def _time_problem(event: Envelope, rules: EdgeRules, now: datetime | None) -> EdgeProblem | None:
+def _time_problem(
+    event: Envelope | EnvelopeHead, rules: EdgeRules, now: datetime | None
+) -> EdgeProblem | None:
     for name in ("occurred_at", "recorded_at"):
         moment: datetime | None = getattr(event, name)
         if moment is not None and moment < rules.earliest:
@@ -182,7 +240,7 @@ _IDENTIFIER_WIDTH = 200
 _NARROWEST_IDENTIFIER = min(_IDENTIFIER_WIDTH, *_IDENTIFIER_WIDTHS.values())
 
 
-def _widths(event: Envelope) -> Iterator[tuple[str, str | None, int]]:
+def _widths(event: Envelope | EnvelopeHead) -> Iterator[tuple[str, str | None, int]]:
     """Envelope texts with the width of the column that holds them.
 
     PostgreSQL enforces a VARCHAR's width, SQLite does not: past it, an

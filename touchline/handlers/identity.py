@@ -15,6 +15,12 @@ apart, and goes on to the interactions log filled in with the identifiers and
 customer ids each side keeps, so each projection can split its rows from the
 event alone.
 
+The resolver reads each event's head (the payload stays bytes, and goes on
+to the interactions log unchanged): only ``customer.unmerged`` requests and
+the rare event the edge's checks find suspect are decoded whole here. So a
+payload invalid for its type is refused where it is decoded, by the timeline,
+as a dead letter naming the field.
+
 Several resolvers may share the graph (Kafka workers on different
 partitions). On PostgreSQL each locks only the people a batch touches and
 reads them afresh, so workers on disjoint people commit side by side
@@ -35,9 +41,9 @@ import msgspec
 import structlog
 from sqlalchemy import Connection
 
-from touchline.events import Envelope, new_event
+from touchline.events import Envelope, EnvelopeHead, EventCodec, InvalidEvent, new_event
 from touchline.events.campaign import CAMPAIGN_WIDE
-from touchline.events.edge import EdgeRules, envelope_problem, value_problems
+from touchline.events.edge import EdgeRules, head_problem, suspects_as_read
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import to_us
 from touchline.events.keys import identity_keys
@@ -45,7 +51,16 @@ from touchline.handlers import identity_graph as graph
 from touchline.handlers import identity_locks as locks
 from touchline.handlers.identity_graph import Key, Link
 from touchline.handlers.identity_rules import IdentityRules
-from touchline.processing.port import REFUSED_AT_EDGE, Emit, Outcome, Processor, Rejected
+from touchline.processing.port import (
+    HEADS_WITH_BYTES,
+    REFUSED_AT_EDGE,
+    UNDECODABLE,
+    Emit,
+    Outcome,
+    Processor,
+    Received,
+    Rejected,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -54,21 +69,23 @@ _MERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.merged")
 _UNMERGE_IDS = uuid5(NAMESPACE_URL, "https://touchline.dev/ids/customer.unmerged")
 
 
-def _happened(event: Envelope) -> tuple[datetime, UUID]:
+def _happened(event: EnvelopeHead) -> tuple[datetime, UUID]:
     return event.occurred_at, event.id
 
 
-def customer_id_for(event: Envelope) -> str:
+def customer_id_for(event: Envelope | EnvelopeHead) -> str:
     return f"cus_{event.id.hex}"
 
 
-class IdentityResolver(Processor):
+class IdentityResolver(Processor[Received[EnvelopeHead]]):
     name = RESOLVER
+    reads = HEADS_WITH_BYTES
 
     def __init__(
         self,
         source_topic: str,
         interactions_topic: str,
+        codec: EventCodec,
         rules: IdentityRules | None = None,
         *,
         edge: EdgeRules | None = None,
@@ -76,6 +93,8 @@ class IdentityResolver(Processor):
     ) -> None:
         self.source_topic = source_topic
         self.interactions_topic = interactions_topic
+        self.codec = codec
+        """Decodes the few events read whole: unmerge requests and suspects."""
         self.rules = rules or IdentityRules()
         self.edge = edge or EdgeRules()
         """The edge's checks, again: a channel may produce straight onto the
@@ -105,34 +124,48 @@ class IdentityResolver(Processor):
         self._nodes.clear()
         self._separations = None
 
-    def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
+    def process(self, connection: Connection, events: Sequence[Received[EnvelopeHead]]) -> Outcome:
         if not locks.concurrent_writers(connection):
             version = graph.tick(connection)
             if self._version != version - 1 or len(self._node) > self.cache_limit:
                 self._drop_cache()
             self._version = version
         outcome = Outcome.nothing()
-        segment: list[Envelope] = []
-        bad_values = value_problems(events)
-        for place, event in enumerate(events):
-            # Judged by when it was recorded, not by the clock: a replay decides alike.
-            problem = bad_values.get(place) or envelope_problem(event, self.edge, None)
+        segment: list[EnvelopeHead] = []
+        suspects = suspects_as_read([item.data for item in events], self.codec.wire_format)
+        for place, item in enumerate(events):
+            head = item.event
+            try:
+                # Judged by when it was recorded, not by the clock: a replay decides alike.
+                problem = head_problem(head, self.codec, self.edge, suspect=place in suspects)
+                request = self._unmerge_request(head) if problem is None else None
+            except InvalidEvent as error:  # decoded whole here, its payload is not its type's
+                outcome.rejected.append(Rejected(head, str(error), code=UNDECODABLE))
+                continue
             if problem is not None:
                 reason = f"refused at the edge: {problem.reason} at {problem.field}"
-                outcome.rejected.append(Rejected(event, reason, code=REFUSED_AT_EDGE))
-            elif event.type in CAMPAIGN_WIDE:
-                self._campaign_wide(event, outcome)
-            elif isinstance(event.payload, CustomerUnmerged):
+                outcome.rejected.append(Rejected(head, reason, code=REFUSED_AT_EDGE))
+            elif head.type in CAMPAIGN_WIDE:
+                self._campaign_wide(head, outcome)
+            elif request is not None:
                 self._resolve(connection, segment, outcome)
                 segment = []
-                self._unmerge(connection, event, event.payload, outcome)
+                self._unmerge(connection, *request, outcome)
             else:
-                segment.append(event)
+                segment.append(head)
         self._resolve(connection, segment, outcome)
         return outcome
 
+    def _unmerge_request(self, head: EnvelopeHead) -> tuple[Envelope, CustomerUnmerged] | None:
+        """A ``customer.unmerged`` request, decoded whole: the resolver acts on its payload."""
+        if head.type != CustomerUnmerged.type:
+            return None
+        event = self.codec.complete(head)
+        assert isinstance(event.payload, CustomerUnmerged)  # its type said so
+        return event, event.payload
+
     def _resolve(
-        self, connection: Connection, events: Sequence[Envelope], outcome: Outcome
+        self, connection: Connection, events: Sequence[EnvelopeHead], outcome: Outcome
     ) -> None:
         if not events:
             return
@@ -159,7 +192,7 @@ class IdentityResolver(Processor):
             del outcome.rejected[rejected:]
             log.info("identifier claimed by another resolver, redoing", events=len(events))
 
-    def _attribute(self, events: Sequence[Envelope], outcome: Outcome) -> _Pending:
+    def _attribute(self, events: Sequence[EnvelopeHead], outcome: Outcome) -> _Pending:
         """Who each event belongs to, from the cache: the rows and merges to write."""
         batch = _Pending()
         # In the order they happened, not the order of the partitions they were
@@ -197,7 +230,7 @@ class IdentityResolver(Processor):
         return batch
 
     def _customer_for(
-        self, batch: _Pending, event: Envelope, keys: list[Key], outcome: Outcome
+        self, batch: _Pending, event: EnvelopeHead, keys: Sequence[Key], outcome: Outcome
     ) -> str:
         """The customer the event belongs to, merging the ones it ties together."""
         known = [key for key in keys if key in self._node]
@@ -225,17 +258,17 @@ class IdentityResolver(Processor):
         self._nodes[customer_id].add(customer_id)
         return customer_id
 
-    def _campaign_wide(self, event: Envelope, outcome: Outcome) -> None:
+    def _campaign_wide(self, head: EnvelopeHead, outcome: Outcome) -> None:
         """About a campaign, not a person: every partition gets it, so each
         synchronizer meets it before the events published after it."""
-        if event.campaign_id is None:
-            reason = f"{event.type} names its campaign in `campaign_id`, and has none"
-            outcome.rejected.append(Rejected(event, reason))
+        if head.campaign_id is None:
+            reason = f"{head.type} names its campaign in `campaign_id`, and has none"
+            outcome.rejected.append(Rejected(head, reason))
             return
-        key = event.campaign_id.encode()
-        outcome.emitted.append(Emit(self.interactions_topic, key, event, everywhere=True))
+        key = head.campaign_id.encode()
+        outcome.emitted.append(Emit(self.interactions_topic, key, head, everywhere=True))
 
-    def _unattributed(self, event: Envelope, outcome: Outcome) -> None:
+    def _unattributed(self, event: EnvelopeHead, outcome: Outcome) -> None:
         if event.customer_id is not None:
             outcome.emitted.append(self._emit(event, event.customer_id))
             return
@@ -247,7 +280,7 @@ class IdentityResolver(Processor):
         )
         outcome.rejected.append(Rejected(event, reason))
 
-    def _merge(self, batch: _Pending, event: Envelope, survivor: str, merged: str) -> Emit:
+    def _merge(self, batch: _Pending, event: EnvelopeHead, survivor: str, merged: str) -> Emit:
         """Fold ``merged`` into ``survivor``; the event that says so."""
         for node in self._nodes.pop(merged, set()):
             self._root[node] = survivor
@@ -336,7 +369,7 @@ class IdentityResolver(Processor):
         self._root.setdefault(node, root)
         self._nodes[root].add(node)
 
-    def _emit(self, event: Envelope, customer_id: str) -> Emit:
+    def _emit(self, event: Envelope | EnvelopeHead, customer_id: str) -> Emit:
         attributed = event if event.customer_id == customer_id else event.with_customer(customer_id)
         return Emit(self.interactions_topic, customer_id.encode(), attributed)
 

@@ -37,9 +37,9 @@ class IdentityRules:
                 f"kinds are {', '.join(KINDS)}"
             )
 
-    def usable(self, keys: Sequence[Key]) -> list[Key]:
+    def usable(self, keys: Sequence[Key]) -> Sequence[Key]:
         if not self.blocked:
-            return list(keys)
+            return keys
         return [key for key in keys if key not in self.blocked]
 
     def may_merge(self, key: Key) -> bool:

@@ -31,7 +31,15 @@ from touchline.events.instants import from_us, to_us
 from touchline.handlers import campaign_records as records
 from touchline.handlers.campaign_model import Campaign, Effects
 from touchline.handlers.campaign_rules import CustomerCampaigns
-from touchline.processing.port import CancelTimer, Emit, Outcome, Processor, Rejected, Timer
+from touchline.processing.port import (
+    EVENTS,
+    CancelTimer,
+    Emit,
+    Outcome,
+    Processor,
+    Rejected,
+    Timer,
+)
 from touchline.store import campaigns as store
 
 SYNCHRONIZER = "synchronizer"
@@ -39,8 +47,9 @@ _TERMS = msgspec.msgpack.Decoder(CampaignLaunched)
 _ENCODE = msgspec.msgpack.Encoder(order="deterministic").encode
 
 
-class CampaignSynchronizer(Processor):
+class CampaignSynchronizer(Processor[Envelope]):
     name = SYNCHRONIZER
+    reads = EVENTS
 
     def __init__(
         self,

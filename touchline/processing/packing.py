@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from enum import Enum
 
-from touchline.events import Envelope, EventCodec
+from touchline.events import Envelope, EnvelopeHead, EventCodec
 from touchline.log.port import Record, partition_for_key
 
 
@@ -26,12 +26,13 @@ class Packing(Enum):
 
 def pack(
     codec: EventCodec,
-    items: Sequence[tuple[Envelope, bytes]],
+    items: Sequence[tuple[Envelope | EnvelopeHead, bytes]],
     partitions: int,
     policy: Packing = Packing.PER_PARTITION,
 ) -> list[tuple[list[int], Record]]:
     """Records for ``items`` (event, record key), each with the indexes of
-    the items it carries, in the order of their first item.
+    the items it carries, in the order of their first item. A head's
+    payload bytes are written as they came.
 
     A record carrying one event is keyed (the log places it by the key); a
     record carrying several names its partition, the one every key maps to.

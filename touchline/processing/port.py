@@ -19,6 +19,14 @@ What a processor raises decides what happens to the batch:
   :class:`ProcessorStopped`, which names the processor, the partition and
   the offsets, and nothing of the batch is committed.
 
+A processor declares what it reads (``reads``), and the runner decodes each
+event once, that far: decoded envelopes (:data:`EVENTS`), the same with each
+event's bytes as read (:data:`EVENTS_WITH_BYTES`: the timeline stores them
+rather than encode the event again), or envelope heads with the payload left
+as bytes (:data:`HEADS_WITH_BYTES`: the identity resolver routes events and
+writes their payloads on unchanged). What does not decode that far is
+dead-lettered by the runner, never handed over.
+
 A timer is an event a processor wants appended later: when the injected
 clock reaches ``due_at`` the runner appends it (its id set by the processor,
 so a re-fire after a crash is a harmless duplicate) and it flows through the
@@ -28,22 +36,101 @@ log like any other event, so a replay meets it at the same place.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+from uuid import UUID
 
+import msgspec
 from sqlalchemy import Connection
 
-from touchline.events import Envelope
+from touchline.events import Envelope, EnvelopeHead, EventCodec
+
+
+class Identified(Protocol):
+    """What a processor is handed per event: whatever it is, it names the event."""
+
+    @property
+    def id(self) -> UUID: ...
+
+
+In = TypeVar("In", bound=Identified)
+Decoded = TypeVar("Decoded", Envelope, EnvelopeHead)
+
+
+class Received(msgspec.Struct, Generic[Decoded], frozen=True, gc=False):
+    """An event as the runner read it: decoded as far as its processor asked,
+    and its bytes as they sit in the log (a record's value, or one item of a
+    record that carries a batch).
+
+    A struct the garbage collector does not track (it holds an event and
+    bytes, so it can form no cycle): one is made per event, and a tuple would
+    count towards the collector's thresholds and bring its full passes (each
+    milliseconds over a stage's heap) sooner.
+    """
+
+    event: Decoded
+    data: bytes
+
+    @property
+    def id(self) -> UUID:
+        return self.event.id
+
+
+@dataclass(frozen=True, slots=True)
+class Reading(Generic[In]):
+    """What the runner hands a processor for each event it reads."""
+
+    about: str
+    reader: Callable[[EventCodec], Callable[[bytes], In]]
+    """Given the codec, what the runner calls on each event's bytes; it raises
+    InvalidEvent for bytes that are no event (the runner dead-letters them)."""
+
+    def feed(self, codec: EventCodec, events: Iterable[Envelope]) -> list[In]:
+        """What the runner would hand the processor had ``events`` been read
+        from the log: for tests and benchmarks that drive a processor directly."""
+        read = self.reader(codec)
+        return [read(codec.encode(event)) for event in events]
+
+
+def _events(codec: EventCodec) -> Callable[[bytes], Envelope]:
+    return codec.decode
+
+
+def _events_with_bytes(codec: EventCodec) -> Callable[[bytes], Received[Envelope]]:
+    decode = codec.decode
+
+    def read(data: bytes) -> Received[Envelope]:
+        return Received(decode(data), data)
+
+    return read
+
+
+def _heads_with_bytes(codec: EventCodec) -> Callable[[bytes], Received[EnvelopeHead]]:
+    decode_head = codec.decode_head
+
+    def read(data: bytes) -> Received[EnvelopeHead]:
+        return Received(decode_head(data), data)
+
+    return read
+
+
+EVENTS = Reading("decoded events", _events)
+EVENTS_WITH_BYTES = Reading("decoded events, each with its bytes as read", _events_with_bytes)
+HEADS_WITH_BYTES = Reading(
+    "envelope heads, the payload left as bytes, each with its bytes as read", _heads_with_bytes
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Emit:
-    """An event a processor wants appended to ``topic`` under ``key``."""
+    """An event a processor wants appended to ``topic`` under ``key``: a
+    whole envelope, or a head whose payload bytes go on as they came."""
 
     topic: str
     key: bytes
-    event: Envelope
+    event: Envelope | EnvelopeHead
     everywhere: bool = False
     """One copy on every partition (same bytes, same id), not one placed by
     ``key``: for an event every reader of the topic needs in its own order,
@@ -60,7 +147,7 @@ REFUSED_AT_EDGE = "refused-at-edge"
 class Rejected:
     """An event a processor could not take, and why: it goes to the dead letters."""
 
-    event: Envelope
+    event: Envelope | EnvelopeHead
     reason: str
     code: str = "rejected"
     """A short kind to filter on (``conflicting-duplicate``, ``refused-at-edge``)."""
@@ -128,8 +215,8 @@ class ProcessorStopped(RuntimeError):
     """
 
 
-class Processor(ABC):
-    """A named step that turns a batch of decoded events into writes and emits.
+class Processor(ABC, Generic[In]):
+    """A named step that turns a batch of events into writes and emits.
 
     ``process`` must be idempotent per event id (redelivery and replay happen)
     and deterministic given its stored state (a crash between emitting and
@@ -138,10 +225,13 @@ class Processor(ABC):
 
     name: str
     source_topic: str
+    reads: Reading[In]
+    """What ``process`` is handed per event: :data:`EVENTS` unless the
+    processor needs less decoded, or the bytes too."""
 
     @abstractmethod
-    def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
+    def process(self, connection: Connection, events: Sequence[In]) -> Outcome:
         """Apply ``events`` using ``connection`` (inside the runner's transaction)."""
 
-    def rolled_back(self) -> None:  # noqa: B027 - optional hook, most processors keep no cache
+    def rolled_back(self) -> None:  # optional: most processors keep no cache to drop
         """The transaction holding the last ``process`` call was rolled back."""

@@ -5,7 +5,8 @@ timers and the positions it consumed. Whatever the batch emits is appended to
 the log before that commit, so a crash in between re-emits (the same events,
 deduplicated downstream by event id) instead of losing them. What a processor
 raises is sorted as :mod:`touchline.processing.port` describes: retry later,
-dead-letter the one event, or stop with a clear message.
+dead-letter the one event, or stop with a clear message. Records become
+what the processor reads in :mod:`touchline.processing.decoding`.
 """
 
 from __future__ import annotations
@@ -14,26 +15,26 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import structlog
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from touchline.events import Envelope, EventCodec, InvalidEvent
+from touchline.events import Envelope, EnvelopeHead, EventCodec
 from touchline.events.instants import to_us
 from touchline.log.port import Log, LogError, Record, StoredRecord, TopicPartition
 from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.dead_letter import dead_letter
+from touchline.processing.decoding import Batch, Origin, read_records
 from touchline.processing.packing import Packing, pack, policy_for
 from touchline.processing.port import (
     CONFLICTING_DUPLICATE,
-    UNDECODABLE,
     CancelTimer,
     Outcome,
     Processor,
     ProcessorStopped,
-    Rejected,
     RetryLater,
     Timer,
 )
@@ -81,22 +82,12 @@ def _where(reads: _Reads) -> str:
     return f"{reads[0][0].topic}{', '.join(parts)}"
 
 
-@dataclass(slots=True)
-class _Batch:
-    """Decoded events with where each came from, and the undecodable."""
-
-    events: list[Envelope]
-    origins: list[tuple[StoredRecord, int | None]]
-    """The record each event came from, and its index when the record is a batch."""
-    dead: list[Record]
-
-
 class ProcessorRunner:
     """Runs a processor on every partition of its source topic."""
 
     def __init__(
         self,
-        processor: Processor,
+        processor: Processor[Any],
         log: Log,
         engine: Engine,
         codec: EventCodec,
@@ -261,9 +252,9 @@ class ProcessorRunner:
         for record in records:
             decoded = self._decode([record])
             units = [
-                _Batch([event], [origin], [])
+                Batch([event], [origin], [])
                 for event, origin in zip(decoded.events, decoded.origins, strict=True)
-            ] or [_Batch([], [], [])]
+            ] or [Batch.empty()]
             units[0].dead.extend(decoded.dead)
             for number, unit in enumerate(units):
                 next_offset = record.offset + 1 if number == len(units) - 1 else record.offset
@@ -274,46 +265,17 @@ class ProcessorRunner:
                 except _APPLY_ERRORS as error:
                     self.forget()
                     reason = f"{self.processor.name} failed: {type(error).__name__}: {error}"
-                    letters = [
-                        self._letter(origin, Rejected(event, reason, code="failed"))
-                        for event, origin in zip(unit.events, unit.origins, strict=True)
-                    ]
-                    self._commit({tp: next_offset}, _Batch([], [], letters))
+                    letters = [self._letter(origin, reason, "failed") for origin in unit.origins]
+                    self._commit({tp: next_offset}, Batch([], [], letters))
                 except Exception as error:
                     self.forget()
                     raise self._stopped([(tp, [record])], error) from error
 
-    def _decode(self, records: Sequence[StoredRecord]) -> _Batch:
-        batch = _Batch([], [], [])
-        decode = self.codec.decode
-        name = self.processor.name
-        for record in records:
-            if not self.codec.is_batch(record.value):
-                try:
-                    batch.events.append(decode(record.value))
-                except InvalidEvent as error:
-                    batch.dead.append(dead_letter(record, str(error), name, code=UNDECODABLE))
-                else:
-                    batch.origins.append((record, None))
-                continue
-            try:
-                items = self.codec.split_batch(record.value)
-            except InvalidEvent as error:
-                batch.dead.append(dead_letter(record, str(error), name, code=UNDECODABLE))
-                continue
-            for index, item in enumerate(items):
-                try:
-                    batch.events.append(decode(item))
-                except InvalidEvent as error:
-                    letter = dead_letter(
-                        record, str(error), name, item=(index, item), code=UNDECODABLE
-                    )
-                    batch.dead.append(letter)
-                else:
-                    batch.origins.append((record, index))
-        return batch
+    def _decode(self, records: Sequence[StoredRecord]) -> Batch:
+        read = self.processor.reads.reader(self.codec)
+        return read_records(records, self.codec, read, self.processor.name)
 
-    def _commit(self, offsets: dict[TopicPartition, int], batch: _Batch) -> None:
+    def _commit(self, offsets: dict[TopicPartition, int], batch: Batch) -> None:
         with self.engine.begin() as connection:
             outcome = self._process(connection, batch.events)
             rejected = self._rejections(batch, outcome)
@@ -332,7 +294,7 @@ class ProcessorRunner:
             log.warning("conflicting duplicates", processor=self.processor.name, count=conflicts)
         self.stats.emitted += len(outcome.emitted)
 
-    def _process(self, connection: Connection, events: list[Envelope]) -> Outcome:
+    def _process(self, connection: Connection, events: list[Any]) -> Outcome:
         if not events:
             return Outcome.nothing()
         try:
@@ -341,27 +303,27 @@ class ProcessorRunner:
             self.processor.rolled_back()
             raise
 
-    def _rejections(self, batch: _Batch, outcome: Outcome) -> list[Record]:
+    def _rejections(self, batch: Batch, outcome: Outcome) -> list[Record]:
         if not outcome.rejected:
             return []
         origin = {event.id: where for event, where in zip(batch.events, batch.origins, strict=True)}
-        return [self._letter(origin[item.event.id], item) for item in outcome.rejected]
+        return [
+            self._letter(origin[item.event.id], item.reason, item.code, item.details)
+            for item in outcome.rejected
+        ]
 
-    def _letter(self, origin: tuple[StoredRecord, int | None], rejected: Rejected) -> Record:
-        record, index = origin
-        event = rejected.event
-        item = None if index is None else (index, self.codec.encode(event))
+    def _letter(
+        self, origin: Origin, reason: str, code: str, details: tuple[tuple[str, str], ...] = ()
+    ) -> Record:
+        """A dead letter holding the event's bytes as read."""
+        record, index, data = origin
+        item = None if index is None else (index, data)
         return dead_letter(
-            record,
-            rejected.reason,
-            self.processor.name,
-            item=item,
-            code=rejected.code,
-            details=rejected.details,
+            record, reason, self.processor.name, item=item, code=code, details=details
         )
 
     def _append(self, outcome: Outcome, dead: list[Record]) -> None:
-        by_topic: dict[str, list[tuple[Envelope, bytes]]] = defaultdict(list)
+        by_topic: dict[str, list[tuple[Envelope | EnvelopeHead, bytes]]] = defaultdict(list)
         everywhere: list[tuple[str, Record]] = []
         for emit in outcome.emitted:
             if emit.everywhere:

@@ -137,13 +137,13 @@ def is_contact(payload: Payload) -> bool:
     return payload.channel not in ("consent", "identity") and payload.type not in NOT_CONTACTS
 
 
-def apply(state: ProfileState, event: Envelope) -> None:
-    """Fold ``event`` into ``state`` (in place); events it does not use change nothing."""
+def apply(state: ProfileState, event: Envelope, event_id: str | None = None) -> None:
+    """Fold ``event`` into ``state`` (in place); events it does not use change nothing.
+    ``event_id``: its id as text if the caller has it (``str(UUID)`` runs in Python)."""
     payload = event.payload
     if payload.channel == "identity":
         return
     at = event.occurred_at.astimezone(UTC)
-    event_id = str(event.id)
     if is_contact(payload):
         known = state.last_contact.get(payload.channel)
         if known is None or at > known:
@@ -154,7 +154,7 @@ def apply(state: ProfileState, event: Envelope) -> None:
         _count_engagement(state, at.date())
     fold = _FOLDS.get(payload.channel)
     if fold is not None:
-        fold(state, event, at, event_id)
+        fold(state, event, at, str(event.id) if event_id is None else event_id)
 
 
 _KEPT = timedelta(days=ENGAGEMENT_DAYS_KEPT)

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from touchline.events import Envelope, EventCodec
+from touchline.events import EventCodec
 from touchline.events.instants import to_us
 from touchline.processing.port import Emit
 from touchline.projections.aliases import survivor_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
-from touchline.projections.timeline import events_of
+from touchline.projections.timeline import Landed, events_of
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import (
     customer_profiles,
@@ -68,12 +68,10 @@ class ProfileProjection:
     def __init__(self, codec: EventCodec) -> None:
         self._codec = codec
 
-    def applied(
-        self, connection: Connection, events: Sequence[tuple[Envelope, str]]
-    ) -> Sequence[Emit]:
-        by_customer: defaultdict[str, list[Envelope]] = defaultdict(list)
-        for event, customer_id in events:
-            by_customer[customer_id].append(event)
+    def applied(self, connection: Connection, events: Sequence[Landed]) -> Sequence[Emit]:
+        by_customer: defaultdict[str, list[Landed]] = defaultdict(list)
+        for landed in events:
+            by_customer[landed.customer_id].append(landed)
         gens = generations(connection, lock=True)
         for generation in {gen for cid in by_customer for gen in gens.targets(cid)}:
             wanted = [cid for cid in by_customer if generation in gens.targets(cid)]
@@ -81,9 +79,9 @@ class ProfileProjection:
             rows = []
             for customer_id in wanted:
                 state, latest = states.get(customer_id, (ProfileState(), 0))
-                for event in by_customer[customer_id]:
-                    apply(state, event)
-                    latest = max(latest, to_us(event.occurred_at))
+                for landed in by_customer[customer_id]:
+                    apply(state, landed.event, landed.event_id)
+                    latest = max(latest, to_us(landed.event.occurred_at))
                 rows.append(_row(generation, customer_id, state, latest))
             _upsert(connection, rows)
         return ()

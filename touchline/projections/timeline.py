@@ -1,8 +1,10 @@
 """The 360-degree timeline: every interaction of a customer, newest first.
 
-The timeline is also the per-customer event index (each row keeps the encoded
-event). Projections that rebuild a customer from that index follow it inside
-its transaction, so the index is never behind or ahead of them.
+The timeline is also the per-customer event index: each row keeps the event's
+bytes as read from the interactions log (attributed there by the resolver),
+never an encoding made again. Projections that rebuild a customer from that
+index follow it inside its transaction, so the index is never behind or ahead
+of them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identity_keys
-from touchline.processing.port import CONFLICTING_DUPLICATE, Emit, Outcome, Processor, Rejected
+from touchline.processing.port import (
+    CONFLICTING_DUPLICATE,
+    EVENTS_WITH_BYTES,
+    Emit,
+    Outcome,
+    Processor,
+    Received,
+    Rejected,
+)
 from touchline.projections.aliases import Aliases
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import timeline_entries
@@ -31,22 +41,30 @@ from touchline.store.writes import bulk_insert_ignoring_duplicates
 _CHUNK = 500
 
 
+class Landed(msgspec.Struct, frozen=True, gc=False):
+    """An event new to the timeline, the customer it landed on, and its id as
+    text (the row's key: ``str(UUID)`` runs in Python, so it is made once).
+    Untracked by the garbage collector, as events are: one is made per event."""
+
+    event: Envelope
+    customer_id: str
+    event_id: str
+
+
 class TimelineFollower(Protocol):
     """A projection kept from the timeline's index, in the timeline's transaction.
 
     What it returns is emitted by the timeline's runner, in the same batch.
     """
 
-    def applied(
-        self, connection: Connection, events: Sequence[tuple[Envelope, str]]
-    ) -> Sequence[Emit]:
+    def applied(self, connection: Connection, events: Sequence[Landed]) -> Sequence[Emit]:
         """Events new to the timeline, each with the customer it landed on."""
 
     def rebuild(self, connection: Connection, customer_ids: Sequence[str]) -> Sequence[Emit]:
         """These customers' rows moved (a merge or unmerge): rebuild them from the index."""
 
 
-class TimelineProjection(Processor):
+class TimelineProjection(Processor[Received[Envelope]]):
     """Writes one timeline row per event; the event id makes it idempotent.
 
     A ``customer.merged`` event moves the merged customer's rows to the
@@ -57,6 +75,8 @@ class TimelineProjection(Processor):
     """
 
     name = "timeline"
+    reads = EVENTS_WITH_BYTES
+    """Decoded to project, and the bytes as read to store."""
 
     def __init__(
         self,
@@ -66,11 +86,13 @@ class TimelineProjection(Processor):
     ) -> None:
         self.source_topic = source_topic
         self._codec = codec
-        self._encode = codec.encode
         self.followers = tuple(followers)
 
-    def row(self, event: Envelope, customer_id: str, key: str | None = None) -> dict[str, object]:
-        """The pure part: one event in, one row out (no I/O)."""
+    @staticmethod
+    def row(
+        event: Envelope, data: bytes, customer_id: str, key: str | None = None
+    ) -> dict[str, object]:
+        """The pure part: one event and its bytes in, one row out (no I/O)."""
         return {
             "event_id": key or str(event.id),
             "customer_id": customer_id,
@@ -81,29 +103,32 @@ class TimelineProjection(Processor):
             "source": event.source,
             "campaign_id": event.campaign_id,
             "summary": event.payload.summary(),
-            "event": self._encode(event),
+            "event": data,
         }
 
-    def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        regroups = any(isinstance(e.payload, CustomerMerged | CustomerUnmerged) for e in events)
-        aliases = Aliases(
-            connection, {e.customer_id for e in events if e.customer_id}, exclusive=regroups
+    def process(self, connection: Connection, events: Sequence[Received[Envelope]]) -> Outcome:
+        regroups = any(
+            isinstance(e.event.payload, CustomerMerged | CustomerUnmerged) for e in events
         )
+        customers = {e.event.customer_id for e in events if e.event.customer_id}
+        aliases = Aliases(connection, customers, exclusive=regroups)
+        # Once per event: the row's key, the index's, the cache's and the followers'.
+        keys = [str(e.event.id) for e in events]
         # Followers count what they see, so they must see each event once:
         # only those the timeline does not hold yet, and a duplicate inside
         # the batch only the first time. An id already held with other
         # content is a conflict: dead-lettered, never dropped in silence.
-        known = _Known(self._codec, _stored(connection, events))
+        known = _Known(self._codec, _stored(connection, keys))
         pending = _Rows()
         outcome = Outcome.nothing()
-        for event in events:
+        for received, key in zip(events, keys, strict=True):
+            event = received.event
             if event.customer_id is None and event.type in CAMPAIGN_WIDE:
                 continue  # about a campaign, on no one's timeline (the synchronizer's)
             if event.customer_id is None:
                 reason = "interaction has no customer_id: identity resolution skipped?"
                 outcome.rejected.append(Rejected(event, reason))
                 continue
-            key = str(event.id)  # once: it is the row's key, the index's and the cache's
             conflict = known.conflict(event, key)
             if conflict is not None:
                 outcome.rejected.append(conflict)
@@ -123,9 +148,11 @@ class TimelineProjection(Processor):
                 survivor = self._split(connection, aliases, payload)
                 self._rebuild(connection, [survivor, payload.restored_id], outcome)
             customer_id = aliases[event.customer_id]
-            pending.rows.append(self.row(event, customer_id, key))
+            # The bytes as read carry the interaction's customer_id, as the
+            # resolver set it; the row's column holds where it lands now.
+            pending.rows.append(self.row(event, received.data, customer_id, key))
             if known.first_time(event, key):
-                pending.new.append((event, customer_id))
+                pending.new.append(Landed(event, customer_id, key))
         self._flush(connection, pending, outcome)
         return outcome
 
@@ -175,12 +202,12 @@ class _Rows:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, object]] = []
-        self.new: list[tuple[Envelope, str]] = []
+        self.new: list[Landed] = []
 
 
-def _stored(connection: Connection, events: Sequence[Envelope]) -> dict[str, bytes]:
-    """The stored event of each id in ``events`` the timeline already holds."""
-    ids = list({str(event.id) for event in events})
+def _stored(connection: Connection, keys: Sequence[str]) -> dict[str, bytes]:
+    """The stored event of each id in ``keys`` the timeline already holds."""
+    ids = list(set(keys))
     t = timeline_entries.c
     return dict(rows_where_in(connection, timeline_entries, [t.event_id, t.event], t.event_id, ids))
 
@@ -248,10 +275,9 @@ def events_of(connection: Connection, codec: EventCodec, customer_id: str) -> li
 def rebuild_timeline_rows(connection: Connection, codec: EventCodec, customer_id: str) -> int:
     """Render a customer's rows again from their stored events (a summary or
     an upcaster changed); how many rows there were."""
-    projection = TimelineProjection("", codec)
     t = timeline_entries.c
     rows = [
-        projection.row(codec.decode(blob), customer_id)
+        TimelineProjection.row(codec.decode(blob), blob, customer_id)
         for blob in connection.execute(
             select(t.event).where(t.customer_id == customer_id)
         ).scalars()
