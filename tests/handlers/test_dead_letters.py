@@ -215,14 +215,18 @@ def test_a_payload_invalid_for_its_type_produced_past_the_publisher_is_a_dead_le
     backbone.log.append(backbone.settings.topics.touchpoints, [record])
     runtime.drain()
 
-    [letter] = _letters(run)
-    assert letter["event_id"] == str(bad.id)
-    assert letter["code"] == "undecodable"
-    assert "Expected `str`, got `int` at $.payload.message_id" in str(letter["reason"])
+    # Each processor that decodes the payload refuses it: the timeline and the
+    # campaign synchronizer, each with a letter of its own naming the field.
+    letters = _letters(run)
+    assert sorted(str(letter["processor"]) for letter in letters) == ["synchronizer", "timeline"]
+    for letter in letters:
+        assert letter["event_id"] == str(bad.id)
+        assert letter["code"] == "undecodable"
+        assert "Expected `str`, got `int` at $.payload.message_id" in str(letter["reason"])
     code, out, err = run("timeline", "ann@example.com")
     assert code == 0
     assert "Opened email" in out
-    assert "1 dead letter concerns" in err
+    assert "2 dead letters concern" in err
     with backbone.engine.connect() as connection:
         held = connection.execute(
             select(timeline_entries.c.event_id).where(timeline_entries.c.event_id == str(bad.id))
