@@ -122,3 +122,11 @@ def backbone(settings: Settings) -> Iterator[Backbone]:
     """The embedded backbone on a fresh log, over each projection store."""
     with build_backbone(settings) as backbone:
         yield backbone
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory with the default embedded log and SQLite store."""
+    for name in ("TOUCHLINE_DATABASE_URL", "TOUCHLINE_LOG_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"

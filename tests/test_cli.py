@@ -21,14 +21,6 @@ from touchline.handlers.identity_graph import surviving_customer
 from touchline.store.tables import customers
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data directory with the default embedded log and SQLite store."""
-    for name in ("TOUCHLINE_DATABASE_URL", "TOUCHLINE_LOG_URL"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
-
-
 def _run(data_dir: Path, *args: str) -> int:
     return main(["--data-dir", str(data_dir), *args])
 

@@ -21,13 +21,6 @@ SPRING = {
 }
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("TOUCHLINE_DATABASE_URL", "TOUCHLINE_LOG_URL"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
-
-
 def _run(data_dir: Path, *args: str) -> int:
     return main(["--data-dir", str(data_dir), *args])
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.handlers.test_campaigns import NOBODY, SPRING, actions, feed
+from tests.handlers.test_campaigns import (
+    NOBODY,
+    RESELLER_ORDER,
+    SPRING,
+    WITH_PARTNER,
+    actions,
+    feed,
+)
 from tests.helpers import event
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
 from touchline.events import Identities, Payload
@@ -21,8 +28,6 @@ from touchline.events.campaign_feed import CampaignStateChanged
 from touchline.events.campaign_terms import ContactPressure, OfferTerms, Step
 from touchline.events.consent import DoNotContactSet
 from touchline.events.email import EmailUnsubscribed
-from touchline.events.order import LineItem
-from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.sales import VisitLogged
 from touchline.events.service import CaseOpened
 from touchline.subscribe import Subscriber
@@ -82,18 +87,13 @@ def test_a_resellers_order_is_attributed_to_the_partner(runtime: Runtime) -> Non
     """A partner's order without a campaign converts the live offer, revenue under the partner."""
     _story(runtime, Step(channel="email"))
     _target(runtime)
-    order = PartnerOrderPlaced(
-        partner_account="ACME",
-        partner_customer_ref="acme-77",
-        order_id="P-1",
-        items=(LineItem(sku="SKU-1", quantity=1, unit_price=750.0),),
-        total=750.0,
-        currency="EUR",
+    _happen(
+        runtime,
+        RESELLER_ORDER,
+        START + timedelta(minutes=5),
+        identities=WITH_PARTNER,
+        campaign_id=None,
     )
-    with_partner = Identities(
-        email="ann@example.com", partner_account="ACME", partner_customer_ref="acme-77"
-    )
-    _happen(runtime, order, START + timedelta(minutes=5), identities=with_partner, campaign_id=None)
     assert feed(runtime.backbone)[-1] == ("converted", "partner")
     assert runtime.backbone.queries.funnel(SPRING).revenue_by_partner == {"ACME": {"EUR": 750.0}}
 

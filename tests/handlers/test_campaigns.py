@@ -34,6 +34,18 @@ from touchline.processing.dead_letter import describe
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 SPRING = "spring"
 NOBODY = Identities()
+RESELLER_ORDER = PartnerOrderPlaced(
+    partner_account="ACME",
+    partner_customer_ref="acme-77",
+    order_id="P-1",
+    items=(LineItem(sku="SKU-1", quantity=1, unit_price=750.0),),
+    total=750.0,
+    currency="EUR",
+)
+WITH_PARTNER = Identities(
+    email="ann@example.com", partner_account="ACME", partner_customer_ref="acme-77"
+)
+"""Ann, as a reseller's order names her."""
 
 
 @pytest.fixture
@@ -161,18 +173,7 @@ def test_a_resellers_order_converts_and_is_attributed_to_the_partner(
     funnel counts it, with the revenue under the partner."""
     launch(backbone, Step(channel="email"))
     target(backbone)
-    order = PartnerOrderPlaced(
-        partner_account="ACME",
-        partner_customer_ref="acme-77",
-        order_id="P-1",
-        items=(LineItem(sku="SKU-1", quantity=1, unit_price=750.0),),
-        total=750.0,
-        currency="EUR",
-    )
-    with_partner = Identities(
-        email="ann@example.com", partner_account="ACME", partner_customer_ref="acme-77"
-    )
-    happen(backbone, order, T0 + timedelta(days=1), identities=with_partner)
+    happen(backbone, RESELLER_ORDER, T0 + timedelta(days=1), identities=WITH_PARTNER)
     assert feed(backbone)[-1] == ("converted", "partner")
     funnel = backbone.queries.funnel(SPRING)
     assert (funnel.customers, funnel.conversions, funnel.by_state) == (1, 1, {"converted": 1})
