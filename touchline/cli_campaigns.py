@@ -155,7 +155,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{view.campaign_id}: {view.state}{offer}")
         for step in view.history:
             detail = " ".join(part for part in (step.via, step.reason) if part)
-            print(f"  {step.at:%Y-%m-%d %H:%M}  {step.state:<10} {detail}")
+            print(f"  {step.at:%Y-%m-%d %H:%M}  {step.state:<10} {detail}".rstrip())
     return exit_codes.OK
 
 
