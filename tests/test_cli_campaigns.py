@@ -37,8 +37,11 @@ def test_launch_target_by_identifier_and_segment_then_funnel_show_and_watch(
     segment; the funnel, one customer's history and the feed say what happened."""
     definition = tmp_path / "spring.json"
     definition.write_text(json.dumps(SPRING))
+    assert _run(data_dir, "campaigns", "target", "spring", "ann@example.com") == 1
+    assert "no campaign 'spring' has been launched" in capsys.readouterr().err
     assert _run(data_dir, "campaigns", "launch", "spring", str(definition)) == 0
     assert "launched spring" in capsys.readouterr().out
+    _catch_up(data_dir)
     with build_backbone(load_settings({}, data_dir=str(data_dir))) as backbone:
         for email in ("bob@example.com", "cy@example.com"):
             granted = ConsentGranted(contact_channel="email", purpose="marketing")

@@ -95,6 +95,13 @@ def cmd_target(settings: Settings, args: argparse.Namespace) -> int:
     by_segment = segment != Segment() or not args.identifiers
     now = datetime.now(UTC)
     with build_backbone(settings) as backbone:
+        if not backbone.queries.launched(args.campaign):
+            print(
+                f"touchline: no campaign {args.campaign!r} has been launched (or its launch is "
+                "not applied yet: see `touchline lag`); nothing targeted",
+                file=sys.stderr,
+            )
+            return exit_codes.REFUSED
         who: list[tuple[Identities, str | None]] = [_who(i) for i in args.identifiers]
         if by_segment and not args.identifiers:
             rules = backbone.settings.profile_rules()

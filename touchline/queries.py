@@ -23,6 +23,7 @@ from touchline.projections.aliases import survivor_of
 from touchline.projections.profile_store import stored_state
 from touchline.projections.profile_view import OfferView, Profile, ProfileRules, render
 from touchline.projections.timeline import TimelineFilter, TimelinePage, read_timeline
+from touchline.store.campaigns import load_campaigns
 from touchline.store.tables import customers
 
 
@@ -101,6 +102,11 @@ class Queries:
             survivor = surviving_customer(graph, customer_id) or customer_id
         with self.synchronizer.connect() as connection:
             return customer_campaigns(connection, survivor)
+
+    def launched(self, campaign_id: str) -> bool:
+        """Whether the synchronizer has applied a launch of ``campaign_id``."""
+        with self.synchronizer.connect() as connection:
+            return campaign_id in {c.campaign_id for c in load_campaigns(connection)}
 
     def funnel(self, campaign_id: str) -> Funnel:
         with self.synchronizer.connect() as connection:
