@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
-from tests.helpers import event
+from tests.helpers import ANN, event
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
-from touchline.events import Envelope, Identities, Payload
+from touchline.events import Envelope, Identities, Payload, new_event
 from touchline.events.call import OutboundCallMade
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
 from touchline.events.campaign_feed import ActionCancelled, ActionRequested, CampaignStateChanged
 from touchline.events.campaign_terms import ContactPressure, OfferTerms, Step
 from touchline.events.consent import DoNotContactSet
-from touchline.events.email import EmailClicked, EmailUnsubscribed
+from touchline.events.email import EmailClicked, EmailSent, EmailUnsubscribed
 from touchline.events.order import LineItem
 from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.sales import VisitLogged
@@ -298,3 +299,37 @@ def test_a_merge_brings_the_campaign_and_its_follow_up_to_the_survivor(
         if isinstance(a.payload, ActionRequested) and a.payload.via == "phone"
     ]
     assert [a.customer_id for a in follow_up] == [survivor]
+
+
+@pytest.mark.parametrize("caused_by_our_action", [True, False])
+def test_an_adapters_report_of_our_action_is_not_a_second_touch(
+    backbone: Backbone, clock: ManualClock, caused_by_our_action: bool
+) -> None:
+    """The email an action asked for, reported sent (caused by the action), is the touch
+    reserved for it; two emails another job sent (one cause) are two touches of their own."""
+    launch(
+        backbone,
+        Step(channel="email"),
+        Step(channel="phone", after_days=1),
+        pressure=ContactPressure(touches=3, window_days=7),
+    )
+    target(backbone)
+    [requested] = [
+        a
+        for a in written(backbone, backbone.settings.topics.actions)
+        if isinstance(a.payload, ActionRequested)
+    ]
+    cause = requested.id if caused_by_our_action else uuid4()
+    for n in range(1 if caused_by_our_action else 2):
+        sent = new_event(
+            EmailSent(message_id=f"m-{n}", subject="Spring"),
+            occurred_at=T0 + timedelta(minutes=5 + n),
+            source="esp",
+            identities=ANN,
+            campaign_id=SPRING,
+            causation_id=cause,
+        )
+        publish(backbone, sent)
+    later(backbone, clock, days=2)
+    asked, _ = actions(backbone)
+    assert asked == (["email", "phone"] if caused_by_our_action else ["email"])

@@ -88,7 +88,10 @@ class CustomerCampaigns(CampaignWrites):
         payload = event.payload
         self._contact_facts(event, payload, at)
         if payload.type in TOUCHES or (isinstance(payload, OfferMade) and payload.made_by):
-            touch = str(event.causation_id or event.id)  # our own action's, when it caused it
+            # An adapter's report of our own action (caused by it) is the touch
+            # reserved when the action was requested, not a second one.
+            cause = str(event.causation_id)
+            touch = cause if cause in self.facts.touches else str(event.id)
             self.facts.keep("touch", touch, at, payload.channel)
         match payload:
             case CustomerTargeted():
