@@ -30,11 +30,12 @@ from sqlalchemy import Connection, Engine, select
 from touchline.events import EventCodec, new_event
 from touchline.events.campaign import CampaignLaunched, OfferMade
 from touchline.events.consent import ContactChannel
-from touchline.events.instants import from_us, to_us
+from touchline.events.instants import to_us
 from touchline.events.order import OrderPlaced
 from touchline.events.web import CartUpdated, ProductViewed
 from touchline.handlers.campaign_model import Campaign, pressure_wait, quiet_until
-from touchline.handlers.campaign_records import ACTIVE, Facts, Pair, decode_facts, decode_pair
+from touchline.handlers.campaign_reads import stored_campaigns, stored_records
+from touchline.handlers.campaign_records import ACTIVE, Facts, Pair
 from touchline.publish import Publisher, PublishResult
 from touchline.store import campaigns as store
 from touchline.store.tables import timeline_entries
@@ -46,7 +47,6 @@ BEHAVIOUR_DAYS = 30
 INBOUND = frozenset({"web"})
 """Channels where the customer came to us: no pressure, no quiet hours."""
 _BEHAVIOUR = ("web.product_viewed", "web.cart_updated", "order.placed")
-_TERMS = msgspec.msgpack.Decoder(CampaignLaunched)
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,7 +157,7 @@ class NextBestOffer:
     def _current(self, connection: Connection) -> list[Campaign]:
         version = store.campaigns_version(connection)
         if self._campaigns is None or self._campaigns[0] != version:
-            self._campaigns = (version, _campaigns(connection))
+            self._campaigns = (version, list(stored_campaigns(connection).values()))
         return self._campaigns[1]
 
 
@@ -243,23 +243,11 @@ def _filtered(
     return next((reason for says_no, reason in checks if says_no()), None)
 
 
-def _campaigns(connection: Connection) -> list[Campaign]:
-    return [
-        Campaign(
-            stored.campaign_id,
-            _TERMS.decode(stored.definition),
-            None if stored.closed_at_us is None else from_us(stored.closed_at_us),
-        )
-        for stored in store.load_campaigns(connection)
-    ]
-
-
 def _ledger(connection: Connection, customer_id: str | None) -> tuple[dict[str, Pair], Facts]:
     if customer_id is None:
         return {}, Facts()
-    pairs = {c: decode_pair(blob) for c, _, blob in store.load_pairs(connection, [customer_id])}
-    blob = store.load_facts(connection, [customer_id]).get(customer_id)
-    return pairs, Facts() if blob is None else decode_facts(blob)
+    pairs, facts = stored_records(connection, [customer_id])
+    return pairs.get(customer_id, {}), facts.get(customer_id) or Facts()
 
 
 def _recent_interest(

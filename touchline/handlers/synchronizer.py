@@ -21,15 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 
-import msgspec
 from sqlalchemy import Connection
 
 from touchline.events import Envelope
 from touchline.events.campaign import CampaignClosed, CampaignLaunched
 from touchline.events.identity import CustomerMerged
-from touchline.events.instants import from_us, to_us
+from touchline.events.instants import to_us
 from touchline.handlers import campaign_records as records
 from touchline.handlers.campaign_model import Campaign, Effects
+from touchline.handlers.campaign_reads import encode_terms, stored_campaigns, stored_records
 from touchline.handlers.campaign_rules import CustomerCampaigns
 from touchline.processing.port import (
     EVENTS,
@@ -43,8 +43,6 @@ from touchline.processing.port import (
 from touchline.store import campaigns as store
 
 SYNCHRONIZER = "synchronizer"
-_TERMS = msgspec.msgpack.Decoder(CampaignLaunched)
-_ENCODE = msgspec.msgpack.Encoder(order="deterministic").encode
 
 
 class CampaignSynchronizer(Processor[Envelope]):
@@ -110,21 +108,8 @@ class _Batch:
     ) -> None:
         self.connection = connection
         self.complaint_window = complaint_window
-        self.campaigns = {
-            stored.campaign_id: Campaign(
-                stored.campaign_id,
-                _TERMS.decode(stored.definition),
-                None if stored.closed_at_us is None else from_us(stored.closed_at_us),
-            )
-            for stored in store.load_campaigns(connection)
-        }
-        self.facts = {
-            customer: records.decode_facts(blob)
-            for customer, blob in store.load_facts(connection, customers).items()
-        }
-        self.pairs: dict[str, dict[str, records.Pair]] = {}
-        for campaign_id, customer_id, blob in store.load_pairs(connection, customers):
-            self.pairs.setdefault(customer_id, {})[campaign_id] = records.decode_pair(blob)
+        self.campaigns = stored_campaigns(connection)
+        self.pairs, self.facts = stored_records(connection, customers)
         self.effects = Effects()
         self.ledgers: dict[str, CustomerCampaigns] = {}
 
@@ -132,11 +117,9 @@ class _Batch:
         """A customer the batch had no event of (a merge's merged side)."""
         if customer_id in self.pairs or customer_id in self.facts:
             return
-        blob = store.load_facts(self.connection, [customer_id]).get(customer_id)
-        if blob is not None:
-            self.facts[customer_id] = records.decode_facts(blob)
-        for campaign_id, _, record in store.load_pairs(self.connection, [customer_id]):
-            self.pairs.setdefault(customer_id, {})[campaign_id] = records.decode_pair(record)
+        pairs, facts = stored_records(self.connection, [customer_id])
+        self.pairs.update(pairs)
+        self.facts.update(facts)
 
     def ledger(self, customer_id: str) -> CustomerCampaigns:
         ledger = self.ledgers.get(customer_id)
@@ -174,7 +157,7 @@ class _Batch:
             self.connection,
             store.StoredCampaign(
                 campaign_id,
-                _ENCODE(payload),
+                encode_terms(payload),
                 to_us(at),
                 str(event.id),
                 None if closed_at is None else to_us(closed_at),
