@@ -257,3 +257,26 @@ campaign_actions = Table(
 )
 """The action ledger: ``pending`` when requested, then ``cancelled`` by the
 synchronizer, or ``dispatched``, ``delivered``, ``failed`` by an adapter."""
+
+outbox_heads = Table(
+    "outbox_heads",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_seq", BigInteger, nullable=False),
+)
+"""Per partition of a relayed topic, the sequence number the next row gets;
+its row is also what one relay of that partition locks while it appends."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("record_key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=False),
+)
+"""Records bound for a topic that must hold each of them exactly once (the
+campaign-state feed): written in the transaction of the batch that made
+them, appended by the relay afterwards, deleted once appended."""
