@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.identity import customer_id, scratch
 from touchline import offers
-from touchline.bootstrap import packing_policies
+from touchline.bootstrap import packing_policies, relayed_topics
 from touchline.config import load_settings
 from touchline.events import CATALOGUE, Envelope, EventCodec, Payload, new_event
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
@@ -124,6 +124,7 @@ def one_run(
                 dead_letter_topic=topics.dead_letter,
                 batch_size=2_000,
                 packing=packing_policies(settings),
+                relayed=relayed_topics(settings),
             )
             started = time.perf_counter()
             while runner.step():

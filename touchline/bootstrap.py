@@ -106,6 +106,14 @@ def packing_policies(settings: Settings) -> dict[str, Packing]:
     return {topics.campaign_state: Packing.PER_EVENT, topics.actions: Packing.PER_EVENT}
 
 
+def relayed_topics(settings: Settings) -> frozenset[str]:
+    """Topics that hold each record exactly once, through an outbox: the
+    campaign engine's consumer group reads every state change once. (The
+    others are read by touchline's own processors, which skip a repeat by
+    its event id, and the actions by adapters that check the ledger.)"""
+    return frozenset({settings.topics.campaign_state})
+
+
 def build_backbone(
     settings: Settings,
     *,
@@ -135,6 +143,7 @@ def build_backbone(
             batch_size=settings.batch_size,
             clock=clock,
             packing=packing_policies(settings),
+            relayed=relayed_topics(settings),
         )
         for processor in processors
     ]

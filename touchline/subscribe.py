@@ -11,6 +11,13 @@ connection your own writes use, so the position commits with them.
 Within a partition, and so for any one customer, events come in the order
 they were written; each change carries its pair's ``sequence``, so a
 consumer can also tell a repeat from a gap.
+
+The feed holds each change once: the synchronizer writes its changes to an
+outbox with its state, and a relay appends them, numbered per partition
+(:mod:`touchline.processing.relay`). The one repeat left is the broker's: a
+producer that retries after a lost acknowledgement may append a record
+twice in a row, and the subscriber hands over a number it has just handed
+over only once.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from sqlalchemy import Connection, Engine
 
 from touchline.events import Envelope, EventCodec
 from touchline.log.port import Log, TopicPartition
+from touchline.processing.relay import number_of
 from touchline.store.positions import load_positions, save_positions
 
 
@@ -35,6 +43,8 @@ class Subscriber:
     topic: str
     _positions: dict[int, int] | None = field(default=None, init=False, repr=False)
     _read: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+    _numbers: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+    """The last outbox number handed over, per partition."""
 
     @property
     def key(self) -> str:
@@ -55,6 +65,11 @@ class Subscriber:
                 TopicPartition(self.topic, partition), start, max_events - len(events)
             )
             for record in records:
+                number = number_of(record.headers)
+                if number is not None:
+                    if number <= self._numbers.get(partition, 0):
+                        continue  # the same record again, appended twice by a retry
+                    self._numbers[partition] = number
                 events.append(self.codec.decode(record.value))
             if records:
                 self._read[partition] = records[-1].offset + 1
@@ -77,3 +92,4 @@ class Subscriber:
     def rewind(self) -> None:
         """Forget what was polled and not committed: the next poll reads it again."""
         self._read.clear()
+        self._numbers.clear()

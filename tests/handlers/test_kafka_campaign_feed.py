@@ -1,10 +1,13 @@
 """The campaign-state feed across a kill -9 of the worker, on a real Kafka-protocol broker.
 
-The synchronizer appends its changes before it commits the batch that made
-them, so a worker killed in between leaves changes its successor appends
-again: the same events, with the same ids and ``sequence``. Nothing is lost,
-each customer's changes stay in order, and a repeat is an exact copy, so a
-consumer applies each change once by its (campaign, customer, sequence).
+The synchronizer writes its changes to an outbox in the transaction that
+makes them, and a relay appends them after the commit, skipping whatever a
+relay killed between its append and its delete already put on the log. So
+across the kill every customer's changes reach the feed once each, in
+order, and a consumer group reads each transition exactly once. (A kill
+rarely lands inside the relay's own window, between its append and its
+delete: ``tests/processing/test_relay.py`` stops it there on purpose, on
+this broker too.)
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def _read(kafka: KafkaRuntime, tp: TopicPartition, end: int) -> list[StoredRecor
 @pytest.mark.slow
 def test_every_change_reaches_the_feed_in_order_across_a_kill(kafka: KafkaRuntime) -> None:
     """SIGKILL the worker while it synchronizes; after a restart every customer's changes are
-    on the feed, in order, each repeat an exact copy."""
+    on the feed, in order, each exactly once."""
     backbone = kafka.backbone
     launch = CampaignLaunched(
         name="Spring", offers=(OfferTerms(code="S"),), sequence=(Step(channel="email"),)
@@ -77,15 +80,14 @@ def test_every_change_reaches_the_feed_in_order_across_a_kill(kafka: KafkaRuntim
     kafka.start_worker()
     kafka.drain(timeout=240)
     topic = backbone.settings.topics.campaign_state
-    seen: dict[str, bytes] = {}
+    ids: list[str] = []
     sequences: defaultdict[str | None, list[int]] = defaultdict(list)
     for partition, end in backbone.log.end_offsets(topic).items():
         for record in _read(kafka, TopicPartition(topic, partition), end):
             change = backbone.codec.decode(record.value)
             assert isinstance(change.payload, CampaignStateChanged)
-            known = seen.setdefault(str(change.id), record.value)
-            assert known == record.value, "a repeat that is not an exact copy"
-            if known is record.value:  # the first time this change is met
-                sequences[change.customer_id].append(change.payload.sequence)
+            ids.append(str(change.id))
+            sequences[change.customer_id].append(change.payload.sequence)
+    assert len(ids) == len(set(ids)), "a change on the feed twice"
     assert len(sequences) == PEOPLE
     assert all(found == [1, 2] for found in sequences.values())  # targeted, then offered

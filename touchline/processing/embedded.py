@@ -78,9 +78,12 @@ class EmbeddedRuntime:
         return sum(sum(runner.lag().values()) for runner in self.runners)
 
     def step(self) -> int:
-        """Fire each runner's due timers, then one batch per partition with
-        records waiting; how many records were appended or consumed."""
-        return sum(runner.fire_due() + runner.step() for runner in self.runners)
+        """Fire each runner's due timers, relay what its outbox holds, then
+        one batch per partition with records waiting; how many records were
+        appended or consumed."""
+        return sum(
+            runner.fire_due() + runner.relay_waiting() + runner.step() for runner in self.runners
+        )
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Run until nothing is waiting on any topic; how many events were taken

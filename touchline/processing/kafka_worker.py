@@ -96,11 +96,14 @@ def make_app(
     async def fire_timers() -> None:
         # Every worker tries; on PostgreSQL SKIP LOCKED hands each due timer
         # to one of them, and a re-fire after a crash repeats its event id.
+        # The outbox too: a relay holds its partition, and skips what a
+        # relay that died after appending already put on the log.
         for runner in every:
             try:
                 await asyncio.to_thread(runner.fire_due)
+                await asyncio.to_thread(runner.relay_waiting)
             except _TRANSIENT as error:
-                log.warning("timers not fired, trying again", error=str(error))
+                log.warning("timers or outbox not done, trying again", error=str(error))
 
     app.timer(interval=timer_interval)(fire_timers)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchline.events import Envelope, EnvelopeHead, EventCodec
 from touchline.events.instants import to_us
-from touchline.log.port import Log, LogError, Record, StoredRecord, TopicPartition
+from touchline.log.port import (
+    Log,
+    LogError,
+    Record,
+    StoredRecord,
+    TopicPartition,
+    partition_for_key,
+)
 from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.dead_letter import dead_letter
 from touchline.processing.decoding import Batch, Origin, read_records
@@ -38,6 +45,8 @@ from touchline.processing.port import (
     RetryLater,
     Timer,
 )
+from touchline.processing.relay import Relay
+from touchline.store import outbox
 from touchline.store.positions import load_positions, save_positions
 from touchline.store.timers import StoredTimer, cancel_timers, set_timers, take_due
 
@@ -96,6 +105,7 @@ class ProcessorRunner:
         batch_size: int = 2000,
         clock: Clock | None = None,
         packing: Mapping[str, Packing] | None = None,
+        relayed: Collection[str] = (),
     ) -> None:
         self.processor = processor
         self.log = log
@@ -106,6 +116,8 @@ class ProcessorRunner:
         self.clock: Clock = clock or SystemClock()
         self.packing: Mapping[str, Packing] = packing or {}
         """How emits are packed into records, per target topic (default: per partition)."""
+        self.relay = Relay(log, engine, relayed, batch_size)
+        """Topics that must hold each record once go through the outbox and this relay."""
         self.stats = RunnerStats()
         self._positions: dict[int, int] | None = None
         # Partition counts never change (the log refuses to), so they are kept.
@@ -279,9 +291,11 @@ class ProcessorRunner:
         with self.engine.begin() as connection:
             outcome = self._process(connection, batch.events)
             rejected = self._rejections(batch, outcome)
-            self._append(outcome, batch.dead + rejected)
+            boxed = self._append(connection, outcome, batch.dead + rejected)
             self._keep_timers(connection, outcome)
             save_positions(connection, self.processor.name, offsets)
+        if boxed:
+            self._relay_committed(boxed)
         positions = self.positions()
         for tp, next_offset in offsets.items():
             positions[tp.partition] = next_offset
@@ -322,7 +336,10 @@ class ProcessorRunner:
             record, reason, self.processor.name, item=item, code=code, details=details
         )
 
-    def _append(self, outcome: Outcome, dead: list[Record]) -> None:
+    def _append(self, connection: Connection, outcome: Outcome, dead: list[Record]) -> set[int]:
+        """Append what the batch emitted, except for relayed topics: their
+        records go to the outbox in the batch's transaction. The partitions
+        given to the outbox."""
         by_topic: dict[str, list[tuple[Envelope | EnvelopeHead, bytes]]] = defaultdict(list)
         everywhere: list[tuple[str, Record]] = []
         for emit in outcome.emitted:
@@ -343,8 +360,49 @@ class ProcessorRunner:
             records[topic].extend(record for _, record in packed)
         if dead:
             records[self.dead_letter_topic].extend(dead)
+        boxed: set[int] = set()
         for topic, batch in records.items():
-            self.log.append(topic, batch)
+            if topic in self.relay.topics:
+                rows = [(self._partition_of(topic, r), r.key, r.value) for r in batch]
+                outbox.enqueue(connection, topic, rows)
+                boxed.update(partition for partition, _, _ in rows)
+            else:
+                self.log.append(topic, batch)
+        return boxed
+
+    def _partition_of(self, topic: str, record: Record) -> int:
+        if record.partition is not None:
+            return record.partition
+        if record.key is None:
+            raise ValueError(f"a record for {topic!r} needs a key or a partition")
+        return partition_for_key(record.key, self._partitions_of(topic))
+
+    def _relay_committed(self, partitions: set[int]) -> None:
+        """Relay what the batch just committed to the outbox. Should the log
+        be away, the rows wait for :meth:`relay_waiting`: the batch stands."""
+        try:
+            self.relay.run(partitions)
+        except _TRANSIENT as error:
+            log.warning(
+                "outbox not relayed yet, trying again later",
+                processor=self.processor.name,
+                error=f"{type(error).__name__}: {error}",
+            )
+
+    def relay_waiting(self) -> int:
+        """Relay every outbox row still waiting (after a failed relay, a
+        crash, or another worker's batch); how many records were appended."""
+        if not self.relay.topics:
+            return 0
+        with self._lock:
+            try:
+                return self.relay.run()
+            except _TRANSIENT as error:
+                self.stats.retries += 1
+                raise RetryLater(
+                    f"{self.processor.name} could not relay its outbox: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
 
     def _keep_timers(self, connection: Connection, outcome: Outcome) -> None:
         if not outcome.timers:

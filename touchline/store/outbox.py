@@ -1,0 +1,97 @@
+"""The outbox: records bound for a topic that must hold each of them exactly once.
+
+A batch writes them here in its own transaction, numbered per partition;
+the relay (:mod:`touchline.processing.relay`) appends them afterwards and
+deletes what it appended. Numbers only grow, so the last record on a
+partition says how far the relay got, even after a crash between its
+append and its delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from touchline.store.tables import outbox, outbox_heads
+from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert
+
+
+class OutboxRow(NamedTuple):
+    seq: int
+    key: bytes | None
+    value: bytes
+
+
+def enqueue(
+    connection: Connection, topic: str, rows: Sequence[tuple[int, bytes | None, bytes]]
+) -> None:
+    """Rows of (partition, record key, value), numbered in the order given."""
+    if not rows:
+        return
+    partitions = sorted({partition for partition, _, _ in rows})
+    h = outbox_heads.c
+    found = connection.execute(
+        select(h.partition, h.next_seq).where(h.topic == topic, h.partition.in_(partitions))
+    )
+    heads = dict.fromkeys(partitions, 1)
+    heads.update({int(partition): int(seq) for partition, seq in found})
+    numbered = []
+    for partition, key, value in rows:
+        seq = heads[partition]
+        heads[partition] = seq + 1
+        numbered.append(
+            {"topic": topic, "partition": partition, "seq": seq, "record_key": key, "value": value}
+        )
+    bulk_insert_ignoring_duplicates(connection, outbox, numbered)
+    bulk_upsert(
+        connection,
+        outbox_heads,
+        [{"topic": topic, "partition": p, "next_seq": seq} for p, seq in heads.items()],
+        key=("topic", "partition"),
+        update=("next_seq",),
+    )
+
+
+def waiting_partitions(connection: Connection, topic: str) -> list[int]:
+    o = outbox.c
+    found = connection.execute(select(o.partition).where(o.topic == topic).distinct())
+    return sorted(int(partition) for (partition,) in found)
+
+
+def waiting(connection: Connection, topic: str) -> int:
+    """How many rows of ``topic`` wait for the relay."""
+    o = outbox.c
+    statement = select(func.count()).select_from(outbox).where(o.topic == topic)
+    return int(connection.execute(statement).scalar_one())
+
+
+def hold(connection: Connection, topic: str, partition: int) -> None:
+    """Lock the partition's head for this transaction (a row lock on
+    PostgreSQL, the write lock on SQLite): one relay of a partition at a time."""
+    h = outbox_heads.c
+    connection.execute(
+        update(outbox_heads)
+        .where(h.topic == topic, h.partition == partition)
+        .values(next_seq=h.next_seq)
+    )
+
+
+def rows(connection: Connection, topic: str, partition: int, limit: int) -> list[OutboxRow]:
+    o = outbox.c
+    found = connection.execute(
+        select(o.seq, o.record_key, o.value)
+        .where(o.topic == topic, o.partition == partition)
+        .order_by(o.seq)
+        .limit(limit)
+    )
+    return [OutboxRow(int(seq), key, value) for seq, key, value in found]
+
+
+def relayed(connection: Connection, topic: str, partition: int, through: int) -> None:
+    """Rows up to ``through`` are on the log: they go."""
+    o = outbox.c
+    connection.execute(
+        delete(outbox).where(o.topic == topic, o.partition == partition, o.seq <= through)
+    )
