@@ -1,10 +1,13 @@
-"""The campaign scenarios on both runtimes and both stores, with the wall clock.
+"""The campaign scenarios on both runtimes and both stores.
 
-The same rules as ``test_campaigns.py`` (which drives timers with the injected
-clock on the embedded runtime), here on the embedded log and on Kafka with a
-real worker: each story happens within the last hour, so no timer falls due
-while the test runs, and what the synchronizer decided is read back from the
-feed, the actions and the funnel.
+The same rules as ``test_campaigns.py`` (embedded only, every step by the
+injected clock), here on the embedded log and on Kafka with a real worker.
+Each story happens within the last hour, so no timer falls due by the wall
+clock while the test runs; the follow-up and the expiry fall due by an
+injected clock the test moves days on, and the test's own runners fire them
+(on Kafka into the broker, for the worker to apply, as the worker's own
+timer loop does). What the synchronizer decided is read back from the feed,
+the actions and the funnel.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from touchline.events.consent import DoNotContactSet
 from touchline.events.email import EmailUnsubscribed
 from touchline.events.sales import VisitLogged
 from touchline.events.service import CaseOpened
+from touchline.processing.clock import ManualClock
 from touchline.subscribe import Subscriber
 
 Runtime = EmbeddedRuntime | KafkaRuntime
@@ -131,3 +135,31 @@ def test_pressure_counts_an_agents_call_and_a_reps_visit(runtime: Runtime) -> No
     _target(runtime)
     assert actions(runtime.backbone) == ([], [])  # the email waits a week for a free slot
     assert feed(runtime.backbone) == [("targeted", None)]
+
+
+def test_a_follow_up_and_an_expiry_fire_by_the_injected_clock(runtime: Runtime) -> None:
+    """Four days on, the call follows the unanswered email; eleven days on, the offer expires."""
+    terms = CampaignLaunched(
+        name="Spring",
+        offers=(OfferTerms(code="SPRING10", valid_days=10),),
+        sequence=(Step(channel="email"), Step(channel="phone", after_days=3)),
+    )
+    _happen(runtime, terms, START, identities=NOBODY)
+    _target(runtime)
+    clock = ManualClock(START + timedelta(minutes=2))
+    for runner in runtime.backbone.runners:
+        runner.clock = clock
+
+    def later(days: float) -> None:
+        clock.advance(timedelta(days=days))
+        for runner in runtime.backbone.runners:
+            runner.fire_due()
+        runtime.drain()
+
+    later(2)
+    assert actions(runtime.backbone) == (["email"], [])
+    later(2)
+    assert actions(runtime.backbone) == (["email", "phone"], [])
+    later(7)
+    assert feed(runtime.backbone)[-1] == ("expired", "offer_expired")
+    assert actions(runtime.backbone) == (["email", "phone"], ["email", "phone"])
