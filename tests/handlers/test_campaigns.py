@@ -18,7 +18,7 @@ from tests.helpers import ANN, event
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.events import Envelope, Identities, Payload, new_event
-from touchline.events.call import OutboundCallMade
+from touchline.events.call import InboundCallStarted, OutboundCallMade
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
 from touchline.events.campaign_feed import ActionCancelled, ActionRequested, CampaignStateChanged
 from touchline.events.campaign_terms import ContactPressure, OfferTerms, Step
@@ -299,6 +299,29 @@ def test_a_merge_brings_the_campaign_and_its_follow_up_to_the_survivor(
         if isinstance(a.payload, ActionRequested) and a.payload.via == "phone"
     ]
     assert [a.customer_id for a in follow_up] == [survivor]
+
+
+def test_a_do_not_contact_on_the_merged_side_holds_for_the_survivor(
+    backbone: Backbone, clock: ManualClock
+) -> None:
+    """The survivor (known by phone) is offered by email; the customer known by email asked
+    not to be contacted. Once a call ties them, the offer is suppressed, its follow-up
+    never comes, and do-not-contact stands for the one person."""
+    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
+    by_phone = Identities(phone="+14155550134")
+    by_email = Identities(email="ann@example.com")
+    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=by_phone)
+    target_at = T0 + timedelta(minutes=1)
+    happen(backbone, CustomerTargeted(), target_at, identities=by_phone, campaign_id=SPRING)
+    dnc = DoNotContactSet(reason="asked", set_by="A17")
+    happen(backbone, dnc, T0 + timedelta(minutes=2), identities=by_email)
+    both = Identities(phone="+14155550134", email="ann@example.com")
+    call = InboundCallStarted(call_id="c-1")
+    happen(backbone, call, T0 + timedelta(hours=1), identities=both)
+    assert feed(backbone)[-1] == ("suppressed", "do_not_contact")  # at the merge, not later
+    assert actions(backbone) == (["email"], ["email"])
+    later(backbone, clock, days=4)
+    assert actions(backbone) == (["email"], ["email"])
 
 
 @pytest.mark.parametrize("caused_by_our_action", [True, False])

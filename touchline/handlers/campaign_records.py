@@ -91,6 +91,11 @@ class Decision(_Record, kw_only=True):
     event_id: str
     until: datetime | None = None
 
+    def supersedes(self, other: Decision | None) -> bool:
+        """Whether this is the latest word beside ``other``: by time, then by
+        event id, so the order events arrive in never matters."""
+        return other is None or (self.at, self.event_id) > (other.at, other.event_id)
+
 
 class Touch(_Record, kw_only=True):
     at: datetime
@@ -107,20 +112,19 @@ class Facts(_Record, kw_only=True):
     """Touch id (the action id for our own, else the event id) -> when and where."""
 
     def decide(self, key: str, decision: Decision) -> None:
-        known = self.consent.get(key)
-        if known is None or (decision.at, decision.event_id) > (known.at, known.event_id):
+        if decision.supersedes(self.consent.get(key)):
             self.consent[key] = decision
+
+    def decide_do_not_contact(self, decision: Decision) -> None:
+        if decision.supersedes(self.do_not_contact):
+            self.do_not_contact = decision
 
     def refuses(self, channel: str, purpose: str) -> bool:
         """Whether the latest word on ``channel`` (or on all) for ``purpose`` is no.
         No word at all is no refusal: an opt-out anywhere is honoured everywhere."""
         own = self.consent.get(f"{channel}/{purpose}")
         everywhere = self.consent.get(f"all/{purpose}")
-        latest = max(
-            (d for d in (own, everywhere) if d is not None),
-            key=lambda d: (d.at, d.event_id),
-            default=None,
-        )
+        latest = everywhere if everywhere is not None and everywhere.supersedes(own) else own
         return latest is not None and not latest.active
 
     def do_not_contact_at(self, at: datetime) -> bool:

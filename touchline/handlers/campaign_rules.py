@@ -139,12 +139,14 @@ class CustomerCampaigns(CampaignWrites):
                 setting = isinstance(payload, DoNotContactSet)
                 until = payload.until if isinstance(payload, DoNotContactSet) else None
                 change = Decision(active=setting, at=at, event_id=event_id, until=until)
-                known = self.facts.do_not_contact
-                if known is None or (at, event_id) > (known.at, known.event_id):
-                    self.facts.do_not_contact = change
-                if self.facts.do_not_contact_at(at):
-                    for campaign_id in self._active():
-                        self._end(campaign_id, event, at, "suppressed", "do_not_contact")
+                self.facts.decide_do_not_contact(change)
+                self.honour_do_not_contact(event, at)
+
+    def honour_do_not_contact(self, event: Envelope, at: datetime) -> None:
+        """Under do-not-contact at ``at``, every active campaign is suppressed."""
+        if self.facts.do_not_contact_at(at):
+            for campaign_id in self._active():
+                self._end(campaign_id, event, at, "suppressed", "do_not_contact")
 
     def _opted_out(self, channel: str, purpose: str, event: Envelope, at: datetime) -> None:
         """Cancel what is pending through ``channel``; suppress a campaign left with no channel."""

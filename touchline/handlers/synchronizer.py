@@ -177,8 +177,12 @@ class _Batch:
                 ours.adopt(campaign_id, pair, cause)
         for key, decision in theirs.facts.consent.items():
             ours.facts.decide(key, decision)
+        if theirs.facts.do_not_contact is not None:
+            ours.facts.decide_do_not_contact(theirs.facts.do_not_contact)
         ours.facts.complaints.update(theirs.facts.complaints)
         ours.facts.touches.update(theirs.facts.touches)
+        # One person now: a do-not-contact either side set holds for both.
+        ours.honour_do_not_contact(cause, cause.occurred_at.astimezone(UTC))
         store.delete_customer(self.connection, merged)
         del self.ledgers[merged]
         self.pairs.pop(merged, None)
