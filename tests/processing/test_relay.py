@@ -10,6 +10,7 @@ The same on a real broker, with a worker killed, is in
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -20,16 +21,20 @@ from sqlalchemy import Connection, Engine
 
 from tests.conftest import DAY
 from tests.helpers import ann_story
+from tests.stores import fresh_database
 from touchline.bootstrap import Backbone, relayed_topics
 from touchline.events import Envelope
 from touchline.log.port import Log, LogError, Position, Record, TopicPartition
 from touchline.log.registry import open_log
 from touchline.log.sqlite import SqliteLog
+from touchline.processing.embedded import wait_until
 from touchline.processing.packing import Packing
 from touchline.processing.port import EVENTS, Emit, Outcome, Processor, RetryLater
 from touchline.processing.relay import HEADER, Relay, number_of
 from touchline.processing.runner import ProcessorRunner
 from touchline.store import outbox
+from touchline.store.engine import make_engine
+from touchline.store.migrate import upgrade
 from touchline.subscribe import Subscriber
 
 FEED = "feed"
@@ -181,3 +186,51 @@ def test_a_subscriber_skips_a_record_the_log_holds_twice(backbone: Backbone) -> 
     log.append(topic, [numbered[0], numbered[1], numbered[1], numbered[2]])
     subscriber = Subscriber("engine", log, codec, backbone.engine, topic)
     assert [e.id for e in subscriber.poll()] == [e.id for e in story]
+
+
+@pytest.fixture
+def postgres(postgres_server_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL store (SQLite has one writer at a time: nothing interleaves)."""
+    with fresh_database(postgres_server_url) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+
+
+def test_two_workers_enqueueing_on_one_partition_keep_every_row(postgres: Engine) -> None:
+    """The second transaction waits on the partition's head until the first commits,
+    then numbers its rows after the first's: none is lost or numbered twice."""
+    engine = postgres
+    first = engine.connect()
+    first.begin()
+    outbox.enqueue(first, "feed", [(0, b"k", b"a"), (0, b"k", b"b")])
+    done = threading.Event()
+
+    def second() -> None:
+        with engine.begin() as connection:
+            outbox.enqueue(connection, "feed", [(0, b"k", b"c"), (0, b"k", b"d")])
+        done.set()
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    with engine.connect() as watcher:
+        # The second is waiting for the first's lock (not sleeping: asked of the server).
+        assert wait_until(
+            lambda: (
+                watcher.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ).scalar_one()
+                > 0
+            ),
+            timeout=30,
+        )
+    assert not done.is_set()
+    first.commit()
+    first.close()
+    worker.join(timeout=30)
+    assert done.is_set()
+    with engine.connect() as connection:
+        rows = outbox.rows(connection, "feed", 0, 10)
+    assert [(row.seq, row.value) for row in rows] == [(1, b"a"), (2, b"b"), (3, b"c"), (4, b"d")]

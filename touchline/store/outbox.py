@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from touchline.store.tables import outbox, outbox_heads
-from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert
+from touchline.store.writes import bulk_insert_ignoring_duplicates
 
 
 class OutboxRow(NamedTuple):
@@ -27,31 +27,41 @@ class OutboxRow(NamedTuple):
 def enqueue(
     connection: Connection, topic: str, rows: Sequence[tuple[int, bytes | None, bytes]]
 ) -> None:
-    """Rows of (partition, record key, value), numbered in the order given."""
+    """Rows of (partition, record key, value), numbered in the order given.
+
+    Each partition's numbers are reserved by one ``UPDATE ... RETURNING`` on
+    its head, which holds the head's row until the commit: two transactions
+    enqueueing on one partition (two workers) get distinct numbers, in the
+    order they commit, and never one row over another.
+    """
     if not rows:
         return
-    partitions = sorted({partition for partition, _, _ in rows})
+    counts: dict[int, int] = {}
+    for partition, _, _ in rows:
+        counts[partition] = counts.get(partition, 0) + 1
     h = outbox_heads.c
-    found = connection.execute(
-        select(h.partition, h.next_seq).where(h.topic == topic, h.partition.in_(partitions))
+    bulk_insert_ignoring_duplicates(
+        connection,
+        outbox_heads,
+        [{"topic": topic, "partition": p, "next_seq": 1} for p in sorted(counts)],
     )
-    heads = dict.fromkeys(partitions, 1)
-    heads.update({int(partition): int(seq) for partition, seq in found})
+    next_seq = {}
+    for partition in sorted(counts):  # one order everywhere: no deadlock between two workers
+        reserved = connection.execute(
+            update(outbox_heads)
+            .where(h.topic == topic, h.partition == partition)
+            .values(next_seq=h.next_seq + counts[partition])
+            .returning(h.next_seq)
+        ).scalar_one()
+        next_seq[partition] = int(reserved) - counts[partition]
     numbered = []
     for partition, key, value in rows:
-        seq = heads[partition]
-        heads[partition] = seq + 1
+        seq = next_seq[partition]
+        next_seq[partition] = seq + 1
         numbered.append(
             {"topic": topic, "partition": partition, "seq": seq, "record_key": key, "value": value}
         )
-    bulk_insert_ignoring_duplicates(connection, outbox, numbered)
-    bulk_upsert(
-        connection,
-        outbox_heads,
-        [{"topic": topic, "partition": p, "next_seq": seq} for p, seq in heads.items()],
-        key=("topic", "partition"),
-        update=("next_seq",),
-    )
+    connection.execute(insert(outbox), numbered)
 
 
 def waiting_partitions(connection: Connection, topic: str) -> list[int]:
