@@ -97,7 +97,9 @@ def test_publish_reports_each_event(
     records = {line.split("-> ")[1] for line in captured.out.splitlines()}
     assert _run(data_dir, "lag") == 0
     behind = f"identity-resolver on touchline.touchpoints: {len(records)} records behind"
-    assert behind in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert behind in shown
+    assert "outbox: 0 records waiting for touchline.campaign-state" in shown
 
 
 def test_db_upgrade_and_schema_check(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

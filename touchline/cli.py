@@ -283,6 +283,9 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             print(f"{name} on {runner.topic}: {total}{note if letters else ''}")
             for partition, behind in sorted(lag.items()):
                 print(f"  partition {partition}: {behind}{_held_by(held.get(partition))}")
+            if runner.relay.topics:
+                topics = ", ".join(runner.relay.topics)
+                print(f"  outbox: {runner.relay.waiting()} records waiting for {topics}")
             for follower in registry.followers_of(name):
                 print(f"  {follower.name}: {follower.about} (no lag of its own)")
     return 0
