@@ -3,7 +3,10 @@
 Each batch is one database transaction holding the processor's writes, its
 timers and the positions it consumed. Whatever the batch emits is appended to
 the log before that commit, so a crash in between re-emits (the same events,
-deduplicated downstream by event id) instead of losing them. What a processor
+deduplicated downstream by event id) instead of losing them; except on a
+relayed topic (the campaign-state feed, read by consumers outside touchline),
+whose records go to an outbox in that transaction and are appended once by
+:mod:`touchline.processing.relay` after it. What a processor
 raises is sorted as :mod:`touchline.processing.port` describes: retry later,
 dead-letter the one event, or stop with a clear message. Records become
 what the processor reads in :mod:`touchline.processing.decoding`.
@@ -294,8 +297,6 @@ class ProcessorRunner:
             boxed = self._append(connection, outcome, batch.dead + rejected)
             self._keep_timers(connection, outcome)
             save_positions(connection, self.processor.name, offsets)
-        if boxed:
-            self._relay_committed(boxed)
         positions = self.positions()
         for tp, next_offset in offsets.items():
             positions[tp.partition] = next_offset
@@ -307,6 +308,8 @@ class ProcessorRunner:
             self.stats.conflicts += conflicts
             log.warning("conflicting duplicates", processor=self.processor.name, count=conflicts)
         self.stats.emitted += len(outcome.emitted)
+        if boxed:
+            self._relay_committed(boxed)
 
     def _process(self, connection: Connection, events: list[Any]) -> Outcome:
         if not events:
@@ -378,11 +381,13 @@ class ProcessorRunner:
         return partition_for_key(record.key, self._partitions_of(topic))
 
     def _relay_committed(self, partitions: set[int]) -> None:
-        """Relay what the batch just committed to the outbox. Should the log
-        be away, the rows wait for :meth:`relay_waiting`: the batch stands."""
+        """Relay what the batch just committed to the outbox. Whatever goes
+        wrong, the batch stands (it is committed, and must not be applied
+        twice): the rows wait for :meth:`relay_waiting`, which retries an
+        outage and stops the runner on a fault, with its message."""
         try:
             self.relay.run(partitions)
-        except _TRANSIENT as error:
+        except Exception as error:  # the batch stands whatever happens: see the docstring
             log.warning(
                 "outbox not relayed yet, trying again later",
                 processor=self.processor.name,
