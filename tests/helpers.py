@@ -62,7 +62,11 @@ def summaries(entries: list[TimelineEntry]) -> list[str]:
 
 
 def runner_for(
-    backbone: Backbone, processor: Processor[Any], *, clock: Clock | None = None
+    backbone: Backbone,
+    processor: Processor[Any],
+    *,
+    clock: Clock | None = None,
+    batch_size: int = 2000,
 ) -> ProcessorRunner:
     """A runner for a test's own processor, on the backbone's log and system
     database, packing emits as production does."""
@@ -72,6 +76,7 @@ def runner_for(
         backbone.engine,
         backbone.codec,
         dead_letter_topic=backbone.settings.topics.dead_letter,
+        batch_size=batch_size,
         clock=clock,
         packing=packing_policies(backbone.settings),
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from tests.conftest import DAY
 from tests.helpers import ann_story, runner_for
@@ -19,6 +19,7 @@ from touchline.processing.clock import ManualClock
 from touchline.processing.port import EVENTS, CancelTimer, Outcome, Processor, Timer
 from touchline.processing.runner import ProcessorRunner
 from touchline.store.tables import timers
+from touchline.store.timers import StoredTimer, cancel_timers, set_timers
 
 FOLLOW_UP = timedelta(days=3)
 
@@ -121,3 +122,16 @@ def test_setting_a_timer_again_moves_it(backbone: Backbone) -> None:
     clock.advance(FOLLOW_UP)
     _run(runner)
     assert processor.followed_up == [_follow_up_id(first)]
+
+
+def test_a_batch_may_cancel_more_timers_than_a_statement_takes(engine: Engine) -> None:
+    """Seventy thousand names at once (PostgreSQL takes 65,535 parameters a statement):
+    the ones set go, and nothing fails."""
+    kept = StoredTimer("kept", 1, "t", b"k", b"e")
+    due = [StoredTimer(f"set-{n}", 1, "t", b"k", b"e") for n in range(3)]
+    with engine.begin() as connection:
+        set_timers(connection, "p", [*due, kept])
+        names = [t.name for t in due] + [f"never-set-{n}" for n in range(70_000)]
+        cancel_timers(connection, "p", names)
+        left = connection.execute(select(timers.c.name)).scalars().all()
+    assert left == ["kept"]

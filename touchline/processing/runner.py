@@ -134,6 +134,8 @@ class ProcessorRunner:
         # (Reading many records blind once put a whole backlog, 100k events,
         # into one transaction, and nothing flowed downstream until its end.)
         self._read_size = 1
+        # Bytes per event in the last batch: what bounds the next one.
+        self._event_bytes = 1024
 
     @property
     def topic(self) -> str:
@@ -204,14 +206,37 @@ class ProcessorRunner:
                 reads.append((tp, records))
         if not reads:
             return 0
+        batch = self._within_budget(reads)
         taken = self.stats.taken
-        self._run(reads)
-        consumed = sum(len(records) for _, records in reads)
+        self._run(batch)
+        consumed = sum(len(records) for _, records in batch)
+        events = max(1, self.stats.taken - taken)
         # Read so that the next transaction holds about ``batch_size`` events:
         # a record may carry one event or hundreds.
-        per_record = max(1, (self.stats.taken - taken) // consumed)
-        self._read_size = max(1, self.batch_size // (per_record * len(reads)))
+        per_record = max(1, events // consumed)
+        self._read_size = max(1, self.batch_size // (per_record * len(batch)))
+        read_bytes = sum(len(record.value) for _, records in batch for record in records)
+        self._event_bytes = max(1, read_bytes // events)
         return consumed
+
+    def _within_budget(self, reads: _Reads) -> _Reads:
+        """At most about ``batch_size`` events' worth of bytes, shared by the
+        partitions, at least one record each: the read size follows the
+        records of the batch before, and when single-event records (campaign
+        launches) come before packed ones it once read 100 times too much,
+        half a million events in one transaction."""
+        share = self.batch_size * self._event_bytes // len(reads)
+        kept = []
+        for tp, records in reads:
+            used = 0
+            end = 0
+            for record in records:
+                if end and used + len(record.value) > share:
+                    break
+                used += len(record.value)
+                end += 1
+            kept.append((tp, records[:end]))
+        return kept
 
     def _run(self, reads: _Reads) -> None:
         """Partitions' batches in one transaction. On a data error, several

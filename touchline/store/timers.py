@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select
 
+from touchline.store.reads import CHUNK
 from touchline.store.tables import timers
 from touchline.store.writes import dialect_insert
 
@@ -49,11 +50,13 @@ def set_timers(connection: Connection, processor: str, due: Sequence[StoredTimer
 
 
 def cancel_timers(connection: Connection, processor: str, names: Sequence[str]) -> None:
-    if names:
-        t = timers.c
-        connection.execute(
-            delete(timers).where(t.processor == processor, t.name.in_(sorted(set(names))))
-        )
+    """In chunks: a batch can end a great many (PostgreSQL takes at most
+    65,535 parameters a statement, and the error it raises reads as an outage)."""
+    t = timers.c
+    unique = sorted(set(names))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        connection.execute(delete(timers).where(t.processor == processor, t.name.in_(chunk)))
 
 
 def take_due(connection: Connection, processor: str, now_us: int, limit: int) -> list[StoredTimer]:
