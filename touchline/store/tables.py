@@ -258,6 +258,22 @@ campaign_actions = Table(
 """The action ledger: ``pending`` when requested, then ``cancelled`` by the
 synchronizer, or ``dispatched``, ``delivered``, ``failed`` by an adapter."""
 
+campaign_journal = Table(
+    "campaign_journal",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("occurred_at_us", BigInteger, nullable=False),
+    Column("attributed_to", String(64), nullable=True),
+    Column("identifiers", Text, nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Index("ix_campaign_journal_customer", "customer_id", "occurred_at_us", "event_id"),
+)
+"""The events that changed a customer's campaign records (the envelope as
+read, the customer the resolver first attributed it to, the ``kind:value``
+identifiers it carried, one a line): what an unmerge splits and folds again.
+A merge moves the merged customer's rows to the survivor."""
+
 outbox_heads = Table(
     "outbox_heads",
     metadata,
