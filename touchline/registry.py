@@ -82,6 +82,7 @@ def _synchronizer(context: Context, _followers: Sequence[TimelineFollower]) -> P
     settings = context.settings
     return CampaignSynchronizer(
         settings.topics.interactions,
+        context.codec,
         campaign_state_topic=settings.topics.campaign_state,
         actions_topic=settings.topics.actions,
         complaint_window=timedelta(days=settings.profile_complaint_days),
@@ -102,7 +103,13 @@ PROCESSORS: tuple[Entry, ...] = (
         SYNCHRONIZER,
         _synchronizer,
         "interactions -> campaign state per customer, actions for the adapters",
-        tables=("campaigns", "campaign_states", "campaign_contacts", "campaign_actions"),
+        tables=(
+            "campaigns",
+            "campaign_states",
+            "campaign_contacts",
+            "campaign_actions",
+            "campaign_journal",
+        ),
         clocks=("campaigns",),
         store="campaigns",
     ),

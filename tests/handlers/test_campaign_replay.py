@@ -158,6 +158,7 @@ def test_a_replay_writes_the_same_campaigns_and_the_same_ids(
             upgrade(replay_store)
             synchronizer = CampaignSynchronizer(
                 topics.interactions,
+                backbone.codec,
                 campaign_state_topic=topics.campaign_state,
                 actions_topic=topics.actions,
             )
