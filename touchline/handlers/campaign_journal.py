@@ -12,26 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from touchline.events import Envelope
-from touchline.events.campaign import (
-    CampaignConverted,
-    CustomerTargeted,
-    FollowUpDue,
-    OfferExpired,
-    OfferMade,
-    OfferResponded,
-)
-from touchline.events.consent import (
-    ConsentGranted,
-    ConsentRevoked,
-    DoNotContactCleared,
-    DoNotContactSet,
-)
-from touchline.events.email import EmailClicked, EmailComplained, EmailReplied, EmailUnsubscribed
+from touchline.events import Envelope, campaign, consent, email, order, partner
 from touchline.events.instants import to_us
 from touchline.events.keys import identifier_names
-from touchline.events.order import OrderPlaced
-from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.service import CaseOpened
 from touchline.events.web import PageViewed
 from touchline.handlers.campaign_model import Campaign, shows_offer
@@ -41,20 +24,20 @@ from touchline.processing.port import Received
 from touchline.store.campaign_journal import JournalEntry
 
 _ALWAYS = (
-    CustomerTargeted,
-    OfferMade,
-    OfferResponded,
-    CampaignConverted,
-    ConsentGranted,
-    ConsentRevoked,
-    DoNotContactSet,
-    DoNotContactCleared,
-    EmailClicked,
-    EmailReplied,
-    EmailUnsubscribed,
-    EmailComplained,
-    OrderPlaced,
-    PartnerOrderPlaced,
+    campaign.CustomerTargeted,
+    campaign.OfferMade,
+    campaign.OfferResponded,
+    campaign.CampaignConverted,
+    consent.ConsentGranted,
+    consent.ConsentRevoked,
+    consent.DoNotContactSet,
+    consent.DoNotContactCleared,
+    email.EmailClicked,
+    email.EmailReplied,
+    email.EmailUnsubscribed,
+    email.EmailComplained,
+    order.OrderPlaced,
+    partner.PartnerOrderPlaced,
 )
 
 
@@ -64,7 +47,7 @@ def acted_on(event: Envelope, campaigns: Mapping[str, Campaign]) -> bool:
     if isinstance(payload, _ALWAYS) or payload.type in TOUCHES:
         return True
     match payload:
-        case FollowUpDue() | OfferExpired():
+        case campaign.FollowUpDue() | campaign.OfferExpired():
             return event.source != SOURCE
         case CaseOpened(is_complaint=complaint):
             return complaint
@@ -73,8 +56,8 @@ def acted_on(event: Envelope, campaigns: Mapping[str, Campaign]) -> bool:
             # may be live again on one side.
             return any(
                 offer.page and shows_offer(url, offer.page)
-                for campaign in campaigns.values()
-                for offer in campaign.terms.offers
+                for launched in campaigns.values()
+                for offer in launched.terms.offers
             )
     return False
 
