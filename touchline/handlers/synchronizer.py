@@ -231,7 +231,7 @@ class _Batch:
         for entry in journal.entries_of(self.connection, survivor):
             back = sides.goes_back(entry.identifiers, entry.attributed_to)
             (goes if back else stays).append(entry)
-        journal.move(self.connection, [entry.event_id for entry in goes], restored)
+        journal.move(self.connection, survivor, [entry.event_id for entry in goes], restored)
         theirs = journal.entries_of(self.connection, restored)  # with those come back
         members = {*unmerge.restored_customers, restored}
         before = {customer: self.ledger(customer) for customer in (survivor, restored)}

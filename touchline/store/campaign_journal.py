@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, delete, select, update
 
 from touchline.store.reads import CHUNK
 from touchline.store.tables import campaign_journal
@@ -27,7 +27,8 @@ class JournalEntry:
 
 
 def record(connection: Connection, customer_id: str, entries: Sequence[JournalEntry]) -> None:
-    """Journal ``entries`` under ``customer_id``; an event journaled already keeps its row."""
+    """Journal ``entries`` under ``customer_id``; an event journaled already
+    (for this customer: a redelivery) keeps its row."""
     rows = [
         {
             "event_id": entry.event_id,
@@ -59,6 +60,7 @@ def entries_of(connection: Connection, customer_id: str) -> list[JournalEntry]:
 def move_all(connection: Connection, from_customer: str, to_customer: str) -> None:
     """A merge: the merged customer's journal is the survivor's now."""
     j = campaign_journal.c
+    _drop_held_by(connection, from_customer, to_customer)
     connection.execute(
         update(campaign_journal)
         .where(j.customer_id == from_customer)
@@ -66,12 +68,41 @@ def move_all(connection: Connection, from_customer: str, to_customer: str) -> No
     )
 
 
-def move(connection: Connection, event_ids: Sequence[str], to_customer: str) -> None:
-    """An unmerge: these entries go back to the restored customer."""
+def _drop_held_by(
+    connection: Connection,
+    from_customer: str,
+    to_customer: str,
+    *only: ColumnElement[bool],
+) -> None:
+    """Entries of ``from_customer`` that ``to_customer`` holds too (one event
+    delivered again under the other id while they were apart): the copy
+    moving would collide with the key, and one copy is all a fold needs."""
+    j, held = campaign_journal.c, campaign_journal.alias("held").c
+    same = (
+        select(held.event_id)
+        .where(
+            held.customer_id == to_customer,
+            held.occurred_at_us == j.occurred_at_us,
+            held.event_id == j.event_id,
+        )
+        .exists()
+    )
+    connection.execute(delete(campaign_journal).where(j.customer_id == from_customer, same, *only))
+
+
+def move(
+    connection: Connection, from_customer: str, event_ids: Sequence[str], to_customer: str
+) -> None:
+    """An unmerge: these entries of ``from_customer`` go back to the restored customer."""
     j = campaign_journal.c
     for start in range(0, len(event_ids), CHUNK):
+        chunk = list(event_ids[start : start + CHUNK])
+        _drop_held_by(connection, from_customer, to_customer, j.event_id.in_(chunk))
         connection.execute(
             update(campaign_journal)
-            .where(j.event_id.in_(list(event_ids[start : start + CHUNK])))
+            .where(
+                j.customer_id == from_customer,
+                j.event_id.in_(chunk),
+            )
             .values(customer_id=to_customer)
         )

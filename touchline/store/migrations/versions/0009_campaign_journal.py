@@ -23,21 +23,17 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "campaign_journal",
-        sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("customer_id", sa.String(length=64), nullable=False),
         sa.Column("occurred_at_us", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("attributed_to", sa.String(length=64), nullable=True),
         sa.Column("identifiers", sa.Text(), nullable=False),
         sa.Column("event", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_campaign_journal")),
-    )
-    op.create_index(
-        "ix_campaign_journal_customer",
-        "campaign_journal",
-        ["customer_id", "occurred_at_us", "event_id"],
+        sa.PrimaryKeyConstraint(
+            "customer_id", "occurred_at_us", "event_id", name=op.f("pk_campaign_journal")
+        ),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_campaign_journal_customer", table_name="campaign_journal")
     op.drop_table("campaign_journal")
