@@ -115,6 +115,7 @@ def one_run(
             runner = ProcessorRunner(
                 CampaignSynchronizer(
                     topics.interactions,
+                    codec,
                     campaign_state_topic=topics.campaign_state,
                     actions_topic=topics.actions,
                 ),

@@ -82,6 +82,7 @@ def _synchronizer(context: Context, _followers: Sequence[TimelineFollower]) -> P
     settings = context.settings
     return CampaignSynchronizer(
         settings.topics.interactions,
+        context.codec,
         campaign_state_topic=settings.topics.campaign_state,
         actions_topic=settings.topics.actions,
         complaint_window=timedelta(days=settings.profile_complaint_days),
@@ -107,6 +108,7 @@ PROCESSORS: tuple[Entry, ...] = (
             "campaign_states",
             "campaign_contacts",
             "campaign_actions",
+            "campaign_journal",
             "outbox_heads",
             "outbox",
         ),

@@ -1,18 +1,23 @@
-"""The `runtime` fixture: every scenario on the embedded log and on Kafka."""
+"""The `runtime` fixture: every scenario on the embedded log and on Kafka;
+and the campaign scenarios' embedded backbone on an injected clock."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.runtimes import EmbeddedRuntime, KafkaRuntime
-from touchline.bootstrap import build_backbone
+from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings, Topics, load_settings
+from touchline.processing.clock import ManualClock
 
 RUNTIMES = ["embedded", "kafka"]
+CAMPAIGN_T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+"""Where the campaign scenarios' clock starts."""
 
 
 def kafka_env(bootstrap: str, settings: Settings, tmp_path: Path) -> dict[str, str]:
@@ -60,3 +65,15 @@ def kafka(kafka_bootstrap: str, settings: Settings, tmp_path: Path) -> Iterator[
     runtime = KafkaRuntime(build_backbone(load_settings(env)), env)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(CAMPAIGN_T0)
+
+
+@pytest.fixture
+def backbone(settings: Settings, clock: ManualClock) -> Iterator[Backbone]:
+    """An embedded backbone on each store; its timers fire only when ``clock`` moves."""
+    with build_backbone(settings, clock=clock) as backbone:
+        yield backbone

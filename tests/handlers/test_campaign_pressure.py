@@ -19,9 +19,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.campaign_log import written
 from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
-from touchline.bootstrap import Backbone, build_backbone
+from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.events import Envelope, Identities, Payload
 from touchline.events.call import OutboundCallMade
@@ -30,7 +31,6 @@ from touchline.events.campaign_feed import ActionRequested
 from touchline.events.campaign_terms import ContactPressure, OfferTerms, Step
 from touchline.events.email import EmailSent
 from touchline.events.sales import VisitLogged
-from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -77,14 +77,6 @@ def _story(drawn: list[tuple[Payload | str, int, str, int]]) -> list[Envelope]:
     return sorted(happened, key=lambda e: e.occurred_at)
 
 
-def _written(backbone: Backbone, topic: str) -> list[Envelope]:
-    out = []
-    for partition in range(backbone.log.partitions(topic)):
-        for record in backbone.log.read(TopicPartition(topic, partition), 0, 100_000):
-            out.append(backbone.codec.decode(record.value))
-    return out
-
-
 @given(stories, st.sampled_from([1, 4, 100]))
 @settings(deadline=None, max_examples=25)
 def test_pressure_is_never_exceeded_and_no_action_is_issued_twice(
@@ -113,7 +105,7 @@ def test_pressure_is_never_exceeded_and_no_action_is_issued_twice(
                 backbone.runtime.catch_up()
             actions = [
                 a
-                for a in _written(backbone, backbone.settings.topics.actions)
+                for a in written(backbone, backbone.settings.topics.actions)
                 if isinstance(a.payload, ActionRequested)
             ]
             people = {str(p): backbone.queries.find(str(p.email)).customer_id for p in PEOPLE}

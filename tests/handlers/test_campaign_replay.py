@@ -16,11 +16,11 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
 
+from tests.campaign_log import assert_a_replay_agrees
 from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
-from touchline.bootstrap import Backbone, build_backbone, packing_policies
+from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.events import Envelope, Identities, Payload
 from touchline.events.call import OutboundCallMade
@@ -36,13 +36,7 @@ from touchline.events.email import EmailClicked, EmailUnsubscribed
 from touchline.events.order import LineItem, OrderPlaced
 from touchline.events.sales import VisitLogged
 from touchline.events.service import CaseOpened
-from touchline.handlers.synchronizer import CampaignSynchronizer
-from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
-from touchline.processing.runner import ProcessorRunner
-from touchline.store.engine import make_engine
-from touchline.store.migrate import upgrade
-from touchline.store.tables import campaign_contacts, campaign_states
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PEOPLE = (Identities(email="ann@example.com"), Identities(email="bob@example.com"))
@@ -116,17 +110,6 @@ def _story(drawn: list[tuple[Payload, int, str | None, int, bool]]) -> list[Enve
     return launches + sorted(happened, key=lambda e: e.occurred_at)
 
 
-def _records(engine: Engine) -> tuple[dict[tuple[str, str], bytes], dict[str, bytes]]:
-    with engine.connect() as connection:
-        s, f = campaign_states.c, campaign_contacts.c
-        pairs = {
-            (r[0], r[1]): r[2]
-            for r in connection.execute(select(s.campaign_id, s.customer_id, s.record))
-        }
-        facts = {r[0]: r[1] for r in connection.execute(select(f.customer_id, f.facts))}
-    return pairs, facts
-
-
 @given(stories, st.sampled_from([1, 3, 50]), st.sampled_from([2, 7, 500]))
 @settings(deadline=None, max_examples=20)
 def test_a_replay_writes_the_same_campaigns_and_the_same_ids(
@@ -151,36 +134,4 @@ def test_a_replay_writes_the_same_campaigns_and_the_same_ids(
             for _ in range(12):  # let every follow-up and expiry fire
                 clock.advance(timedelta(days=1))
                 backbone.runtime.catch_up()
-            live = _records(backbone.stores["campaigns"])
-            topics = backbone.settings.topics
-            before = {t: _ids(backbone, t) for t in (topics.actions, topics.campaign_state)}
-            replay_store = make_engine(f"sqlite:///{data / 'replay.db'}")
-            upgrade(replay_store)
-            synchronizer = CampaignSynchronizer(
-                topics.interactions,
-                campaign_state_topic=topics.campaign_state,
-                actions_topic=topics.actions,
-            )
-            replay = ProcessorRunner(
-                synchronizer,
-                backbone.log,
-                replay_store,
-                backbone.codec,
-                dead_letter_topic=topics.dead_letter,
-                batch_size=replay_batch,
-                packing=packing_policies(backbone.settings),
-            )
-            while replay.step():
-                pass
-            assert _records(replay_store) == live
-            for topic, ids in before.items():
-                assert _ids(backbone, topic) == ids, topic  # only the same ids again
-            replay_store.dispose()
-
-
-def _ids(backbone: Backbone, topic: str) -> set[str]:
-    found = set()
-    for partition in range(backbone.log.partitions(topic)):
-        for record in backbone.log.read(TopicPartition(topic, partition), 0, 100_000):
-            found.add(str(backbone.codec.decode(record.value).id))
-    return found
+            assert_a_replay_agrees(backbone, data, replay_batch)

@@ -8,15 +8,14 @@ Time moves only by the injected clock; timers fire when it passes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
+from tests.handlers.conftest import CAMPAIGN_T0
 from tests.helpers import ANN, event
-from touchline.bootstrap import Backbone, build_backbone
-from touchline.config import Settings
+from touchline.bootstrap import Backbone
 from touchline.events import Envelope, Identities, Payload, new_event
 from touchline.events.call import InboundCallStarted, OutboundCallMade
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
@@ -32,7 +31,7 @@ from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
 from touchline.processing.dead_letter import describe
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+T0 = CAMPAIGN_T0
 SPRING = "spring"
 NOBODY = Identities()
 RESELLER_ORDER = PartnerOrderPlaced(
@@ -47,17 +46,6 @@ WITH_PARTNER = Identities(
     email="ann@example.com", partner_account="ACME", partner_customer_ref="acme-77"
 )
 """Ann, as a reseller's order names her."""
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def backbone(settings: Settings, clock: ManualClock) -> Iterator[Backbone]:
-    with build_backbone(settings, clock=clock) as backbone:
-        yield backbone
 
 
 def launch(backbone: Backbone, *steps: Step, **terms: object) -> None:

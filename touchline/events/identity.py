@@ -8,6 +8,7 @@ link, merge and unmerge is auditable. Customer ids are the resolver's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 from uuid import UUID
 
@@ -88,6 +89,40 @@ class CustomerUnmerged(IdentityEvent, frozen=True, kw_only=True):
             f"Split customer {self.restored_id} out of {self.survivor_id} "
             f"at the request of {self.requested_by}: {clip(self.reason)}"
         )
+
+    def sides(self) -> UnmergeSides:
+        """The rule that tells, for each of the survivor's events, which side it goes to."""
+        return UnmergeSides(self)
+
+
+class UnmergeSides:
+    """Which side of an unmerge an event belongs to, from the event alone.
+
+    Every projection that splits a survivor's events (the timeline and,
+    from its own journal, the campaign synchronizer) asks here, so they all
+    split alike whichever runs first.
+    """
+
+    __slots__ = ("_owners", "_restored", "_survivor")
+
+    def __init__(self, unmerge: CustomerUnmerged) -> None:
+        self._restored = frozenset(unmerge.restored_identifiers)
+        self._survivor = frozenset(unmerge.survivor_identifiers)
+        self._owners = frozenset(unmerge.restored_customers)
+
+    def goes_back(self, identifiers: Iterable[str], attributed_to: str | None) -> bool:
+        """Whether an event that carried ``identifiers`` (``kind:value``) and was
+        first attributed to ``attributed_to`` goes to the restored customer.
+
+        One that names any survivor's identifier stays (it ties the two, or
+        is the survivor's). Otherwise it goes back when it names a restored
+        identifier, or, naming neither side's, when it was attributed to one
+        of the restored customers in the first place.
+        """
+        names = set(identifiers)
+        if names & self._survivor:
+            return False
+        return bool(names & self._restored) or attributed_to in self._owners
 
 
 IDENTITY_EVENTS: tuple[type[Payload], ...] = (

@@ -34,6 +34,12 @@ def identity_keys(ids: Identities) -> tuple[tuple[str, str], ...]:
     return tuple(keys)
 
 
+def identifier_names(ids: Identities) -> tuple[str, ...]:
+    """The ``kind:value`` names of the identifiers ``ids`` carries, as the
+    identity events (and an unmerge's two lists) spell them."""
+    return tuple(f"{kind}:{value}" for kind, value in identity_keys(ids))
+
+
 def source_key(ids: Identities) -> str | None:
     """The most specific identifier, ``kind:value``: what places a touchpoint."""
     keys = identity_keys(ids)

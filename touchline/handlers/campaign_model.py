@@ -72,6 +72,14 @@ class Effects:
     timers: list[TimerSpec] = field(default_factory=list)
 
 
+def shows_offer(url: str, page: str) -> bool:
+    """Whether a page view of ``url`` is a view of the offer page ``page``
+    (given whole, or as a path on any host)."""
+    path = url.split("://", 1)[-1]
+    path = path[path.find("/") :] if "/" in path else path
+    return url.startswith(page) or path.startswith(page)
+
+
 def pressure_wait(facts: Facts, terms: CampaignLaunched, at: datetime) -> datetime | None:
     """When a touch may go out again, if the pressure limit is reached now."""
     limit = terms.pressure

@@ -110,6 +110,16 @@ class Facts(_Record, kw_only=True):
     """Event id -> when: cases opened as complaints, spam reports."""
     touches: dict[str, Touch] = msgspec.field(default_factory=dict)
     """Touch id (the action id for our own, else the event id) -> when and where."""
+    feed_floors: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    """Customer id -> campaign id -> the last sequence the feed carried for a
+    pair this record does not hold (a merged customer's, or one an unmerge
+    took away): a pair made again for them continues past it, so a
+    consumer's sequence per (campaign, customer) never goes back."""
+
+    def floor(self, customer_id: str, campaign_id: str, sequence: int) -> None:
+        """The feed carried ``sequence`` for (``campaign_id``, ``customer_id``)."""
+        floors = self.feed_floors.setdefault(customer_id, {})
+        floors[campaign_id] = max(sequence, floors.get(campaign_id, 0))
 
     def decide(self, key: str, decision: Decision) -> None:
         if decision.supersedes(self.consent.get(key)):

@@ -49,6 +49,7 @@ from touchline.handlers.campaign_model import (
     Ledger,
     pressure_wait,
     quiet_until,
+    shows_offer,
 )
 from touchline.handlers.campaign_records import ACTIVE, Decision, Facts, Pair
 from touchline.handlers.campaign_writes import ACTIONS, CampaignWrites
@@ -179,7 +180,7 @@ class CustomerCampaigns(CampaignWrites):
             return f"campaign {campaign_id!r} was never launched (campaign.launched comes first)"
         if campaign_id in self.pairs:
             return None  # targeted already: nothing changes
-        pair = self.pairs[campaign_id] = Pair(state="targeted")
+        pair = self._open(campaign_id)
         self._move(campaign_id, pair, "targeted", event, at)
         blocked = self._blocked(campaign, at)
         if blocked is not None:
@@ -291,7 +292,7 @@ class CustomerCampaigns(CampaignWrites):
             return
         pair = self.pairs.get(campaign_id)
         if pair is None:
-            pair = self.pairs[campaign_id] = Pair(state="targeted")
+            pair = self._open(campaign_id)
             self._move(campaign_id, pair, "targeted", event, at)
         if pair.state != "targeted" and pair.state not in ACTIVE:
             return
@@ -397,7 +398,7 @@ class CustomerCampaigns(CampaignWrites):
         if campaign_id is None:
             return None
         if campaign_id not in self.pairs and arriving_early and campaign_id in self.campaigns:
-            pair = self.pairs[campaign_id] = Pair(state="targeted")
+            pair = self._open(campaign_id)
             self._move(campaign_id, pair, "targeted", event, event.occurred_at.astimezone(UTC))
         return campaign_id if campaign_id in self.pairs else None
 
@@ -405,13 +406,27 @@ class CustomerCampaigns(CampaignWrites):
         return sorted(c for c, pair in self.pairs.items() if pair.state in ACTIVE)
 
     def _pages_matching(self, url: str) -> list[str]:
-        path = url.split("://", 1)[-1]
-        path = path[path.find("/") :] if "/" in path else path
         return [
             campaign_id
             for campaign_id in self._active()
             if any(
-                offer.page and (url.startswith(offer.page) or path.startswith(offer.page))
+                offer.page and shows_offer(url, offer.page)
                 for offer in self.campaigns[campaign_id].terms.offers
             )
         ]
+
+    def rename_action(self, campaign_id: str, old: str, new: str) -> None:
+        """A pending action goes out under another id: the pair and the touch
+        it reserved follow it."""
+        pair = self.pairs[campaign_id]
+        pair.pending[pair.pending.index(old)] = new
+        pair.pending_via[new] = pair.pending_via.pop(old)
+        touch = self.facts.touches.pop(old, None)
+        if touch is not None:
+            self.facts.touches[new] = touch
+
+    def _open(self, campaign_id: str) -> Pair:
+        """A new pair, numbered on from what the feed already carried for it."""
+        floor = self.facts.feed_floors.get(self.customer_id, {}).get(campaign_id, 0)
+        pair = self.pairs[campaign_id] = Pair(state="targeted", sequence=floor)
+        return pair

@@ -46,11 +46,46 @@ class CampaignWrites:
         previous = pair.history[-1].state if pair.history else None
         pair.state = state
         pair.sequence += 1
-        caused_by = str(event.id)
-        pair.history.append(
-            Transition(state=state, at=at, caused_by=caused_by, via=via, reason=reason)
-        )
+        transition = Transition(state=state, at=at, caused_by=str(event.id), via=via, reason=reason)
+        pair.history.append(transition)
         self.changed.add(campaign_id)
+        self._announce(campaign_id, pair, previous, transition, event)
+
+    def restate(self, campaign_id: str, previous: CampaignState | None, cause: Envelope) -> None:
+        """Tell the feed where a rebuilt pair stands now (its last transition),
+        under its own number and caused by ``cause``: ``previous`` is what the
+        feed said last for this (campaign, customer), if it said anything."""
+        pair = self.pairs[campaign_id]
+        self._announce(campaign_id, pair, previous, pair.history[-1], cause)
+
+    def withdraw(
+        self, campaign_id: str, pair: Pair, cause: Envelope, at: datetime, reason: str
+    ) -> None:
+        """A pair this customer no longer holds: the feed hears it ``suppressed``."""
+        self._move(campaign_id, pair, "suppressed", cause, at, reason=reason)
+
+    def cancel(
+        self,
+        campaign_id: str,
+        pair: Pair,
+        action_id: str,
+        cause: Envelope,
+        *,
+        at: datetime,
+        why: str,
+    ) -> None:
+        """Cancel a pending action of ``pair`` (see :meth:`_cancel`)."""
+        self._cancel(campaign_id, pair, action_id, cause, at=at, why=why)
+
+    def _announce(
+        self,
+        campaign_id: str,
+        pair: Pair,
+        previous: CampaignState | None,
+        transition: Transition,
+        cause: Envelope,
+    ) -> None:
+        state, reason = transition.state, transition.reason
         amount = (
             None if pair.amount_minor is None or state != "converted" else pair.amount_minor / 100
         )
@@ -58,8 +93,8 @@ class CampaignWrites:
             state=state,
             previous=previous,
             sequence=pair.sequence,
-            caused_by=event.id,
-            via=via,
+            caused_by=cause.id,
+            via=transition.via,
             offer_code=pair.offer_code,
             response="accepted"
             if reason == "accepted"
@@ -74,7 +109,7 @@ class CampaignWrites:
             currency=pair.currency if amount is not None else None,
         )
         change_id = uuid5(STATES, f"{campaign_id}/{self.customer_id}/{pair.sequence}")
-        self.effects.changes.append(self._event(change, event, campaign_id, change_id))
+        self.effects.changes.append(self._event(change, cause, campaign_id, change_id))
 
     def _cancel(
         self,

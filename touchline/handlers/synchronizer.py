@@ -14,59 +14,75 @@ whichever partition, meets it first. The copies are one event (one id);
 the latest launch by time stands. A merge moves the
 merged customer's campaigns to the survivor (the survivor's own record wins
 where both are in one campaign) and joins their contact facts.
+
+Each customer's events that the rules acted on are journaled in the same
+transaction (:mod:`touchline.handlers.campaign_journal`), from this store
+alone: a merge moves the merged customer's journal to the survivor, and an
+unmerge splits it by the rule every projection shares and folds both
+customers again (:mod:`touchline.handlers.campaign_unmerge`). The
+synchronizer never reads the timeline's index, which lives in another
+store and may be ahead of it or behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta
 
 from sqlalchemy import Connection
 
-from touchline.events import Envelope
+from touchline.events import Envelope, EventCodec
 from touchline.events.campaign import CampaignClosed, CampaignLaunched
-from touchline.events.identity import CustomerMerged
+from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import to_us
+from touchline.handlers import campaign_journal as journaling
 from touchline.handlers import campaign_records as records
+from touchline.handlers import campaign_unmerge as unmerging
 from touchline.handlers.campaign_model import Campaign, Effects
 from touchline.handlers.campaign_reads import encode_terms, stored_campaigns, stored_records
 from touchline.handlers.campaign_rules import CustomerCampaigns
 from touchline.processing.port import (
-    EVENTS,
+    EVENTS_WITH_BYTES,
     CancelTimer,
     Emit,
     Outcome,
     Processor,
+    Received,
     Rejected,
     Timer,
 )
+from touchline.store import campaign_journal as journal
 from touchline.store import campaigns as store
 
 SYNCHRONIZER = "synchronizer"
 
 
-class CampaignSynchronizer(Processor[Envelope]):
+class CampaignSynchronizer(Processor[Received[Envelope]]):
     name = SYNCHRONIZER
-    reads = EVENTS
+    reads = EVENTS_WITH_BYTES
+    """Decoded to decide, and the bytes as read to journal."""
 
     def __init__(
         self,
         source_topic: str,
+        codec: EventCodec,
         *,
         campaign_state_topic: str,
         actions_topic: str,
         complaint_window: timedelta = timedelta(days=90),
     ) -> None:
         self.source_topic = source_topic
+        self.codec = codec
         self.campaign_state_topic = campaign_state_topic
         self.actions_topic = actions_topic
         self.complaint_window = complaint_window
 
-    def process(self, connection: Connection, events: Sequence[Envelope]) -> Outcome:
+    def process(self, connection: Connection, events: Sequence[Received[Envelope]]) -> Outcome:
         outcome = Outcome.nothing()
-        customers = sorted({e.customer_id for e in events if e.customer_id is not None})
+        customers = sorted({r.event.customer_id for r in events if r.event.customer_id})
         batch = _Batch(connection, customers, self.complaint_window)
-        for event in events:
+        for received in events:
+            event = received.event
             payload = event.payload
             if isinstance(payload, CampaignLaunched | CampaignClosed) and event.customer_id is None:
                 refused = batch.campaign_wide(event, payload)
@@ -75,8 +91,17 @@ class CampaignSynchronizer(Processor[Envelope]):
             elif isinstance(payload, CustomerMerged):
                 batch.merge(payload.merged_id, payload.survivor_id, event)
                 continue
+            elif isinstance(payload, CustomerUnmerged):
+                # One copy per side; the survivor's splits (as the timeline's does).
+                if event.customer_id == payload.survivor_id:
+                    batch.unmerge(payload, event, self.codec.decode)
+                continue
             else:
                 refused = batch.ledger(event.customer_id).apply(event)
+                if refused is None and journaling.acted_on(event, batch.campaigns):
+                    batch.journaled.setdefault(event.customer_id, []).append(
+                        journaling.entry(received)
+                    )
             if refused is not None:
                 outcome.rejected.append(Rejected(event, refused))
         batch.write()
@@ -112,6 +137,8 @@ class _Batch:
         self.pairs, self.facts = stored_records(connection, customers)
         self.effects = Effects()
         self.ledgers: dict[str, CustomerCampaigns] = {}
+        self.journaled: dict[str, list[journal.JournalEntry]] = {}
+        """Journal entries not written yet, per customer."""
 
     def _load(self, customer_id: str) -> None:
         """A customer the batch had no event of (a merge's merged side)."""
@@ -167,12 +194,14 @@ class _Batch:
         return None
 
     def merge(self, merged: str, survivor: str, cause: Envelope) -> None:
-        """The merged customer's campaigns and facts join the survivor's."""
+        """The merged customer's campaigns, facts and journal join the survivor's."""
         self._load(merged)
         theirs = self.ledger(merged)
         ours = self.ledger(survivor)
         for campaign_id, pair in theirs.pairs.items():
             theirs.retire_timers(campaign_id)
+            # What the feed carried for the merged customer, should an unmerge restore it.
+            ours.facts.floor(merged, campaign_id, pair.sequence)
             if campaign_id not in ours.pairs:
                 ours.adopt(campaign_id, pair, cause)
         for key, decision in theirs.facts.consent.items():
@@ -181,14 +210,84 @@ class _Batch:
             ours.facts.decide_do_not_contact(theirs.facts.do_not_contact)
         ours.facts.complaints.update(theirs.facts.complaints)
         ours.facts.touches.update(theirs.facts.touches)
+        for customer_id, floors in theirs.facts.feed_floors.items():
+            for campaign_id, sequence in floors.items():
+                ours.facts.floor(customer_id, campaign_id, sequence)
         # One person now: a do-not-contact either side set holds for both.
         ours.honour_do_not_contact(cause, cause.occurred_at.astimezone(UTC))
+        self._write_journal()
+        journal.move_all(self.connection, merged, survivor)
         store.delete_customer(self.connection, merged)
         del self.ledgers[merged]
         self.pairs.pop(merged, None)
         self.facts.pop(merged, None)
 
+    def unmerge(
+        self, unmerge: CustomerUnmerged, cause: Envelope, decode: Callable[[bytes], Envelope]
+    ) -> None:
+        """Split the survivor's journal and fold both customers again."""
+        survivor, restored = unmerge.survivor_id, unmerge.restored_id
+        self._write_journal()
+        self._load(restored)
+        sides = unmerge.sides()
+        stays: list[journal.JournalEntry] = []
+        goes: list[journal.JournalEntry] = []
+        for entry in journal.entries_of(self.connection, survivor):
+            back = sides.goes_back(entry.identifiers, entry.attributed_to)
+            (goes if back else stays).append(entry)
+        journal.move(self.connection, survivor, [entry.event_id for entry in goes], restored)
+        theirs = journal.entries_of(self.connection, restored)  # with those come back
+        members = {*unmerge.restored_customers, restored}
+        before = {customer: self.ledger(customer) for customer in (survivor, restored)}
+        kept = {
+            customer
+            for ledger in before.values()
+            for customer in ledger.facts.feed_floors
+            if customer not in members
+        }
+        rebuilt = unmerging.rebuild(
+            [
+                unmerging.Side(before[survivor], stays, kept | {survivor}),
+                unmerging.Side(before[restored], theirs, members),
+            ],
+            unmerging.Rules(
+                self.campaigns,
+                self.complaint_window,
+                decode,
+                self._action_statuses,
+            ),
+            cause,
+        )
+        for ledger in rebuilt:
+            customer = ledger.customer_id
+            store.delete_pairs(
+                self.connection, customer, sorted(before[customer].pairs.keys() - ledger.pairs)
+            )
+            self.ledgers[customer] = ledger
+            self.pairs[customer], self.facts[customer] = ledger.pairs, ledger.facts
+
+    def _action_statuses(self, action_ids: Sequence[str]) -> dict[str, str]:
+        """The ledger's status of these actions as :meth:`write` will leave
+        it for what the batch decided so far (stored, then requested, then
+        cancelled where pending)."""
+        found = store.action_statuses(self.connection, action_ids)
+        wanted = set(action_ids)
+        ours = [entry for entry in self.effects.ledger if entry.action_id in wanted]
+        for entry in ours:
+            if entry.status == "pending":
+                found.setdefault(entry.action_id, "pending")
+        for entry in ours:
+            if entry.status != "pending" and found.get(entry.action_id) == "pending":
+                found[entry.action_id] = entry.status
+        return found
+
+    def _write_journal(self) -> None:
+        for customer_id, entries in self.journaled.items():
+            journal.record(self.connection, customer_id, entries)
+        self.journaled.clear()
+
     def write(self) -> None:
+        self._write_journal()
         rows = []
         for customer_id, ledger in self.ledgers.items():
             for campaign_id in sorted(ledger.changed):

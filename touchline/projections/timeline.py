@@ -23,7 +23,7 @@ from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.digest import content_digest
 from touchline.events.identity import CustomerMerged, CustomerUnmerged
 from touchline.events.instants import from_us, to_us
-from touchline.events.keys import identity_keys
+from touchline.events.keys import identifier_names
 from touchline.processing.port import (
     CONFLICTING_DUPLICATE,
     EVENTS_WITH_BYTES,
@@ -170,20 +170,14 @@ class TimelineProjection(Processor[Received[Envelope]]):
     def _split(self, connection: Connection, aliases: Aliases, unmerge: CustomerUnmerged) -> str:
         """Move the restored side's rows back; the survivor the timeline knew."""
         survivor = aliases[unmerge.survivor_id]
-        restored, ours = set(unmerge.restored_identifiers), set(unmerge.survivor_identifiers)
-        owners = set(unmerge.restored_customers)
+        sides = unmerge.sides()
         t = timeline_entries.c
         moving = []
         for event_id, blob in connection.execute(
             select(t.event_id, t.event).where(t.customer_id == survivor)
         ):
             event = self._codec.decode(blob)
-            keys = {f"{kind}:{value}" for kind, value in identity_keys(event.identities)}
-            if keys & restored:
-                goes_back = not keys & ours
-            else:
-                goes_back = not keys & ours and event.customer_id in owners
-            if goes_back:
+            if sides.goes_back(identifier_names(event.identities), event.customer_id):
                 moving.append(event_id)
         for start in range(0, len(moving), _CHUNK):
             connection.execute(
@@ -191,7 +185,7 @@ class TimelineProjection(Processor[Received[Envelope]]):
                 .where(t.event_id.in_(moving[start : start + _CHUNK]))
                 .values(customer_id=unmerge.restored_id)
             )
-        aliases.restore(unmerge.restored_id, owners)
+        aliases.restore(unmerge.restored_id, unmerge.restored_customers)
         return survivor
 
 

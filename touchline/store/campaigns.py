@@ -88,6 +88,18 @@ def delete_customer(connection: Connection, customer_id: str) -> None:
     )
 
 
+def delete_pairs(connection: Connection, customer_id: str, campaign_ids: Sequence[str]) -> None:
+    """Records an unmerge took from a customer (they were the other one's)."""
+    if not campaign_ids:
+        return
+    s = campaign_states.c
+    connection.execute(
+        delete(campaign_states).where(
+            s.customer_id == customer_id, s.campaign_id.in_(list(campaign_ids))
+        )
+    )
+
+
 def save_campaign(connection: Connection, campaign: StoredCampaign) -> None:
     row = {
         "campaign_id": campaign.campaign_id,
@@ -146,6 +158,15 @@ def save_facts(connection: Connection, facts: dict[str, bytes]) -> None:
 def request_actions(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
     """New actions, ``pending``; one already in the ledger keeps its row (a replay)."""
     bulk_insert_ignoring_duplicates(connection, campaign_actions, rows)
+
+
+def action_statuses(connection: Connection, action_ids: Sequence[str]) -> dict[str, str]:
+    """The ledger's status of each of ``action_ids`` it holds."""
+    a = campaign_actions.c
+    rows = rows_where_in(
+        connection, campaign_actions, [a.action_id, a.status], a.action_id, action_ids
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 def end_actions(connection: Connection, action_ids: Sequence[str], status: str, at_us: int) -> None:

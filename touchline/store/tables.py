@@ -258,6 +258,23 @@ campaign_actions = Table(
 """The action ledger: ``pending`` when requested, then ``cancelled`` by the
 synchronizer, or ``dispatched``, ``delivered``, ``failed`` by an adapter."""
 
+campaign_journal = Table(
+    "campaign_journal",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("occurred_at_us", BigInteger, primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("attributed_to", String(64), nullable=True),
+    Column("identifiers", Text, nullable=False),
+    Column("event", LargeBinary, nullable=False),
+)
+"""The events that changed a customer's campaign records (the envelope as
+read, the customer the resolver first attributed it to, the ``kind:value``
+identifiers it carried, one a line): what an unmerge splits and folds again.
+A merge moves the merged customer's rows to the survivor. The key is the
+order a customer's journal is read in, and its only index: the journal is
+written for nearly every event the synchronizer reads."""
+
 outbox_heads = Table(
     "outbox_heads",
     metadata,
