@@ -109,10 +109,11 @@ PROCESSORS: tuple[Entry, ...] = (
             "campaign_contacts",
             "campaign_actions",
             "campaign_journal",
+            "campaign_aliases",
             "outbox_heads",
             "outbox",
         ),
-        clocks=("campaigns",),
+        clocks=("campaigns", "campaign-aliases"),
         store="campaigns",
     ),
 )

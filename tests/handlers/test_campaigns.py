@@ -27,7 +27,7 @@ from touchline.events.order import LineItem
 from touchline.events.partner import PartnerOrderPlaced
 from touchline.events.sales import VisitLogged
 from touchline.events.service import CaseOpened
-from touchline.log.port import TopicPartition
+from touchline.log.port import Record, TopicPartition
 from touchline.processing.clock import ManualClock
 from touchline.processing.dead_letter import describe
 
@@ -287,6 +287,36 @@ def test_a_merge_brings_the_campaign_and_its_follow_up_to_the_survivor(
         if isinstance(a.payload, ActionRequested) and a.payload.via == "phone"
     ]
     assert [a.customer_id for a in follow_up] == [survivor]
+
+
+def test_an_event_still_carrying_the_merged_id_reaches_the_survivors_campaign(
+    backbone: Backbone, clock: ManualClock
+) -> None:
+    """A click resolved before the merge (it carries the merged customer's id) arrives
+    after it: the survivor's offer is engaged, and no record is made for the merged id."""
+    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
+    by_phone = Identities(phone="+14155550134")
+    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=by_phone)
+    by_email = Identities(email="ann@example.com")  # Ann, by email: a customer of her own
+    target_at = T0 + timedelta(minutes=1)
+    happen(backbone, CustomerTargeted(), target_at, identities=by_email, campaign_id=SPRING)
+    merged = ann_id(backbone)
+    both = Identities(phone="+14155550134", email="ann@example.com")
+    happen(backbone, InboundCallStarted(call_id="c-1"), T0 + timedelta(hours=1), identities=both)
+    survivor = ann_id(backbone)
+    assert survivor != merged
+    click = EmailClicked(message_id="m-0", url="https://shop.example.com/")
+    in_flight = event(click, T0 + timedelta(minutes=30), campaign_id=SPRING, customer_id=merged)
+    topic = backbone.settings.topics.interactions
+    backbone.log.append(
+        topic, [Record(value=backbone.codec.encode(in_flight), key=merged.encode())]
+    )
+    backbone.runtime.catch_up()
+    later(backbone, clock, days=4)
+    assert feed(backbone)[-1] == ("engaged", "email")
+    assert actions(backbone) == (["email"], [])  # engaged: no follow-up call
+    [view] = backbone.queries.customer_campaigns(survivor)
+    assert (view.customer_id, view.state) == (survivor, "engaged")
 
 
 def test_a_do_not_contact_on_the_merged_side_holds_for_the_survivor(

@@ -53,8 +53,13 @@ from touchline.processing.port import (
 )
 from touchline.store import campaign_journal as journal
 from touchline.store import campaigns as store
+from touchline.store.aliases import Aliases, AliasTable
+from touchline.store.tables import campaign_aliases
 
 SYNCHRONIZER = "synchronizer"
+
+CAMPAIGN_ALIASES = AliasTable(campaign_aliases, "campaign-aliases")
+"""The synchronizer's own merge aliases (the timeline's live in its store)."""
 
 
 class CampaignSynchronizer(Processor[Received[Envelope]]):
@@ -79,7 +84,14 @@ class CampaignSynchronizer(Processor[Received[Envelope]]):
 
     def process(self, connection: Connection, events: Sequence[Received[Envelope]]) -> Outcome:
         outcome = Outcome.nothing()
-        customers = sorted({r.event.customer_id for r in events if r.event.customer_id})
+        regroups = any(
+            isinstance(r.event.payload, CustomerMerged | CustomerUnmerged) for r in events
+        )
+        met = {r.event.customer_id for r in events if r.event.customer_id}
+        # An event may still carry a merged customer's id (resolved before the
+        # merge, on another partition): it belongs to the survivor's campaigns.
+        aliases = Aliases(connection, met, CAMPAIGN_ALIASES, exclusive=regroups)
+        customers = sorted({aliases[customer_id] for customer_id in met})
         batch = _Batch(connection, customers, self.complaint_window)
         for received in events:
             event = received.event
@@ -89,19 +101,20 @@ class CampaignSynchronizer(Processor[Received[Envelope]]):
             elif event.customer_id is None:
                 continue  # the timeline dead-letters it; nothing to synchronize
             elif isinstance(payload, CustomerMerged):
-                batch.merge(payload.merged_id, payload.survivor_id, event)
+                survivor = aliases.merge(payload.merged_id, payload.survivor_id)
+                batch.merge(payload.merged_id, survivor, event)
                 continue
             elif isinstance(payload, CustomerUnmerged):
                 # One copy per side; the survivor's splits (as the timeline's does).
                 if event.customer_id == payload.survivor_id:
                     batch.unmerge(payload, event, self.codec.decode)
+                    aliases.restore(payload.restored_id, payload.restored_customers)
                 continue
             else:
-                refused = batch.ledger(event.customer_id).apply(event)
+                customer_id = aliases[event.customer_id]
+                refused = batch.ledger(customer_id).apply(event)
                 if refused is None and journaling.acted_on(event, batch.campaigns):
-                    batch.journaled.setdefault(event.customer_id, []).append(
-                        journaling.entry(received)
-                    )
+                    batch.journaled.setdefault(customer_id, []).append(journaling.entry(received))
             if refused is not None:
                 outcome.rejected.append(Rejected(event, refused))
         batch.write()

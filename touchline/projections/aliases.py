@@ -1,104 +1,28 @@
-"""Merge aliasing: where a customer id a projection met lives now.
+"""The timeline's merge aliases (:mod:`touchline.store.aliases` on its own table).
 
-A ``customer.merged`` event folds one customer into another, but events still
-carry the merged id for a while (other partitions, replays, channel systems
-that cached it). Every projection keyed by customer maps ids through this one
-table, so they all agree on where an event lands, and a reader asking for a
-merged id is sent to its survivor. An unmerge points the restored customer's
-ids back at it.
-
-The table is written by the timeline, in the transaction that moves its rows,
-so the aliases are never ahead of or behind the event index the other
-projections rebuild from.
+The timeline writes ``timeline_aliases`` in the transaction that moves its
+rows, so the aliases are never ahead of or behind the event index the other
+projections rebuild from; readers (the query layer, the profile) ask it
+where a merged id lives now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 
-from touchline.store.reads import rows_where_in
-from touchline.store.tables import processor_clocks, timeline_aliases
+from touchline.store import aliases
+from touchline.store.tables import timeline_aliases
 
-_CLOCK = "timeline-aliases"
+TIMELINE = aliases.AliasTable(timeline_aliases, "timeline-aliases")
 
 
-class Aliases:
-    """The aliases of one batch's customers, loaded once and kept current as
-    the batch merges and unmerges (so later events in it land right)."""
-
+class Aliases(aliases.Aliases):
     def __init__(self, connection: Connection, customer_ids: Iterable[str], *, exclusive: bool):
-        hold(connection, exclusive=exclusive)
-        self._connection = connection
-        self._map = load(connection, set(customer_ids))
-
-    def __getitem__(self, customer_id: str) -> str:
-        """Where ``customer_id``'s events land now (itself when never merged)."""
-        return self._map.get(customer_id, customer_id)
-
-    def merge(self, merged: str, survivor: str) -> str:
-        """Fold ``merged`` (and whoever had folded into it) into ``survivor``;
-        the survivor as it stands (itself perhaps merged before)."""
-        survivor = self[survivor]
-        a = timeline_aliases.c
-        connection = self._connection
-        connection.execute(
-            update(timeline_aliases).where(a.survivor_id == merged).values(survivor_id=survivor)
-        )
-        connection.execute(delete(timeline_aliases).where(a.merged_id == merged))
-        connection.execute(insert(timeline_aliases).values(merged_id=merged, survivor_id=survivor))
-        for old, target in list(self._map.items()):
-            if target == merged:
-                self._map[old] = survivor
-        self._map[merged] = survivor
-        return survivor
-
-    def restore(self, restored: str, owners: Iterable[str]) -> None:
-        """Undo a merge: ``restored`` stands alone again, and the ids in
-        ``owners`` (customers that had folded into it) point back at it."""
-        a = timeline_aliases.c
-        owners = sorted(set(owners))
-        connection = self._connection
-        connection.execute(delete(timeline_aliases).where(a.merged_id == restored))
-        connection.execute(
-            update(timeline_aliases).where(a.merged_id.in_(owners)).values(survivor_id=restored)
-        )
-        self._map.pop(restored, None)
-        for merged in set(owners) - {restored}:
-            self._map[merged] = restored
-
-
-def hold(connection: Connection, *, exclusive: bool) -> None:
-    """Lock the aliases' clock row before reading them: workers on other
-    partitions read the aliases a merge writes and write rows a merge moves,
-    so merges wait for them, and they for merges.
-
-    SQLite has no row locks and pysqlite opens a transaction only at the
-    first write, so there a write comes first: it takes the database's one
-    write lock, and nothing another worker commits can slip in between.
-    """
-    clock = processor_clocks.c
-    if connection.dialect.name == "sqlite":
-        connection.execute(
-            update(processor_clocks).where(clock.name == _CLOCK).values(version=clock.version)
-        )
-        return
-    query = select(clock.version).where(clock.name == _CLOCK)
-    connection.execute(query.with_for_update(read=not exclusive))
-
-
-def load(connection: Connection, customer_ids: set[str]) -> dict[str, str]:
-    """The survivor of each of ``customer_ids`` that was merged."""
-    if not customer_ids:
-        return {}
-    a = timeline_aliases.c
-    columns = [a.merged_id, a.survivor_id]
-    return dict(
-        rows_where_in(connection, timeline_aliases, columns, a.merged_id, sorted(customer_ids))
-    )
+        super().__init__(connection, customer_ids, TIMELINE, exclusive=exclusive)
 
 
 def survivor_of(connection: Connection, customer_id: str) -> str:
-    """A reader's question: where ``customer_id`` lives now (itself when never merged)."""
-    return load(connection, {customer_id}).get(customer_id, customer_id)
+    """Where ``customer_id`` lives now on the timeline (itself when never merged)."""
+    return aliases.survivor_in(connection, timeline_aliases, customer_id)

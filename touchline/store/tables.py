@@ -64,6 +64,15 @@ timeline_aliases = Table(
 """Merged customers, as the timeline learnt of them from ``customer.merged``:
 events still in flight for a merged id land on its survivor."""
 
+campaign_aliases = Table(
+    "campaign_aliases",
+    metadata,
+    Column("merged_id", String(64), primary_key=True),
+    Column("survivor_id", String(64), nullable=False, index=True),
+)
+"""Merged customers, as the campaign synchronizer learnt of them: an event
+still in flight for a merged id reaches the survivor's campaigns."""
+
 customers = Table(
     "customers",
     metadata,
