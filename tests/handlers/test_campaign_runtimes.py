@@ -59,12 +59,22 @@ def _target(runtime: Runtime) -> None:
 
 
 def test_a_yes_on_the_phone_cancels_every_pending_action(runtime: Runtime) -> None:
-    """Accepted on a call: the pending email, call task and partner lead are cancelled, and a
+    """Offered by email, the agent's profile shows the offer; accepted on a call, the pending
+    email, call task and partner lead are cancelled, the profile shows it no more, and a
     subscriber reads the three changes from either log, then nothing more."""
     _story(runtime, Step(channel="email"), Step(channel="phone"), Step(channel="partner"))
     _target(runtime)
+    queries = runtime.backbone.queries
+    ann = queries.find("ann@example.com").customer_id
+    assert ann is not None
+    offered = queries.profile(ann, now=START + timedelta(minutes=2))
+    assert offered is not None
+    assert [(o.offer_code, o.via) for o in offered.active_offers] == [("SPRING10", "email")]
     accepted = OfferResponded(response="accepted", via="phone", offer_code="SPRING10")
     _happen(runtime, accepted, START + timedelta(minutes=5))
+    answered = queries.profile(ann, now=START + timedelta(minutes=6))
+    assert answered is not None
+    assert answered.active_offers == ()
     assert feed(runtime.backbone) == [
         ("targeted", None),
         ("offered", "email"),
