@@ -104,6 +104,17 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def postgres_store(postgres_server_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database of the test's own (for tests of row locks
+    and interleaving, which SQLite's one writer at a time cannot show)."""
+    with fresh_database(postgres_server_url) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
 def settings(tmp_path: Path, store_url: str) -> Settings:
     # A fixed record-key secret: the same partition placement on every run
     # (the deployment's own would be random per test database).

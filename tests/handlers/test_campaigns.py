@@ -262,17 +262,25 @@ def test_targeting_an_unknown_campaign_is_a_dead_letter(backbone: Backbone) -> N
     assert feed(backbone) == []
 
 
+BY_PHONE = Identities(phone="+14155550134")
+BY_EMAIL = Identities(email="ann@example.com")
+
+
+def ann_twice(backbone: Backbone, *, targeted: Identities) -> None:
+    """A campaign with a follow-up call; Ann known twice, by phone (a call made her the
+    older customer) and by email, and targeted as ``targeted`` knows her."""
+    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
+    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=BY_PHONE)
+    target_at = T0 + timedelta(minutes=1)
+    happen(backbone, CustomerTargeted(), target_at, identities=targeted, campaign_id=SPRING)
+
+
 def test_a_merge_brings_the_campaign_and_its_follow_up_to_the_survivor(
     backbone: Backbone, clock: ManualClock
 ) -> None:
     """Targeted by email, then tied to an older customer known by phone: the survivor holds
     the campaign, and the follow-up call still comes, for the survivor."""
-    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
-    by_phone = Identities(phone="+14155550134")
-    by_email = Identities(email="ann@example.com")
-    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=by_phone)
-    target_at = T0 + timedelta(minutes=1)
-    happen(backbone, CustomerTargeted(), target_at, identities=by_email, campaign_id=SPRING)
+    ann_twice(backbone, targeted=BY_EMAIL)
     merged = ann_id(backbone)
     happen(backbone, EmailClicked(message_id="m-0", url="x"), T0 + timedelta(hours=1))  # ANN: both
     survivor = ann_id(backbone)
@@ -294,12 +302,7 @@ def test_an_event_still_carrying_the_merged_id_reaches_the_survivors_campaign(
 ) -> None:
     """A click resolved before the merge (it carries the merged customer's id) arrives
     after it: the survivor's offer is engaged, and no record is made for the merged id."""
-    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
-    by_phone = Identities(phone="+14155550134")
-    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=by_phone)
-    by_email = Identities(email="ann@example.com")  # Ann, by email: a customer of her own
-    target_at = T0 + timedelta(minutes=1)
-    happen(backbone, CustomerTargeted(), target_at, identities=by_email, campaign_id=SPRING)
+    ann_twice(backbone, targeted=BY_EMAIL)
     merged = ann_id(backbone)
     both = Identities(phone="+14155550134", email="ann@example.com")
     happen(backbone, InboundCallStarted(call_id="c-1"), T0 + timedelta(hours=1), identities=both)
@@ -325,14 +328,9 @@ def test_a_do_not_contact_on_the_merged_side_holds_for_the_survivor(
     """The survivor (known by phone) is offered by email; the customer known by email asked
     not to be contacted. Once a call ties them, the offer is suppressed, its follow-up
     never comes, and do-not-contact stands for the one person."""
-    launch(backbone, Step(channel="email"), Step(channel="phone", after_days=3))
-    by_phone = Identities(phone="+14155550134")
-    by_email = Identities(email="ann@example.com")
-    happen(backbone, OutboundCallMade(call_id="c-0", duration_seconds=5), T0, identities=by_phone)
-    target_at = T0 + timedelta(minutes=1)
-    happen(backbone, CustomerTargeted(), target_at, identities=by_phone, campaign_id=SPRING)
+    ann_twice(backbone, targeted=BY_PHONE)
     dnc = DoNotContactSet(reason="asked", set_by="A17")
-    happen(backbone, dnc, T0 + timedelta(minutes=2), identities=by_email)
+    happen(backbone, dnc, T0 + timedelta(minutes=2), identities=BY_EMAIL)
     both = Identities(phone="+14155550134", email="ann@example.com")
     call = InboundCallStarted(call_id="c-1")
     happen(backbone, call, T0 + timedelta(hours=1), identities=both)

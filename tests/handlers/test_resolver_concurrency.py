@@ -9,7 +9,7 @@ backend waits on a lock, a future completes), never by timing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
@@ -19,7 +19,6 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import DAY
 from tests.helpers import event
-from tests.stores import fresh_database
 from touchline.events import CATALOGUE, Envelope, EventCodec, Identities, new_event
 from touchline.events.email import EmailOpened
 from touchline.events.identity import CustomerIdentified, CustomerUnmerged
@@ -27,8 +26,6 @@ from touchline.handlers.identity import IdentityResolver
 from touchline.handlers.identity_graph import find_customer
 from touchline.processing.embedded import wait_until
 from touchline.processing.port import Outcome
-from touchline.store.engine import make_engine
-from touchline.store.migrate import upgrade
 from touchline.store.tables import customers
 
 pytestmark = pytest.mark.postgres
@@ -38,13 +35,9 @@ PATIENCE = 60.0
 
 
 @pytest.fixture
-def graph(postgres_server_url: str) -> Iterator[Engine]:
-    """A migrated PostgreSQL database of the test's own."""
-    with fresh_database(postgres_server_url) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        yield engine
-        engine.dispose()
+def graph(postgres_store: Engine) -> Engine:
+    """The identity graph's database: PostgreSQL, of the test's own."""
+    return postgres_store
 
 
 def _resolver() -> IdentityResolver:

@@ -21,7 +21,6 @@ from sqlalchemy import Connection, Engine
 
 from tests.conftest import DAY
 from tests.helpers import ann_story
-from tests.stores import fresh_database
 from touchline.bootstrap import Backbone, relayed_topics
 from touchline.events import Envelope
 from touchline.log.port import Log, LogError, Position, Record, TopicPartition
@@ -33,8 +32,6 @@ from touchline.processing.port import EVENTS, Emit, Outcome, Processor, RetryLat
 from touchline.processing.relay import HEADER, Relay, number_of
 from touchline.processing.runner import ProcessorRunner
 from touchline.store import outbox
-from touchline.store.engine import make_engine
-from touchline.store.migrate import upgrade
 from touchline.subscribe import Subscriber
 
 FEED = "feed"
@@ -188,20 +185,10 @@ def test_a_subscriber_skips_a_record_the_log_holds_twice(backbone: Backbone) -> 
     assert [e.id for e in subscriber.poll()] == [e.id for e in story]
 
 
-@pytest.fixture
-def postgres(postgres_server_url: str) -> Iterator[Engine]:
-    """A migrated PostgreSQL store (SQLite has one writer at a time: nothing interleaves)."""
-    with fresh_database(postgres_server_url) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-
-
-def test_two_workers_enqueueing_on_one_partition_keep_every_row(postgres: Engine) -> None:
+def test_two_workers_enqueueing_on_one_partition_keep_every_row(postgres_store: Engine) -> None:
     """The second transaction waits on the partition's head until the first commits,
     then numbers its rows after the first's: none is lost or numbered twice."""
-    engine = postgres
+    engine = postgres_store
     first = engine.connect()
     first.begin()
     outbox.enqueue(first, "feed", [(0, b"k", b"a"), (0, b"k", b"b")])
