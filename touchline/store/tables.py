@@ -55,21 +55,23 @@ timeline_entries = Table(
 """One row per event per customer; ``event`` keeps the encoded envelope so
 other projections can be rebuilt for one customer from here."""
 
-timeline_aliases = Table(
-    "timeline_aliases",
-    metadata,
-    Column("merged_id", String(64), primary_key=True),
-    Column("survivor_id", String(64), nullable=False, index=True),
-)
+
+def _aliases(name: str) -> Table:
+    """A processor's merge aliases (:mod:`touchline.store.aliases`): the
+    survivor of each merged customer it met."""
+    return Table(
+        name,
+        metadata,
+        Column("merged_id", String(64), primary_key=True),
+        Column("survivor_id", String(64), nullable=False, index=True),
+    )
+
+
+timeline_aliases = _aliases("timeline_aliases")
 """Merged customers, as the timeline learnt of them from ``customer.merged``:
 events still in flight for a merged id land on its survivor."""
 
-campaign_aliases = Table(
-    "campaign_aliases",
-    metadata,
-    Column("merged_id", String(64), primary_key=True),
-    Column("survivor_id", String(64), nullable=False, index=True),
-)
+campaign_aliases = _aliases("campaign_aliases")
 """Merged customers, as the campaign synchronizer learnt of them: an event
 still in flight for a merged id reaches the survivor's campaigns."""
 
