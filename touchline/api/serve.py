@@ -12,6 +12,7 @@ serves, and ``--processors`` is refused.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -60,6 +61,11 @@ def _serve(backbone: Backbone, host: str, port: int, run_them: bool) -> None:
     finish = _start_processors(backbone, stop, server) if run_them else None
     where = "with the processors" if run_them else "serving only"
     print(f"touchline: API on http://{host}:{port} ({where}); Ctrl-C stops", file=sys.stderr)
+    # uvicorn handles SIGINT and SIGTERM itself (a graceful shutdown), then
+    # raises the signal again to the handler it found: let that be a no-op,
+    # so a stop asked for is exit status 0, not death by the signal.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda _signum, _frame: None)
     try:
         server.run()
     finally:
