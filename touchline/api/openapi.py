@@ -10,38 +10,24 @@ document is served (``/schema/openapi.json``).
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import msgspec
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from touchline.api.problems import PROBLEM_JSON, Problem
-from touchline.events import Identities
+from touchline.events import EnvelopeHead
 
 INGEST_PATH = "/v1/events"
 _REF = "#/components/schemas/{name}"
 
 
-class Event(msgspec.Struct, kw_only=True):
-    """An event as a channel system sends it: the envelope around one typed
-    payload. Each ``type`` and ``version`` has its payload's JSON Schema in
-    touchline/schemas/json/ (``email.opened@1.json``)."""
-
-    id: UUID
-    type: str
-    version: int
-    occurred_at: datetime
-    source: str
-    payload: dict[str, Any]
-    identities: Identities | None = None
-    recorded_at: datetime | None = None
-    customer_id: str | None = None
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
-    campaign_id: str | None = None
+EVENT = (
+    "An event as a channel system sends it: the envelope around one typed payload. "
+    "Each type and version has its payload's JSON Schema in touchline/schemas/json/ "
+    "(email.opened@1.json)."
+)
 
 
 class CompleteDocument(JsonRenderPlugin):
@@ -59,9 +45,16 @@ def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
     """``document`` with the ingest request body and every operation's
     problem+json error response."""
     done = copy.deepcopy(document)
-    (event, problem), components = msgspec.json.schema_components(
-        [Event, Problem], ref_template=_REF
+    # The envelope's head is the envelope with its payload left unread:
+    # exactly what the API can say of every event, whatever its type.
+    (_, problem), components = msgspec.json.schema_components(
+        [EnvelopeHead, Problem], ref_template=_REF
     )
+    envelope = components.pop("EnvelopeHead")
+    envelope.update(title="Event", description=EVENT)
+    envelope["properties"]["payload"] = {"type": "object", "description": "the typed payload"}
+    components["Event"] = envelope
+    event = {"$ref": _REF.format(name="Event")}
     schemas = done.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components)
     ingest = done["paths"][INGEST_PATH]["post"]
