@@ -136,6 +136,18 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")
     publish.set_defaults(command=cmd_publish)
 
+    api = commands.add_parser("api", help="serve the HTTP API (README: Publishing over HTTP)")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument(
+        "--processors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the processors in this process too (default: on the embedded log, "
+        "unless `touchline run` already does; on Kafka never)",
+    )
+    api.set_defaults(command=cmd_api)
+
     lag = commands.add_parser("lag", help="each processor's position against the log end")
     lag.set_defaults(command=cmd_lag)
 
@@ -266,6 +278,13 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     if not result.accepted and not result.rejected:
         print("nothing to publish: the array is empty")
     return exit_codes.REFUSED if result.rejected else exit_codes.OK
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: Litestar and uvicorn are slow to import, and only this command needs them.
+    from touchline.api.serve import serve  # noqa: PLC0415
+
+    return serve(settings, host=args.host, port=args.port, processors=args.processors)
 
 
 def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:

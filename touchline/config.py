@@ -69,6 +69,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The earliest ``occurred_at``/``recorded_at`` the edge accepts (ISO 8601, with zone)."""
     edge_future_seconds: int = 86_400
     """How far past now an event's own time may be (clock skew between systems)."""
+    api_max_event_bytes: int = 32 * 1024
+    """``POST /v1/events``: the largest event (at most ``max_event_bytes``)."""
+    api_max_batch_events: int = 2_500
+    """The most events in one request."""
+    api_max_request_bytes: int = 4 * 1024 * 1024
+    """The largest request body."""
+    api_ingest_concurrency: int = 2
+    """Requests appending to the log at once (the embedded log has one writer)."""
+    api_ingest_queue: int = 16
+    """Requests waiting for a turn to append; past these the API answers 429."""
+    api_retry_after_seconds: int = 1
+    """What a 429 (overload) or 503 (log or database away) says in Retry-After."""
     topics: Topics = Topics()
 
     @property

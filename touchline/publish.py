@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal, NamedTuple, Protocol
 from uuid import UUID
 
 import msgspec
 
 from touchline.events import Envelope, EventCodec, InvalidEvent
 from touchline.events.campaign import CAMPAIGN_WIDE
+from touchline.events.codec import INVALID
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
 from touchline.events.keys import record_key, source_key
@@ -32,9 +34,20 @@ NO_IDENTIFIER = (
 
 NO_CAMPAIGN = "a campaign's launch or close names the campaign in campaign_id"
 
+# Codes of the edge's own refusals (the codec's are in touchline.events.codec).
+NO_IDENTIFIER_CODE = "no_identifier"
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+REFUSED = "refused"
+"""A value no processor could store, or outside the time window (events/edge.py)."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+Status = Literal["accepted", "duplicate"]
+"""``duplicate``: the id was accepted before (an earlier publish, or earlier
+in the same batch with the same content); nothing was appended for it."""
 
 
 @dataclass(slots=True)
@@ -43,6 +56,25 @@ class PublishResult:
 
     accepted: list[tuple[Envelope, Position]] = field(default_factory=list)
     rejected: list[InvalidEvent] = field(default_factory=list)
+    duplicates: list[Envelope] = field(default_factory=list)
+    """Events whose id the ledger knew: accepted by an earlier publish."""
+    statuses: dict[int, tuple[UUID, Status]] = field(default_factory=dict)
+    """Each event not refused, by its place in the input: its id and status."""
+
+
+class Ledger(Protocol):
+    """The ids accepted before, with their content digests
+    (:class:`touchline.store.accepted.AcceptedEvents`)."""
+
+    def digests(self, ids: Sequence[UUID]) -> dict[UUID, str]: ...
+
+    def record(self, accepted: Sequence[tuple[UUID, str]], at: datetime) -> None: ...
+
+
+class _Refusal(NamedTuple):
+    reason: str
+    field: str
+    code: str = INVALID
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +84,24 @@ class _Seen:
     event: Envelope
     accepted: int | None
     """Its place among the accepted events; None when it was refused."""
-    refusal: tuple[str, str] | None
+    refusal: _Refusal | None
 
-    def again(self, event: Envelope) -> tuple[str, str] | None:
+    def again(self, event: Envelope) -> _Refusal | None:
         """Why a second event with this id is refused: other content, or the
         same content as a refused one (same reason); None for an exact repeat."""
         first, second = content_digest(self.event), content_digest(event)
         if first != second:
-            return (
-                f"conflicting duplicate: this batch already has event {event.id} with "
-                f"other content (digest {first} there, {second} here)",
-                "$.id",
-            )
+            return _conflict(event.id, "this batch already has it", first, second)
         return self.refusal
+
+
+def _conflict(event_id: UUID, where: str, first: str, second: str) -> _Refusal:
+    return _Refusal(
+        f"conflicting duplicate: {where} with other content for event {event_id} "
+        f"(digest {first} there, {second} here)",
+        "$.id",
+        CONFLICTING_DUPLICATE,
+    )
 
 
 class Publisher:
@@ -80,6 +117,7 @@ class Publisher:
         key_secret: bytes = b"",
         clock: Callable[[], datetime] = utc_now,
         packing: Packing = Packing.PER_PARTITION,
+        ledger: Ledger | None = None,
     ) -> None:
         self.log = log
         self.key_secret = key_secret
@@ -89,6 +127,8 @@ class Publisher:
         self.rules = rules or EdgeRules()
         self.clock = clock
         self.packing = packing
+        self.ledger = ledger
+        """Where accepted ids are kept: given one, a re-sent id appends nothing."""
 
     def publish(self, events: Sequence[Envelope]) -> PublishResult:
         """Append typed events; ones no processor could take are refused."""
@@ -99,34 +139,47 @@ class Publisher:
         accepted: list[tuple[Envelope, bytes]] = []
         seen: dict[UUID, _Seen] = {}
         repeats: list[tuple[Envelope, int]] = []
+        digests: list[str] = []
         now = self.clock()
+        before = {} if self.ledger is None else self.ledger.digests([e.id for _, e in events])
         # Values are screened for the whole batch at once (one encode, one
         # search); the envelope checks run per event below.
         bad_values = value_problems([event for _, event in events])
         for place, (index, event) in enumerate(events):
             earlier = seen.get(event.id)
             key = self._key(event)
+            known = before.get(event.id) if earlier is None else None
+            digest = content_digest(event) if known is not None or self.ledger else ""
             if earlier is not None:
                 problem = earlier.again(event)
-            elif event.type in CAMPAIGN_WIDE and event.campaign_id is None:
-                problem = (NO_CAMPAIGN, "$.campaign_id")
-            elif key is None:
-                problem = (NO_IDENTIFIER, "$.identities")
+            elif known is not None and known != digest:
+                problem = _conflict(event.id, "an earlier publish had it", known, digest)
             else:
-                problem = self._problem(event, now, bad_values.get(place))
+                problem = self._problem(event, key, now, bad_values.get(place))
             if problem is not None:
-                reason, field = problem
                 if earlier is None:
                     seen[event.id] = _Seen(event, None, problem)
-                where = field if index is None else f"[{index}]{field[1:]}"
+                where = problem.field if index is None else f"[{index}]{problem.field[1:]}"
                 result.rejected.append(
-                    InvalidEvent(reason, field=where, event_id=str(event.id), event_type=event.type)
+                    InvalidEvent(
+                        problem.reason,
+                        field=where,
+                        event_id=str(event.id),
+                        event_type=event.type,
+                        code=problem.code,
+                    )
                 )
                 continue
-            if earlier is not None:
-                # The same event again: harmless, as a re-send in a later batch is.
-                assert earlier.accepted is not None  # again() repeats a refusal
-                repeats.append((event, earlier.accepted))
+            at = place if index is None else index
+            if known is not None or earlier is not None:
+                # Accepted by an earlier publish (a retry), or the same event
+                # again in this batch: nothing to append for it.
+                result.statuses[at] = (event.id, "duplicate")
+                if earlier is None:
+                    seen[event.id] = _Seen(event, None, None)
+                    result.duplicates.append(event)
+                elif earlier.accepted is not None:  # else a repeat of an earlier publish's
+                    repeats.append((event, earlier.accepted))
                 continue
             assert key is not None  # refused above when there is none
             stamped = event
@@ -134,9 +187,15 @@ class Publisher:
                 stamped = msgspec.structs.replace(event, recorded_at=now)
             seen[event.id] = _Seen(event, len(accepted), None)
             accepted.append((stamped, key))
+            digests.append(digest)
+            result.statuses[at] = (event.id, "accepted")
         if not accepted:
             return result
         positions = self._append(accepted)
+        if self.ledger is not None:
+            # After the append, never before: see touchline/store/accepted.py.
+            ids = [event.id for event, _ in accepted]
+            self.ledger.record(list(zip(ids, digests, strict=True)), now)
         result.accepted = [(event, positions[i]) for i, (event, _) in enumerate(accepted)]
         result.accepted += [(event, positions[i]) for event, i in repeats]
         return result
@@ -154,11 +213,15 @@ class Publisher:
         return None if event.customer_id is None else event.customer_id.encode()
 
     def _problem(
-        self, event: Envelope, now: datetime, bad_value: EdgeProblem | None
-    ) -> tuple[str, str] | None:
-        """Why the edge refuses ``event`` and at which field, or None."""
+        self, event: Envelope, key: bytes | None, now: datetime, bad_value: EdgeProblem | None
+    ) -> _Refusal | None:
+        """Why the edge refuses ``event`` (placed by ``key``) and at which field, or None."""
+        if event.type in CAMPAIGN_WIDE and event.campaign_id is None:
+            return _Refusal(NO_CAMPAIGN, "$.campaign_id")
+        if key is None:
+            return _Refusal(NO_IDENTIFIER, "$.identities", NO_IDENTIFIER_CODE)
         problem = bad_value or envelope_problem(event, self.rules, now)
-        return None if problem is None else (problem.reason, problem.field)
+        return None if problem is None else _Refusal(problem.reason, problem.field, REFUSED)
 
     def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:
         partitions = self.log.partitions(self.topic)

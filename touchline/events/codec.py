@@ -11,9 +11,9 @@ and writes the payload's bytes on unchanged. Anything wrong becomes an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import msgspec
 
@@ -36,6 +36,17 @@ _INDEX = re.compile(r"^\[(?P<index>\d+)\]")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
+INVALID = "invalid"
+"""Codes a refusal carries, for programs (the HTTP API answers with them):
+the event does not match its type's schema;"""
+TOO_LARGE = "too_large"
+"""its bytes are over the per-event limit;"""
+UNKNOWN_TYPE = "unknown_type"
+"""its ``type`` or ``version`` is not in the catalogue;"""
+UNREADABLE = "unreadable"
+"""it cannot be read at all (not JSON, nested too deep)."""
+
+
 class InvalidEvent(ValueError):
     """An event that cannot enter the log, with what is wrong and where."""
 
@@ -46,11 +57,13 @@ class InvalidEvent(ValueError):
         field: str | None = None,
         event_id: str | None = None,
         event_type: str | None = None,
+        code: str = INVALID,
     ) -> None:
         self.reason = reason
         self.field = field
         self.event_id = event_id
         self.event_type = event_type
+        self.code = code
         where = f" at {field}" if field else ""
         which = f"event {event_id or '?'} ({event_type or 'unknown type'})"
         super().__init__(f"{which}: {reason}{where}")
@@ -72,6 +85,9 @@ class InvalidEvent(ValueError):
 
 class UnreadableInput(InvalidEvent):
     """The input as a whole cannot be read: no event in it can be told apart."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, code=UNREADABLE)
 
     def __str__(self) -> str:
         return self.reason  # no event to name: the reason is the whole message
@@ -186,6 +202,7 @@ class EventCodec:
         if len(raw) > self.max_event_bytes:
             raise InvalidEvent(
                 f"event is {len(raw)} bytes, over the limit of {self.max_event_bytes}",
+                code=TOO_LARGE,
                 **self._names(raw),
             )
         try:
@@ -193,7 +210,7 @@ class EventCodec:
         except msgspec.DecodeError as error:
             raise self._invalid(error, self._names(raw), prefix="") from None
         except Exception as error:  # RecursionError and the unforeseen: refused, never a traceback
-            raise InvalidEvent(_undecodable(error), **self._names(raw)) from None
+            raise InvalidEvent(_undecodable(error), code=UNREADABLE, **self._names(raw)) from None
         if (head.type, head.version) not in self._payload_decoders:
             raise self._unknown(head)
         return head
@@ -205,7 +222,9 @@ class EventCodec:
         except msgspec.DecodeError as error:
             raise self._invalid(error, _ids(head), prefix=".payload") from None
         except Exception as error:  # as in _head
-            raise InvalidEvent(_undecodable(error), field="$.payload", **_ids(head)) from None
+            raise InvalidEvent(
+                _undecodable(error), field="$.payload", code=UNREADABLE, **_ids(head)
+            ) from None
         return upcast(payload)
 
     def _identities(self, head: EnvelopeHead) -> Identities:
@@ -288,11 +307,12 @@ class EventCodec:
                         field=f"[{index}]{(error.field or '$')[1:]}",
                         event_id=error.event_id,
                         event_type=error.event_type,
+                        code=error.code,
                     )
                 )
         return results
 
-    def _names(self, raw: bytes) -> dict[str, str | None]:
+    def _names(self, raw: bytes) -> _Names:
         try:
             peek = self._wire.peek(raw)
         except Exception:  # only naming the event: any failure leaves it unnamed
@@ -307,13 +327,11 @@ class EventCodec:
             self.catalogue.lookup(head.type, head.version)
         except UnknownEventType as error:
             field = "$.version" if head.type in self.catalogue else "$.type"
-            return InvalidEvent(str(error.args[0]), field=field, **_ids(head))
+            return InvalidEvent(str(error.args[0]), field=field, code=UNKNOWN_TYPE, **_ids(head))
         raise AssertionError("catalogue and decoders disagree")  # pragma: no cover
 
     @staticmethod
-    def _invalid(
-        error: msgspec.DecodeError, names: Mapping[str, str | None], *, prefix: str
-    ) -> InvalidEvent:
+    def _invalid(error: msgspec.DecodeError, names: _Names, *, prefix: str) -> InvalidEvent:
         message = str(error)
         match = _PATH.search(message)
         path = match["path"] if match else ""
@@ -322,8 +340,18 @@ class EventCodec:
         if named:
             path = f"{path}.{named['name']}"
         field = f"${prefix}{path}" if (prefix or path) else None
-        return InvalidEvent(reason, field=field, **names)
+        # A ValidationError is valid JSON of the wrong shape; any other
+        # DecodeError is bytes that are not JSON (or msgpack) at all.
+        code = INVALID if isinstance(error, msgspec.ValidationError) else UNREADABLE
+        return InvalidEvent(reason, field=field, code=code, **names)
 
 
-def _ids(head: EnvelopeHead) -> dict[str, str | None]:
+class _Names(TypedDict):
+    """What names an event in an InvalidEvent."""
+
+    event_id: str | None
+    event_type: str | None
+
+
+def _ids(head: EnvelopeHead) -> _Names:
     return {"event_id": str(head.id), "event_type": head.type}

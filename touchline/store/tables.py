@@ -308,3 +308,14 @@ outbox = Table(
 """Records bound for a topic that must hold each of them exactly once (the
 campaign-state feed): written in the transaction of the batch that made
 them, appended by the relay afterwards, deleted once appended."""
+
+accepted_events = Table(
+    "accepted_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("digest", String(32), nullable=False),
+    Column("accepted_at_us", BigInteger, nullable=False),
+)
+"""Every event id the HTTP API has appended to the touchpoints, with its
+content digest: a retried request answers ``duplicate`` and appends nothing,
+and the same id with other content is refused at once."""

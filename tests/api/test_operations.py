@@ -1,0 +1,76 @@
+"""Operating the API: health, readiness, metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+
+from openapi_spec_validator import validate
+
+from tests.api.conftest import Server
+from tests.conftest import DAY
+from tests.helpers import event
+from touchline.events.email import EmailSent
+
+ROUTES = {
+    "/v1/events": {"post"},
+    "/v1/customers": {"get"},
+    "/v1/customers/{customer_id}": {"get"},
+    "/v1/customers/{customer_id}/timeline": {"get"},
+    "/v1/campaigns/{campaign_id}": {"get"},
+    "/v1/campaigns/{campaign_id}/customers/{customer_id}": {"get"},
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+    "/metrics": {"get"},
+}
+
+
+def test_the_openapi_document_is_valid_and_lists_every_route(api: Server) -> None:
+    """OpenAPI 3.1, valid, every route with its methods; the ingest body is
+    an event or an array of them, and errors are problem+json."""
+    document = api.client.get("/schema/openapi.json").json()
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert {path: set(ops) for path, ops in document["paths"].items()} == ROUTES
+    ingest = document["paths"]["/v1/events"]["post"]
+    body = ingest["requestBody"]["content"]["application/json"]["schema"]
+    assert body["oneOf"][1]["maxItems"] == 50
+    assert "application/problem+json" in ingest["responses"]["default"]["content"]
+
+
+def test_health_and_readiness(api: Server) -> None:
+    """/healthz answers while the process runs; /readyz checks the log and stores."""
+    assert api.client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["checks"]["log"] == "ok"
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    pattern = rf"^{re.escape(name)}{{{re.escape(wanted)}}} (\S+)$" if labels else rf"^{name} (\S+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_count_requests_events_and_lag(api: Server) -> None:
+    """Prometheus text: requests by route and status, events by outcome and
+    refusal code, and each processor's lag."""
+    sent = event(EmailSent(message_id="m", subject="Hi"), DAY)
+    api.publish([sent, sent])
+    api.client.post("/v1/events", json=[{"id": "nope"}])
+    api.client.get("/v1/customers/cus_nobody")
+    text = api.client.get("/metrics").text
+    assert _sample(text, "touchline_api_events_total", status="accepted") == 1
+    assert _sample(text, "touchline_api_events_total", status="duplicate") == 1
+    assert _sample(text, "touchline_api_events_total", status="rejected") == 1
+    assert _sample(text, "touchline_api_events_rejected_by_code_total", code="invalid") == 1
+    requests = "touchline_api_requests_total"
+    assert _sample(text, requests, method="POST", route="/v1/events", status="202") == 2
+    route = "/v1/customers/{customer_id}"
+    assert _sample(text, requests, method="GET", route=route, status="404") == 1
+    assert "touchline_api_request_seconds_bucket" in text
+    assert _sample(text, "touchline_processor_lag_records", processor="identity-resolver") == 1
+
+    api.backbone.runtime.catch_up()
+    text = api.client.get("/metrics").text
+    assert _sample(text, "touchline_processor_lag_records", processor="identity-resolver") == 0

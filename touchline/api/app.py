@@ -1,0 +1,135 @@
+"""The HTTP API as one ASGI app, built from a running backbone.
+
+Built in one function from what the backbone already holds (its log,
+stores, queries and settings), never at import time. The API's publisher is
+the backbone's with two differences: the per-event limit of the API
+(``TOUCHLINE_API_MAX_EVENT_BYTES``, at most the codec's own) and the
+accepted-ids ledger that makes ``POST /v1/events`` idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from touchline import registry
+from touchline.api.gate import IngestGate
+from touchline.api.health import Dependencies, healthz, readyz
+from touchline.api.ingest import Ingest, IngestLimits, publish_events
+from touchline.api.metrics import ApiMetrics, ProcessorPosition, metrics_middleware
+from touchline.api.openapi import CompleteDocument
+from touchline.api.problems import exception_handlers
+from touchline.api.reads import (
+    Moved,
+    find_customer,
+    get_campaign_customer,
+    get_funnel,
+    get_profile,
+    get_timeline,
+    moved,
+)
+from touchline.bootstrap import Backbone, make_codec
+from touchline.publish import Publisher
+from touchline.store.accepted import AcceptedEvents
+
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Api:
+    """The ASGI app (metrics outermost, so a 404 is counted too) and its parts."""
+
+    app: Litestar
+    metrics: ApiMetrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._asgi(scope, receive, send)
+
+    @property
+    def _asgi(self) -> Any:
+        return metrics_middleware(self.metrics)(self.app)
+
+
+def create_app(backbone: Backbone) -> Api:
+    settings = backbone.settings
+    if settings.wire_format != "json":
+        raise ValueError("the HTTP API takes JSON: run it with TOUCHLINE_WIRE_FORMAT=json")
+    event_limit = min(settings.api_max_event_bytes, settings.max_event_bytes)
+    codec = make_codec(msgspec.structs.replace(settings, max_event_bytes=event_limit))
+    publisher = Publisher(
+        backbone.log,
+        codec,
+        settings.topics.touchpoints,
+        rules=settings.edge_rules(),
+        key_secret=backbone.publisher.key_secret,
+        ledger=AcceptedEvents(backbone.engine),
+    )
+    processors = [
+        ProcessorPosition(runner.processor.name, runner.topic, runner.engine)
+        for runner in backbone.runners
+    ]
+    metrics = ApiMetrics(backbone.log, processors)
+    ingest = Ingest(
+        publisher=publisher,
+        gate=IngestGate(settings.api_ingest_concurrency, settings.api_ingest_queue),
+        limits=IngestLimits(event_limit, settings.api_max_batch_events),
+        metrics=metrics,
+        retry_after=settings.api_retry_after_seconds,
+    )
+    dependencies = Dependencies(
+        log=backbone.log,
+        topic=settings.topics.touchpoints,
+        stores=_distinct(backbone),
+        retry_after=settings.api_retry_after_seconds,
+    )
+
+    @get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=True)
+    def metrics_route() -> Response[bytes]:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    handlers = exception_handlers(settings.api_max_request_bytes, settings.api_retry_after_seconds)
+    app = Litestar(
+        route_handlers=[
+            publish_events,
+            find_customer,
+            get_profile,
+            get_timeline,
+            get_funnel,
+            get_campaign_customer,
+            healthz,
+            readyz,
+            metrics_route,
+        ],
+        dependencies={
+            "ingest": Provide(lambda: ingest, use_cache=True, sync_to_thread=False),
+            "queries": Provide(lambda: backbone.queries, use_cache=True, sync_to_thread=False),
+            "dependencies": Provide(lambda: dependencies, use_cache=True, sync_to_thread=False),
+        },
+        exception_handlers={**handlers, Moved: moved},
+        request_max_body_size=settings.api_max_request_bytes,
+        openapi_config=OpenAPIConfig(
+            title="touchline",
+            version=VERSION,
+            description=(
+                "Publish touchpoint events; read customers, timelines and campaigns. "
+                f"Processors: {', '.join(registry.names())}."
+            ),
+            path="/schema",
+            render_plugins=[CompleteDocument(settings.api_max_batch_events)],
+        ),
+        debug=False,
+    )
+    return Api(app=app, metrics=metrics)
+
+
+def _distinct(backbone: Backbone) -> dict[str, Any]:
+    """Each database once (on PostgreSQL every store is one), by store name."""
+    seen: dict[int, str] = {}
+    for name, engine in backbone.stores.items():
+        seen.setdefault(id(engine), name)
+    return {name: backbone.stores[name] for name in seen.values()}

@@ -1,0 +1,83 @@
+"""The OpenAPI 3.1 document: Litestar's, completed where it cannot know.
+
+Litestar documents each route from its handler's types. Two things it cannot
+see: the ingest body is read as bytes (the publisher's own codec decodes it,
+so nothing validates it twice), and the errors are problem+json from
+exception handlers. This fills both in, from msgspec Structs, when the
+document is served (``/schema/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from touchline.api.problems import PROBLEM_JSON, Problem
+from touchline.events import EnvelopeHead
+
+INGEST_PATH = "/v1/events"
+_REF = "#/components/schemas/{name}"
+
+
+EVENT = (
+    "An event as a channel system sends it: the envelope around one typed payload. "
+    "Each type and version has its payload's JSON Schema in touchline/schemas/json/ "
+    "(email.opened@1.json)."
+)
+
+
+class CompleteDocument(JsonRenderPlugin):
+    """Serves the document with the ingest body and the problem responses in."""
+
+    def __init__(self, max_batch_events: int) -> None:
+        super().__init__(path="/openapi.json")
+        self.max_batch_events = max_batch_events
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return self.render_json(request, complete(openapi_schema, self.max_batch_events))
+
+
+def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
+    """``document`` with the ingest request body and every operation's
+    problem+json error response."""
+    done = copy.deepcopy(document)
+    # The envelope's head is the envelope with its payload left unread:
+    # exactly what the API can say of every event, whatever its type.
+    (_, problem), components = msgspec.json.schema_components(
+        [EnvelopeHead, Problem], ref_template=_REF
+    )
+    envelope = components.pop("EnvelopeHead")
+    envelope.update(title="Event", description=EVENT)
+    envelope["properties"]["payload"] = {"type": "object", "description": "the typed payload"}
+    components["Event"] = envelope
+    event = {"$ref": _REF.format(name="Event")}
+    schemas = done.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(components)
+    ingest = done["paths"][INGEST_PATH]["post"]
+    ingest["requestBody"] = {
+        "required": True,
+        "description": f"One event, or an array of at most {max_batch_events}",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        event,
+                        {"type": "array", "items": event, "maxItems": max_batch_events},
+                    ]
+                }
+            }
+        },
+    }
+    for operations in done["paths"].values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation["responses"]["default"] = {
+                "description": "An error, as RFC 9457 problem details",
+                "content": {PROBLEM_JSON: {"schema": problem}},
+            }
+    return done
