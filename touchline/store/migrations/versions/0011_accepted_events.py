@@ -1,8 +1,8 @@
 """accepted events: the ids the HTTP API has appended, for idempotent retries
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-03 10:00:00
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-02 18:35:00
 
 Empty at first: ``POST /v1/events`` records each id it appends.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
