@@ -192,32 +192,46 @@ def test_two_workers_enqueueing_on_one_partition_keep_every_row(postgres_store: 
     first = engine.connect()
     first.begin()
     outbox.enqueue(first, "feed", [(0, b"k", b"a"), (0, b"k", b"b")])
+    second_pid: list[int] = []
+    failed: list[BaseException] = []
     done = threading.Event()
 
     def second() -> None:
-        with engine.begin() as connection:
-            outbox.enqueue(connection, "feed", [(0, b"k", b"c"), (0, b"k", b"d")])
-        done.set()
+        try:
+            with engine.begin() as connection:
+                second_pid.append(
+                    connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+                )
+                outbox.enqueue(connection, "feed", [(0, b"k", b"c"), (0, b"k", b"d")])
+        except BaseException as error:  # reported below, with its cause, not as a bare timeout
+            failed.append(error)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=second)
     worker.start()
     with engine.connect() as watcher:
-        # The second is waiting for the first's lock (not sleeping: asked of the server).
-        assert wait_until(
-            lambda: (
-                watcher.exec_driver_sql(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                ).scalar_one()
-                > 0
-            ),
-            timeout=30,
-        )
-    assert not done.is_set()
+
+        def second_waits_on_a_lock() -> bool:
+            if done.is_set():
+                return True
+            if not second_pid:
+                return False
+            waiting = watcher.exec_driver_sql(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                (second_pid[0],),
+            ).scalar()
+            return waiting == "Lock"
+
+        # Asked of the server (no sleep): the second is in a lock wait, or it ended.
+        assert wait_until(second_waits_on_a_lock, timeout=60)
+    assert not failed, f"the second transaction failed: {failed[0]!r}"
+    assert not done.is_set(), "the second transaction did not wait for the first's lock"
     first.commit()
     first.close()
-    worker.join(timeout=30)
+    worker.join(timeout=60)
     assert done.is_set()
+    assert not failed, f"the second transaction failed: {failed[0]!r}"
     with engine.connect() as connection:
         rows = outbox.rows(connection, "feed", 0, 10)
     assert [(row.seq, row.value) for row in rows] == [(1, b"a"), (2, b"b"), (3, b"c"), (4, b"d")]
