@@ -18,6 +18,14 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from touchline import registry
+from touchline.api.agent import (
+    next_offer_for_customer,
+    next_offer_for_visitor,
+    record_call,
+    record_consent,
+    record_offer_response,
+    unmerge_customer,
+)
 from touchline.api.gate import IngestGate
 from touchline.api.health import Dependencies, healthz, readyz
 from touchline.api.ingest import Ingest, IngestLimits, publish_events
@@ -34,6 +42,7 @@ from touchline.api.reads import (
     moved,
 )
 from touchline.bootstrap import Backbone, make_codec
+from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
 from touchline.store.accepted import AcceptedEvents
 
@@ -81,6 +90,7 @@ def create_app(backbone: Backbone) -> Api:
         metrics=metrics,
         retry_after=settings.api_retry_after_seconds,
     )
+    next_offer = NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -101,6 +111,12 @@ def create_app(backbone: Backbone) -> Api:
             get_timeline,
             get_funnel,
             get_campaign_customer,
+            next_offer_for_customer,
+            next_offer_for_visitor,
+            record_consent,
+            record_call,
+            record_offer_response,
+            unmerge_customer,
             healthz,
             readyz,
             metrics_route,
@@ -109,6 +125,7 @@ def create_app(backbone: Backbone) -> Api:
             "ingest": Provide(lambda: ingest, use_cache=True, sync_to_thread=False),
             "queries": Provide(lambda: backbone.queries, use_cache=True, sync_to_thread=False),
             "dependencies": Provide(lambda: dependencies, use_cache=True, sync_to_thread=False),
+            "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         request_max_body_size=settings.api_max_request_bytes,

@@ -16,8 +16,9 @@ the event's result in the problem's ``errors``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -30,6 +31,8 @@ from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, l
 from touchline.events.codec import TOO_LARGE, UNREADABLE, UnreadableInput
 from touchline.events.json_split import split_json_array
 from touchline.publish import Publisher, PublishResult
+
+_T = TypeVar("_T")
 
 
 class EventResult(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -95,27 +98,7 @@ async def publish_events(
     data = await request.body()
     count = _event_count(data, ingest.limits)
     try:
-        async with ingest.gate.turn():
-            ingest.metrics.in_flight.inc()
-            try:
-                result = await anyio.to_thread.run_sync(ingest.publisher.publish_raw, data)
-            finally:
-                ingest.metrics.in_flight.dec()
-    except Overloaded:
-        ingest.metrics.overloaded.inc()
-        raise ApiProblem(
-            Problem(
-                type=f"{PROBLEMS}overloaded",
-                title="Too many requests",
-                status=429,
-                detail=(
-                    f"{ingest.gate.capacity} ingest requests are appending or waiting "
-                    "(TOUCHLINE_API_INGEST_CONCURRENCY + TOUCHLINE_API_INGEST_QUEUE); "
-                    "retry after the time given"
-                ),
-            ),
-            {"Retry-After": str(ingest.retry_after)},
-        ) from None
+        result = await append(ingest, ingest.publisher.publish_raw, data)
     except UnreadableInput as error:
         raise bad_request(f"the body cannot be read as events: {error.reason}") from None
     results = _results(result, count)
@@ -133,6 +116,35 @@ async def publish_events(
         results=results,
     )
     return Response(answer, status_code=202)
+
+
+async def append(
+    ingest: Ingest, publish: Callable[[_T], PublishResult], events: _T
+) -> PublishResult:
+    """``publish(events)`` in a worker thread, when the gate gives a turn:
+    every route that appends to the log takes its turn here (429 when none)."""
+    try:
+        async with ingest.gate.turn():
+            ingest.metrics.in_flight.inc()
+            try:
+                return await anyio.to_thread.run_sync(publish, events)
+            finally:
+                ingest.metrics.in_flight.dec()
+    except Overloaded:
+        ingest.metrics.overloaded.inc()
+        raise ApiProblem(
+            Problem(
+                type=f"{PROBLEMS}overloaded",
+                title="Too many requests",
+                status=429,
+                detail=(
+                    f"{ingest.gate.capacity} ingest requests are appending or waiting "
+                    "(TOUCHLINE_API_INGEST_CONCURRENCY + TOUCHLINE_API_INGEST_QUEUE); "
+                    "retry after the time given"
+                ),
+            ),
+            {"Retry-After": str(ingest.retry_after)},
+        ) from None
 
 
 def _event_count(data: bytes, limits: IngestLimits) -> int | None:

@@ -115,7 +115,7 @@ def find_customer(
 def get_profile(
     customer_id: FromPath[str], queries: NamedDependency[Queries], request: Request[Any, Any, Any]
 ) -> Profile:
-    _follow_merge(queries, customer_id, request)
+    follow_merge(queries, customer_id, request)
     profile = queries.profile(customer_id)
     if profile is None:
         raise not_found(f"customer {customer_id} has no profile yet")
@@ -145,7 +145,7 @@ def get_timeline(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> TimelinePage:
-    _follow_merge(queries, customer_id, request)
+    follow_merge(queries, customer_id, request)
     where = TimelineFilter(
         channels=channel or [], types=type_ or [], campaign_id=campaign, since=since, until=until
     )
@@ -186,7 +186,7 @@ def get_campaign_customer(
     queries: NamedDependency[Queries],
     request: Request[Any, Any, Any],
 ) -> CampaignView:
-    _follow_merge(queries, customer_id, request)
+    follow_merge(queries, customer_id, request)
     for view in queries.customer_campaigns(customer_id):
         if view.campaign_id == campaign_id:
             return view
@@ -206,7 +206,7 @@ def moved(_request: Request[Any, Any, Any], error: Moved) -> Redirect:
     return Redirect(error.location, status_code=HTTP_308_PERMANENT_REDIRECT)
 
 
-def _follow_merge(
+def follow_merge(
     queries: Queries, customer_id: FromPath[str], request: Request[Any, Any, Any]
 ) -> None:
     """Raise Moved when ``customer_id`` was merged into another customer."""

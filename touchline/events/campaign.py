@@ -163,10 +163,13 @@ class OfferResponded(CampaignEvent, frozen=True, kw_only=True):
     response: Literal["accepted", "declined"]
     via: ContactChannel
     offer_code: str | None = None
+    recorded_by: str | None = None
+    """The agent or rep who heard the answer, for answers given to a person."""
 
     def summary(self) -> str:
         offer = f"Offer {self.offer_code}" if self.offer_code else "Offer"
-        return f"{offer} {self.response} via {self.via}"
+        by = f" (recorded by {self.recorded_by})" if self.recorded_by else ""
+        return f"{offer} {self.response} via {self.via}{by}"
 
 
 class CampaignConverted(CampaignEvent, frozen=True, kw_only=True):

@@ -42,20 +42,26 @@ class ConsentGranted(ConsentChange, frozen=True, kw_only=True):
     """Where the person said yes (``web_form``, ``call``, ``paper``...)."""
     policy_version: str | None = None
     """Which wording they agreed to, for the audit trail."""
+    recorded_by: str | None = None
+    """The agent who recorded it, when a person did (the console, the API)."""
 
     def summary(self) -> str:
         via = f" (via {self.captured_via})" if self.captured_via else ""
-        return f"Consent granted for {self._scope()}{via}"
+        by = f", recorded by {self.recorded_by}" if self.recorded_by else ""
+        return f"Consent granted for {self._scope()}{via}{by}"
 
 
 class ConsentRevoked(ConsentChange, frozen=True, kw_only=True):
     type: ClassVar[str] = "consent.revoked"
 
     reason: str | None = None
+    recorded_by: str | None = None
+    """The agent who recorded it, when a person did (the console, the API)."""
 
     def summary(self) -> str:
         why = f": {clip(self.reason)}" if self.reason else ""
-        return f"Consent revoked for {self._scope()}{why}"
+        by = f" (recorded by {self.recorded_by})" if self.recorded_by else ""
+        return f"Consent revoked for {self._scope()}{why}{by}"
 
 
 class DoNotContactSet(ConsentEvent, frozen=True, kw_only=True):
