@@ -24,7 +24,7 @@ from touchline.projections.profile_store import stored_state
 from touchline.projections.profile_view import OfferView, Profile, ProfileRules, render
 from touchline.projections.timeline import TimelineFilter, TimelinePage, read_timeline
 from touchline.store.campaigns import load_campaigns
-from touchline.store.tables import customers
+from touchline.store.tables import customers, timeline_entries
 
 
 def utc_now() -> datetime:
@@ -84,6 +84,13 @@ class Queries:
             return read_timeline(
                 connection, survivor, where=where or TimelineFilter(), limit=limit, cursor=cursor
             )
+
+    def placed(self, event_id: str) -> str | None:
+        """The customer whose timeline holds ``event_id`` (None: not applied yet)."""
+        t = timeline_entries.c
+        with self.engine.connect() as connection:
+            found = connection.execute(select(t.customer_id).where(t.event_id == event_id)).scalar()
+        return None if found is None else str(found)
 
     def profile(self, customer_id: str, *, now: datetime | None = None) -> Profile | None:
         """The 360-degree profile as of ``now`` (default: the clock); None when

@@ -68,6 +68,30 @@ def test_a_mixed_batch_answers_per_event_and_projects_the_valid_ones(api: Server
     assert [e["event_id"] for e in timeline["entries"]] == [other["id"], good["id"]]
 
 
+def test_the_ingest_answer_links_to_the_receipt_of_what_it_took(api: Server) -> None:
+    """Location leads to the first event taken: accepted at once, then on the
+    customer's timeline once applied; a batch of refusals links nowhere."""
+    lone = _call(1)
+    answer = api.client.post("/v1/events", json=lone)
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["location"] == f"/v1/events/{lone['id']}"
+    before = api.client.get(answer.headers["location"]).json()
+    assert (before["event_id"], before["customer_id"]) == (lone["id"], None)
+    assert before["accepted_at"] is not None
+
+    api.backbone.runtime.catch_up()
+    after = api.client.get(answer.headers["location"]).json()
+    customer = api.backbone.queries.find("ann@example.com").customer_id
+    assert after["customer_id"] == customer
+    assert after["timeline"] == f"/v1/customers/{customer}/timeline"
+
+    refused = api.client.post("/v1/events", json=[{**_call(2), "identities": {}}])
+    assert refused.status_code == 202
+    assert "location" not in refused.headers
+    problem(api.client.get(f"/v1/events/{uuid4()}"), 404)
+    problem(api.client.get("/v1/events/not-a-uuid"), 404)
+
+
 def test_a_retried_batch_creates_nothing_new(api: Server) -> None:
     """A batch sent twice is answered duplicate per event and appends nothing;
     the same id with other content is refused as a conflicting duplicate."""

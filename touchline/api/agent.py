@@ -27,7 +27,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from touchline.api.ingest import Ingest, append, json_pointer
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, not_found
-from touchline.api.reads import MOVED, follow_merge
+from touchline.api.reads import MOVED, follow_merge, known_customer
 from touchline.events import Envelope, new_event
 from touchline.events.base import AwareDatetime, NonEmpty
 from touchline.events.call import InboundCallEnded, OutboundCallMade
@@ -380,7 +380,7 @@ async def _record(
 def _existing(queries: Queries, customer_id: str, request: Request[Any, Any, Any]) -> None:
     """A customer id that is live: 308 when merged, 404 when unknown."""
     follow_merge(queries, customer_id, request)
-    if queries.find(customer_id).customer_id is None:
+    if not known_customer(queries, customer_id):
         raise not_found(f"no customer {customer_id}")
 
 

@@ -31,7 +31,7 @@ from touchline.api.health import Dependencies, healthz, readyz
 from touchline.api.ingest import Ingest, IngestLimits, publish_events
 from touchline.api.metrics import ApiMetrics, ProcessorPosition, metrics_middleware
 from touchline.api.openapi import CompleteDocument
-from touchline.api.problems import exception_handlers
+from touchline.api.problems import exception_handlers, refuse_nul
 from touchline.api.reads import (
     Moved,
     find_customer,
@@ -41,6 +41,7 @@ from touchline.api.reads import (
     get_timeline,
     moved,
 )
+from touchline.api.receipts import Receipts, get_event_receipt
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -90,6 +91,7 @@ def create_app(backbone: Backbone) -> Api:
         metrics=metrics,
         retry_after=settings.api_retry_after_seconds,
     )
+    receipts = Receipts(AcceptedEvents(backbone.engine), backbone.queries)
     next_offer = NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
     dependencies = Dependencies(
         log=backbone.log,
@@ -98,7 +100,13 @@ def create_app(backbone: Backbone) -> Api:
         retry_after=settings.api_retry_after_seconds,
     )
 
-    @get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=True)
+    @get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["operations"],
+        sync_to_thread=True,
+        media_type="text/plain; version=0.0.4",
+    )
     def metrics_route() -> Response[bytes]:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
@@ -106,6 +114,7 @@ def create_app(backbone: Backbone) -> Api:
     app = Litestar(
         route_handlers=[
             publish_events,
+            get_event_receipt,
             find_customer,
             get_profile,
             get_timeline,
@@ -125,9 +134,11 @@ def create_app(backbone: Backbone) -> Api:
             "ingest": Provide(lambda: ingest, use_cache=True, sync_to_thread=False),
             "queries": Provide(lambda: backbone.queries, use_cache=True, sync_to_thread=False),
             "dependencies": Provide(lambda: dependencies, use_cache=True, sync_to_thread=False),
+            "receipts": Provide(lambda: receipts, use_cache=True, sync_to_thread=False),
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
+        before_request=refuse_nul,
         request_max_body_size=settings.api_max_request_bytes,
         openapi_config=OpenAPIConfig(
             title="touchline",

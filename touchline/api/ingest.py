@@ -28,6 +28,7 @@ from litestar.di import NamedDependency
 from touchline.api.gate import IngestGate, Overloaded
 from touchline.api.metrics import ApiMetrics
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
+from touchline.api.receipts import location
 from touchline.events.codec import TOO_LARGE, UNREADABLE, UnreadableInput
 from touchline.events.json_split import split_json_array
 from touchline.publish import Publisher, PublishResult
@@ -115,7 +116,11 @@ async def publish_events(
         rejected=sum(r.status == "rejected" for r in results),
         results=results,
     )
-    return Response(answer, status_code=202)
+    # The first event taken (accepted now or before) links to its receipt:
+    # a lone event's own, a batch's first (each id leads to its own the same way).
+    taken = next((r.id for r in results if r.status != "rejected" and r.id), None)
+    headers = {} if taken is None else {"Location": location(taken)}
+    return Response(answer, status_code=202, headers=headers)
 
 
 async def append(

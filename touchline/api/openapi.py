@@ -72,12 +72,39 @@ def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
             }
         },
     }
+    ingest["responses"]["202"].setdefault("headers", {})["Location"] = {
+        "description": "The receipt of the first event taken (GET it to see where it went)",
+        "schema": {"type": "string"},
+    }
+    _link(done, ("/v1/events", "post", "202"), "getEventReceipt", event_id="results/0/id")
+    for target in ("getProfile", "getTimeline", "getNextOffer"):
+        _link(done, ("/v1/customers", "get", "200"), target, customer_id="customer_id")
     for operations in done["paths"].values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            operation["responses"]["default"] = {
+            responses = operation["responses"]
+            # Litestar documents its own 4xx as application/json; every
+            # error this API answers is problem+json (problems.py).
+            for status, answer in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    answer["content"] = {PROBLEM_JSON: {"schema": problem}}
+            responses["default"] = {
                 "description": "An error, as RFC 9457 problem details",
                 "content": {PROBLEM_JSON: {"schema": problem}},
             }
     return done
+
+
+def _link(
+    document: dict[str, Any], source: tuple[str, str, str], target: str, **parameters: str
+) -> None:
+    """An OpenAPI link: a value of ``source``'s answer (a JSON pointer into its
+    body) is a parameter of ``target`` (what a client, or schemathesis's
+    stateful tests, calls next)."""
+    path, method, status = source
+    answer = document["paths"][path][method]["responses"][status]
+    answer.setdefault("links", {})[target] = {
+        "operationId": target,
+        "parameters": {name: f"$response.body#/{at}" for name, at in parameters.items()},
+    }

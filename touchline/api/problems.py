@@ -168,3 +168,22 @@ def _title(error: HTTPException) -> str:
         return HTTPStatus(error.status_code).phrase
     except ValueError:
         return "Error"
+
+
+def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: NUL in the path or a query parameter is a 400.
+
+    No store can hold or compare it (PostgreSQL refuses it in any text
+    parameter), so it is refused before any handler reads the database.
+    """
+    if "\x00" in request.url.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+    ):
+        raise ApiProblem(
+            Problem(
+                type=f"{PROBLEMS}bad-request",
+                title="Bad request",
+                status=400,
+                detail="NUL (\\u0000) is not allowed in the path or a query parameter",
+            )
+        )

@@ -146,6 +146,8 @@ def get_timeline(
     cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> TimelinePage:
     follow_merge(queries, customer_id, request)
+    if not customer_id.startswith("cus_"):
+        raise not_found(f"no customer {customer_id}")
     where = TimelineFilter(
         channels=channel or [], types=type_ or [], campaign_id=campaign, since=since, until=until
     )
@@ -153,7 +155,7 @@ def get_timeline(
         page = queries.timeline(customer_id, where=where, limit=limit, cursor=cursor)
     except InvalidCursor as error:
         raise bad_request(str(error)) from None
-    if not page.entries and cursor is None and queries.find(customer_id).customer_id is None:
+    if not page.entries and cursor is None and not known_customer(queries, customer_id):
         raise not_found(f"no customer {customer_id}")
     return page
 
@@ -216,3 +218,9 @@ def follow_merge(
     path = request.url.path.replace(f"/{customer_id}", f"/{survivor}", 1)
     query = request.url.query
     raise Moved(f"{path}?{query}" if query else path)
+
+
+def known_customer(queries: Queries, customer_id: str) -> bool:
+    """Whether ``customer_id`` is a customer's id (a path's id is never read
+    as an identifier: ``/v1/customers/0`` is no one, not a phone number)."""
+    return customer_id.startswith("cus_") and queries.find(customer_id).customer_id is not None

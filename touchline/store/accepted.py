@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from touchline.events.instants import to_us
 from touchline.store.reads import rows_where_in
@@ -51,3 +51,12 @@ class AcceptedEvents:
         ]
         with self.engine.begin() as connection:
             bulk_insert_ignoring_duplicates(connection, accepted_events, rows)
+
+    def accepted_at_us(self, event_id: UUID) -> int | None:
+        """When the API appended ``event_id`` (microseconds), or None."""
+        a = accepted_events.c
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(a.accepted_at_us).where(a.event_id == str(event_id))
+            ).scalar()
+        return None if found is None else int(found)
