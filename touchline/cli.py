@@ -224,6 +224,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             batch_size=settings.batch_size,
             session_timeout=settings.session_timeout,
             worker=worker_id(os.getpid()),
+            datadir=str(Path(settings.data_dir) / f"faust-{settings.group}"),
         )
         faust.Worker(app, loglevel="INFO", redirect_stdouts=False).execute_from_commandline()
     return 0

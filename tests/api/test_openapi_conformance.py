@@ -89,7 +89,11 @@ def test_linked_calls_answer_as_documented(api: Server) -> None:
 
     class Linked(base):  # type: ignore[valid-type,misc]  # a class schemathesis builds at run time
         def validate_response(
-            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+            self,
+            response: Any,
+            case: Any,
+            additional_checks: Any = None,  # noqa: ARG002 (ours are CHECKS)
+            **kwargs: Any,  # noqa: ARG002 (the transport's, unused here)
         ) -> None:
             # The same checks as above. Not schemathesis's positive-data
             # check: the document gives the ingest body as any envelope

@@ -62,6 +62,7 @@ def make_app(
     timer_interval: float = 1.0,
     worker: str,
     clock: Clock | None = None,
+    datadir: str = "touchline-data/faust",
 ) -> faust.App:
     """A Faust app with one agent per runner; ``app_id`` is the consumer group,
     ``worker`` names this process in the partitions it records holding;
@@ -71,6 +72,9 @@ def make_app(
         app_id,
         broker=broker_url(bootstrap_servers),
         store="memory://",
+        # Faust makes ``<id>-data/`` for its tables even with none; in the
+        # deployment's data directory, not wherever the worker was started.
+        datadir=datadir,
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=partitions,
