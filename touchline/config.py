@@ -81,6 +81,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Requests waiting for a turn to append; past these the API answers 429."""
     api_retry_after_seconds: int = 1
     """What a 429 (overload) or 503 (log or database away) says in Retry-After."""
+    api_dedupe_days: int = 7
+    """How long the API remembers an accepted event id, to answer a retry
+    ``duplicate``. Older ids are forgotten: a retry after that appends again,
+    and every processor still skips the event by its id."""
     topics: Topics = Topics()
 
     @property

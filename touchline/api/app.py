@@ -10,6 +10,7 @@ accepted-ids ledger that makes ``POST /v1/events`` idempotent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -77,7 +78,7 @@ def create_app(backbone: Backbone) -> Api:
         settings.topics.touchpoints,
         rules=settings.edge_rules(),
         key_secret=backbone.publisher.key_secret,
-        ledger=AcceptedEvents(backbone.engine),
+        ledger=AcceptedEvents(backbone.engine, timedelta(days=settings.api_dedupe_days)),
     )
     processors = [
         ProcessorPosition(runner.processor.name, runner.topic, runner.engine)
