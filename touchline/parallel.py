@@ -98,15 +98,26 @@ class Stages:
     def waiting(self) -> int:
         """Records waiting on any topic, by the positions the stages stored.
 
-        Read in pipeline order: a stage appends what it emits before it
-        commits its position, so once it has nothing waiting, everything it
-        will emit for what it read is in the log already.
+        A stage appends what it emits before it commits its position, so a
+        stage with nothing waiting has put in the log all it will emit for
+        what it read. But the stages are not a line: the synchronizer emits
+        onto the interactions it reads itself, after the timeline's lag was
+        read as 0, and may take its own events before its lag is read. So
+        the lags count only when no topic grew while they were read (the
+        ends before and after are the same): then all were read of one log.
         """
+        before = self._ends()
         waiting = 0
         for runner in self.backbone.runners:
             runner.forget()  # the children move the positions, not this process
-            waiting += sum(runner.lag().values())
+            waiting += sum(runner.lag().values()) + runner.pending()
+        if waiting == 0 and self._ends() != before:
+            return 1  # something was appended meanwhile: not settled, look again
         return waiting
+
+    def _ends(self) -> dict[str, dict[int, int]]:
+        topics = {runner.topic for runner in self.backbone.runners}
+        return {topic: self.backbone.log.end_offsets(topic) for topic in sorted(topics)}
 
     def stop(self) -> None:
         self._stop.value = True

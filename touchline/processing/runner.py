@@ -51,7 +51,7 @@ from touchline.processing.port import (
 from touchline.processing.relay import Relay
 from touchline.store import outbox
 from touchline.store.positions import load_positions, save_positions
-from touchline.store.timers import StoredTimer, cancel_timers, set_timers, take_due
+from touchline.store.timers import StoredTimer, cancel_timers, count_due, set_timers, take_due
 
 log = structlog.get_logger(__name__)
 
@@ -453,6 +453,14 @@ class ProcessorRunner:
         return StoredTimer(
             timer.name, to_us(timer.due_at), timer.topic, timer.key, self.codec.encode(event)
         )
+
+    def pending(self) -> int:
+        """Timers due now and outbox rows not yet relayed: what the runner
+        will append without reading anything more (a lag of 0 is not idle)."""
+        with self.engine.connect() as connection:
+            due = count_due(connection, self.processor.name, to_us(self.clock.now()))
+            boxed = sum(outbox.waiting(connection, topic) for topic in self.relay.topics)
+        return due + boxed
 
     def fire_due(self) -> int:
         """Append the timers due by the clock; how many fired.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from touchline.store.reads import CHUNK
 from touchline.store.tables import timers
@@ -57,6 +57,13 @@ def cancel_timers(connection: Connection, processor: str, names: Sequence[str]) 
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         connection.execute(delete(timers).where(t.processor == processor, t.name.in_(chunk)))
+
+
+def count_due(connection: Connection, processor: str, now_us: int) -> int:
+    """How many of the processor's timers are due at ``now_us``."""
+    t = timers.c
+    query = select(func.count()).where(t.processor == processor, t.due_at_us <= now_us)
+    return int(connection.execute(query).scalar_one())
 
 
 def take_due(connection: Connection, processor: str, now_us: int, limit: int) -> list[StoredTimer]:
