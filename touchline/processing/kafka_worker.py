@@ -21,6 +21,7 @@ import socket
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterable, Collection, Iterable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
@@ -68,6 +69,9 @@ def make_app(
     ``worker`` names this process in the partitions it records holding;
     ``clock`` (default: the wall clock) stamps those records."""
     clock = clock or SystemClock()
+    # Faust makes ``datadir`` itself but not its parents, and on Kafka the
+    # deployment's data directory may hold nothing else, so may not exist.
+    Path(datadir).parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=broker_url(bootstrap_servers),
