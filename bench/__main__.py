@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from bench import campaigns, embedded, identity, kafka, profile
+from bench import api_ingest, campaigns, embedded, identity, kafka, profile, timeline_pg
 from bench.machine import describe_machine
 
 
@@ -16,7 +17,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["embedded", "kafka", "identity", "profile", "campaigns"],
+        choices=list(BENCHES),
         help="run one benchmark (default: all)",
     )
     graph = parser.add_argument_group("identity and profile")
@@ -47,28 +48,40 @@ def main() -> None:
     sync.add_argument(
         "--decisions", type=int, default=2_000, help="next-best-offer decisions per run"
     )
+    api = parser.add_argument_group("the HTTP API")
+    api.add_argument(
+        "--ingest-batches", type=int, default=100, help="requests of 500 events per ingest run"
+    )
+    api.add_argument(
+        "--timeline-server",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server for the timeline bench (its database is kept between runs)",
+    )
+    api.add_argument("--timeline-customers", type=int, default=1_000_000)
+    api.add_argument("--timeline-events", type=int, default=20_000_000)
+    api.add_argument("--timeline-reads", type=int, default=2_000, help="first pages read per run")
     args = parser.parse_args()
     print(f"machine: {describe_machine()}", flush=True)
-    if args.only in (None, "embedded"):
-        for line in embedded.main(args.runs, args.customers):
-            print(line, flush=True)
-    if args.only in (None, "kafka"):
-        for line in kafka.main(args.runs, args.customers // 3):
-            print(line, flush=True)
-    if args.only in (None, "identity"):
-        for line in identity.main(
-            args.runs, args.graph_customers, args.batches, args.database_url, args.cprofile
-        ):
-            print(line, flush=True)
-    if args.only in (None, "campaigns"):
-        for line in campaigns.main(args.runs, args.targeted, args.decisions, args.database_url):
-            print(line, flush=True)
-    if args.only in (None, "profile"):
-        for line in profile.main(
-            args.runs, args.profiles, args.history, args.reads, args.database_url
-        ):
-            print(line, flush=True)
+    for name, bench in BENCHES.items():
+        if args.only in (None, name):
+            for line in bench(args):
+                print(line, flush=True)
 
+
+BENCHES: dict[str, Callable[[argparse.Namespace], list[str]]] = {
+    "embedded": lambda a: embedded.main(a.runs, a.customers),
+    "kafka": lambda a: kafka.main(a.runs, a.customers // 3),
+    "identity": lambda a: identity.main(
+        a.runs, a.graph_customers, a.batches, a.database_url, a.cprofile
+    ),
+    "campaigns": lambda a: campaigns.main(a.runs, a.targeted, a.decisions, a.database_url),
+    "profile": lambda a: profile.main(a.runs, a.profiles, a.history, a.reads, a.database_url),
+    "ingest": lambda a: api_ingest.main(a.runs, a.ingest_batches),
+    "timeline": lambda a: timeline_pg.main(
+        a.runs, a.timeline_server, a.timeline_customers, a.timeline_events, a.timeline_reads
+    ),
+}
+"""Each benchmark by the name ``--only`` takes, in the order they run."""
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,153 @@
+"""Ingest over HTTP: events/s through ``POST /v1/events``, batches of 500.
+
+The API runs in a process of its own (one uvicorn worker, no processors: this
+measures ingest alone) on the embedded log in a fresh directory; every
+accepted batch is committed to the log (it survives kill -9; SQLite's WAL at
+``synchronous=NORMAL`` skips the fsync per commit, see log/sqlite.py) and
+recorded in the accepted-ids ledger before the answer. The load comes from
+this process: bodies encoded beforehand, sent on ``CONNECTIONS`` keep-alive
+connections at once. Both share the machine's cores, as a real client on the
+same host would.
+
+Each uvicorn set-up that is installed is measured (its HTTP parser and event
+loop), which is how the one ``touchline api`` uses was chosen.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import httpx
+
+from touchline.bootstrap import build_backbone, make_codec
+from touchline.config import load_settings
+from touchline.logs import configure_logging
+from touchline.simulate import simulate_day
+
+BATCH = 500
+CONNECTIONS = 4
+SERVER = """
+import sys, uvicorn
+from touchline.api.app import create_app
+from touchline.bootstrap import build_backbone
+from touchline.config import load_settings
+from touchline.logs import configure_logging
+import logging
+configure_logging(level=logging.WARNING)
+data_dir, port, http, loop = sys.argv[1:5]
+settings = load_settings({}, data_dir=data_dir, wire_format="json")
+with build_backbone(settings) as backbone:
+    uvicorn.run(create_app(backbone), host="127.0.0.1", port=int(port), http=http, loop=loop,
+                log_level="warning")
+"""
+
+
+def main(runs: int, batches: int) -> list[str]:
+    configure_logging(level=logging.WARNING)
+    bodies = _bodies(batches)
+    events = batches * BATCH
+    lines = [f"ingest over HTTP: {events:,} events per run in batches of {BATCH}, {runs} runs"]
+    for http, loop in _setups():
+        rates = [_run(bodies, http, loop) for _ in range(runs)]
+        lines.append(
+            f"  uvicorn http={http:<9} loop={loop:<7} {statistics.median(rates):>9,.0f} events/s "
+            f"(median; runs {', '.join(f'{rate:,.0f}' for rate in rates)})"
+        )
+    return lines
+
+
+def _setups() -> list[tuple[str, str]]:
+    setups = [("h11", "asyncio")]
+    if importlib.util.find_spec("httptools"):
+        setups.append(("httptools", "asyncio"))
+        if importlib.util.find_spec("uvloop"):
+            setups.append(("httptools", "uvloop"))
+    return setups
+
+
+def _bodies(batches: int) -> list[bytes]:
+    """``batches`` JSON arrays of 500 events of a simulated day."""
+    with TemporaryDirectory() as scratch:
+        settings = load_settings({}, data_dir=scratch, wire_format="json")
+        codec = make_codec(settings)
+    events: list[object] = []
+    day = date(2026, 11, 20)
+    while len(events) < batches * BATCH:
+        _, more = simulate_day(day, 20_000, seed=len(events))
+        events += more
+    return [
+        codec.encode_batch(events[i * BATCH : (i + 1) * BATCH])  # type: ignore[arg-type]
+        for i in range(batches)
+    ]
+
+
+def _run(bodies: list[bytes], http: str, loop: str) -> float:
+    with TemporaryDirectory() as data_dir:
+        settings = load_settings({}, data_dir=data_dir, wire_format="json")
+        with build_backbone(settings):
+            pass  # migrated before the server starts, outside the measurement
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, data_dir, str(port), http, loop],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_ready(base, server)
+            clients = [httpx.Client(base_url=base, timeout=60) for _ in range(CONNECTIONS)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(CONNECTIONS) as pool:
+                answers = list(
+                    pool.map(
+                        lambda job: _post(clients[job[0] % CONNECTIONS], job[1]),
+                        enumerate(bodies),
+                    )
+                )
+            elapsed = time.perf_counter() - started
+            for client in clients:
+                client.close()
+            accepted = sum(answers)
+            assert accepted == len(bodies) * BATCH, f"{accepted} accepted"
+            return accepted / elapsed
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _post(client: httpx.Client, body: bytes) -> int:
+    answer = client.post("/v1/events", content=body)
+    assert answer.status_code == 202, answer.text
+    accepted: int = answer.json()["accepted"]
+    return accepted
+
+
+def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the API exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # a bench may poll: nothing here is a test
+    raise RuntimeError("the API did not become ready in 60 s")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
