@@ -20,6 +20,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from difflib import get_close_matches
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -107,10 +108,10 @@ def checked(
         raise ValueError("a source to bind a key to cannot be empty")
     strangers = [event_type for event_type in bound_types if event_type not in CATALOGUE]
     if strangers:
-        raise ValueError(
-            f"unknown event type {', '.join(map(repr, strangers))} "
-            "(touchline/schemas/json/ lists every type)"
-        )
+        known = [cls.type for cls in CATALOGUE.current_types()]
+        near = get_close_matches(strangers[0], known, n=3)
+        hint = f"did you mean {' or '.join(near)}?" if near else f"known: {', '.join(known)}"
+        raise ValueError(f"unknown event type {', '.join(map(repr, strangers))} ({hint})")
     if (bound_sources or bound_types) and (PUBLISH not in asked or ADMIN in asked):
         # Bindings narrow publishing; an admin key publishes anything. Refused
         # rather than stored to no effect, so nobody believes a key narrower
