@@ -15,7 +15,9 @@ needed and, for a 403, what the key has.
 A handler reads the verified key as ``request.auth`` (Litestar's slot for
 it, ``scope["auth"]`` in the ASGI scope), or with :func:`caller`: an
 :class:`~touchline.store.api_keys.ApiKey` with its id, name, scopes, and a
-publisher's bound sources and types.
+publisher's bound sources and types. A route that publishes on a key's
+behalf holds it to its bindings by passing ``publisher_screen(caller(request))``
+to ``Publisher.publish_raw`` (or ``publish``), as ``POST /v1/events`` does.
 """
 
 from __future__ import annotations
