@@ -18,7 +18,15 @@ import faust
 import msgspec
 from sqlalchemy.exc import DBAPIError
 
-from touchline import cli_campaigns, cli_customers, cli_dead_letters, exit_codes, parallel, registry
+from touchline import (
+    cli_campaigns,
+    cli_customers,
+    cli_dead_letters,
+    cli_keys,
+    exit_codes,
+    parallel,
+    registry,
+)
 from touchline.bootstrap import build_backbone
 from touchline.cli_customers import known_customer
 from touchline.config import Settings, load_settings
@@ -131,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_customers.add_commands(commands)
     cli_dead_letters.add_commands(commands)
     cli_campaigns.add_commands(commands)
+    cli_keys.add_commands(commands)
 
     publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")

@@ -71,10 +71,19 @@ class Ledger(Protocol):
     def record(self, accepted: Sequence[tuple[UUID, str]], at: datetime) -> None: ...
 
 
-class _Refusal(NamedTuple):
+class Refusal(NamedTuple):
+    """Why an event is refused, at which field (``$.source``), with what code."""
+
     reason: str
     field: str
     code: str = INVALID
+
+
+Screen = Callable[[Envelope], Refusal | None]
+"""A caller's own reason to refuse an event, asked before the edge's (the
+HTTP API's: the publisher's key is not bound to the event's source or type).
+An event it refuses is answered like any other refusal: the rest of the
+batch is published all the same."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +93,9 @@ class _Seen:
     event: Envelope
     accepted: int | None
     """Its place among the accepted events; None when it was refused."""
-    refusal: _Refusal | None
+    refusal: Refusal | None
 
-    def again(self, event: Envelope) -> _Refusal | None:
+    def again(self, event: Envelope) -> Refusal | None:
         """Why a second event with this id is refused: other content, or the
         same content as a refused one (same reason); None for an exact repeat."""
         first, second = content_digest(self.event), content_digest(event)
@@ -95,8 +104,8 @@ class _Seen:
         return self.refusal
 
 
-def _conflict(event_id: UUID, where: str, first: str, second: str) -> _Refusal:
-    return _Refusal(
+def _conflict(event_id: UUID, where: str, first: str, second: str) -> Refusal:
+    return Refusal(
         f"conflicting duplicate: {where} with other content for event {event_id} "
         f"(digest {first} there, {second} here)",
         "$.id",
@@ -130,11 +139,14 @@ class Publisher:
         self.ledger = ledger
         """Where accepted ids are kept: given one, a re-sent id appends nothing."""
 
-    def publish(self, events: Sequence[Envelope]) -> PublishResult:
-        """Append typed events; ones no processor could take are refused."""
-        return self._publish([(None, event) for event in events])
+    def publish(self, events: Sequence[Envelope], screen: Screen | None = None) -> PublishResult:
+        """Append typed events; ones no processor could take (or ``screen``
+        refuses) are refused."""
+        return self._publish([(None, event) for event in events], screen)
 
-    def _publish(self, events: Sequence[tuple[int | None, Envelope]]) -> PublishResult:
+    def _publish(
+        self, events: Sequence[tuple[int | None, Envelope]], screen: Screen | None = None
+    ) -> PublishResult:
         result = PublishResult()
         accepted: list[tuple[Envelope, bytes]] = []
         seen: dict[UUID, _Seen] = {}
@@ -150,12 +162,19 @@ class Publisher:
             key = self._key(event)
             known = before.get(event.id) if earlier is None else None
             digest = content_digest(event) if known is not None or self.ledger else ""
-            if earlier is not None:
-                problem = earlier.again(event)
-            elif known is not None and known != digest:
-                problem = _conflict(event.id, "an earlier publish had it", known, digest)
-            else:
-                problem = self._problem(event, key, now, bad_values.get(place))
+            # The caller's screen first: an event it refuses is told nothing
+            # of what was accepted before (a duplicate, a conflict).
+            problem = None if screen is None else screen(event)
+            if problem is None:
+                problem = self._refusal(
+                    event,
+                    earlier,
+                    key,
+                    known=known,
+                    digest=digest,
+                    now=now,
+                    bad_value=bad_values.get(place),
+                )
             if problem is not None:
                 if earlier is None:
                     seen[event.id] = _Seen(event, None, problem)
@@ -212,16 +231,36 @@ class Publisher:
             return event.campaign_id.encode()
         return None if event.customer_id is None else event.customer_id.encode()
 
+    def _refusal(
+        self,
+        event: Envelope,
+        earlier: _Seen | None,
+        key: bytes | None,
+        *,
+        known: str | None,
+        digest: str,
+        now: datetime,
+        bad_value: EdgeProblem | None,
+    ) -> Refusal | None:
+        """Why ``event`` is refused: as its id's ``earlier`` event in the batch
+        was, other content than the ``known`` digest accepted before, or the
+        edge's reasons; None when it is not."""
+        if earlier is not None:
+            return earlier.again(event)
+        if known is not None and known != digest:
+            return _conflict(event.id, "an earlier publish had it", known, digest)
+        return self._problem(event, key, now, bad_value)
+
     def _problem(
         self, event: Envelope, key: bytes | None, now: datetime, bad_value: EdgeProblem | None
-    ) -> _Refusal | None:
+    ) -> Refusal | None:
         """Why the edge refuses ``event`` (placed by ``key``) and at which field, or None."""
         if event.type in CAMPAIGN_WIDE and event.campaign_id is None:
-            return _Refusal(NO_CAMPAIGN, "$.campaign_id")
+            return Refusal(NO_CAMPAIGN, "$.campaign_id")
         if key is None:
-            return _Refusal(NO_IDENTIFIER, "$.identities", NO_IDENTIFIER_CODE)
+            return Refusal(NO_IDENTIFIER, "$.identities", NO_IDENTIFIER_CODE)
         problem = bad_value or envelope_problem(event, self.rules, now)
-        return None if problem is None else _Refusal(problem.reason, problem.field, REFUSED)
+        return None if problem is None else Refusal(problem.reason, problem.field, REFUSED)
 
     def _append(self, accepted: list[tuple[Envelope, bytes]]) -> dict[int, Position]:
         partitions = self.log.partitions(self.topic)
@@ -247,7 +286,7 @@ class Publisher:
             where.update({rest[index]: position for index in indexes})
         return where
 
-    def publish_raw(self, data: bytes) -> PublishResult:
+    def publish_raw(self, data: bytes, screen: Screen | None = None) -> PublishResult:
         """A JSON (or msgpack) array of events, or one event, from a channel system.
 
         Raises UnreadableInput when no event in ``data`` can be told apart
@@ -259,10 +298,10 @@ class Publisher:
                 single = self.codec.decode(data)
             except InvalidEvent as error:
                 return PublishResult(rejected=[error])
-            return self.publish([single])
+            return self.publish([single], screen)
         decoded = self.codec.decode_batch(data)
         good = [(i, item) for i, item in enumerate(decoded) if isinstance(item, Envelope)]
-        result = self._publish(good)
+        result = self._publish(good, screen)
         bad = [item for item in decoded if isinstance(item, InvalidEvent)]
         result.rejected = sorted(bad + result.rejected, key=lambda error: error.index or 0)
         return result

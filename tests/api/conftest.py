@@ -5,7 +5,9 @@ fixture has bound and put to listening first: a client's first request
 waits in the socket's backlog until the server accepts, so readiness is one
 ``GET /readyz``, never a sleep. The processors are the test's to drive
 (``backbone.runtime.catch_up()``), so what the timeline shows is decided,
-not raced.
+not raced. The client sends an admin key, made in the system database as
+``touchline keys create`` makes one, so every route lets it in;
+tests/api/test_access.py makes the narrower keys.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from touchline.api.app import create_app
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.events import Envelope
+from touchline.store.api_keys import ApiKeys, NewKey
 
 LIMITS = {
     "api_max_event_bytes": 4_096,
@@ -37,7 +40,13 @@ LIMITS = {
 @dataclass
 class Server:
     client: httpx.Client
+    """Sends the admin key ``admin``."""
     backbone: Backbone
+    admin: NewKey
+
+    @property
+    def keys(self) -> ApiKeys:
+        return ApiKeys(self.backbone.engine)
 
     def publish(self, events: list[Envelope] | Envelope) -> httpx.Response:
         """POST events as a channel system would send them (JSON)."""
@@ -56,10 +65,15 @@ def serving(backbone: Backbone) -> Iterator[Server]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        admin = ApiKeys(backbone.engine).create("tests", ["admin"])
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {admin.token}"},
+        ) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            yield Server(client, backbone)
+            yield Server(client, backbone, admin)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

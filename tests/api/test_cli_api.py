@@ -17,8 +17,11 @@ import pytest
 from tests.conftest import DAY
 from tests.helpers import event
 from touchline.bootstrap import make_codec
+from touchline.cli import main
 from touchline.config import load_settings
 from touchline.events.email import EmailSent
+
+SCOPES = ["--scope", "publish", "agent"]
 
 
 def _free_port() -> int:
@@ -41,9 +44,14 @@ def _until(deadline: float, check: Callable[[], httpx.Response | None]) -> httpx
 
 
 @pytest.mark.slow
-def test_touchline_api_serves_and_projects_on_the_embedded_log(data_dir: Path) -> None:
-    """Posted over HTTP, an event reaches the timeline with nothing else
-    running: the processors run beside the API; SIGINT stops it cleanly."""
+def test_touchline_api_serves_and_projects_on_the_embedded_log(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Posted over HTTP with a key from `touchline keys create`, an event
+    reaches the timeline with nothing else running: the processors run beside
+    the API; a key revoked meanwhile is refused; SIGINT stops it cleanly."""
+    assert main(["--data-dir", str(data_dir), "keys", "create", "--name", "crm", *SCOPES]) == 0
+    token = capsys.readouterr().out.strip()
     port = _free_port()
     command = [sys.executable, "-m", "touchline.cli", "--data-dir", str(data_dir), "api"]
     server = subprocess.Popen(
@@ -54,7 +62,11 @@ def test_touchline_api_serves_and_projects_on_the_embedded_log(data_dir: Path) -
     )
     deadline = time.monotonic() + 60
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
 
             def ready() -> httpx.Response | None:
                 response = client.get("/readyz")
@@ -73,6 +85,12 @@ def test_touchline_api_serves_and_projects_on_the_embedded_log(data_dir: Path) -
             found = _until(deadline, projected).json()
             timeline = client.get(found["timeline"]).json()
             assert [entry["event_id"] for entry in timeline["entries"]] == [str(sent.id)]
+
+            key_id = token.split("_")[1]
+            assert main(["--data-dir", str(data_dir), "keys", "revoke", key_id]) == 0
+            refused = client.get(found["timeline"])
+            assert refused.status_code == 401
+            assert "revoked" in refused.json()["detail"]
     finally:
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=60)

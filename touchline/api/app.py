@@ -19,6 +19,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from touchline import registry
+from touchline.api.access import RequireScope, declared_scopes
 from touchline.api.agent import (
     next_offer_for_customer,
     next_offer_for_visitor,
@@ -47,6 +48,7 @@ from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
 from touchline.store.accepted import AcceptedEvents
+from touchline.store.api_keys import ApiKeys
 
 VERSION = "0.1.0"
 
@@ -139,6 +141,7 @@ def create_app(backbone: Backbone) -> Api:
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
+        guards=[RequireScope(ApiKeys(backbone.engine))],
         before_request=refuse_nul,
         request_max_body_size=settings.api_max_request_bytes,
         openapi_config=OpenAPIConfig(
@@ -153,6 +156,7 @@ def create_app(backbone: Backbone) -> Api:
         ),
         debug=False,
     )
+    declared_scopes(app)  # a scope that does not exist fails here, not on a request
     return Api(app=app, metrics=metrics)
 
 

@@ -3,14 +3,17 @@
 The body goes through the publisher's own path (``Publisher.publish_raw``:
 the codec, then the edge), so the API refuses exactly what ``touchline
 publish`` refuses, with the same reasons. What the API adds: the limits
-(413 naming the one passed), overload (429), and idempotency on event id
+(413 naming the one passed), overload (429), idempotency on event id
 through the accepted-ids ledger, so a retried batch appends nothing and is
-answered ``duplicate`` per event.
+answered ``duplicate`` per event, and the key's bindings: a publish key bound
+to sources or event types has the others refused, event by event
+(``forbidden``).
 
 A batch is answered 202 whatever became of its events: each result says.
 A body holding one event (an object, not an array) is answered as that
-event: 202 when accepted or a duplicate, else 413 (too large) or 422 with
-the event's result in the problem's ``errors``.
+event: 202 when accepted or a duplicate, else 413 (too large), 403 (not the
+key's source or type) or 422, with the event's result in the problem's
+``errors``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
+from touchline.api.access import FORBIDDEN, caller, publisher_screen
 from touchline.api.gate import IngestGate, Overloaded
 from touchline.api.metrics import ApiMetrics
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
@@ -50,8 +54,9 @@ class EventResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     code: str | None = None
     """Rejected: ``invalid`` (not its type's schema), ``too_large``,
     ``unknown_type``, ``unreadable`` (not JSON), ``no_identifier``,
-    ``conflicting_duplicate`` (the id was accepted with other content) or
-    ``refused`` (a value no processor could store, or outside the time window)."""
+    ``conflicting_duplicate`` (the id was accepted with other content),
+    ``refused`` (a value no processor could store, or outside the time window)
+    or ``forbidden`` (the key is not bound to the event's source or type)."""
     message: str | None = None
 
 
@@ -87,10 +92,12 @@ class Ingest:
     description=(
         "A JSON event or an array of events (see the published JSON Schemas). "
         "Answers 202 with a result per event; a lone event that is refused is "
-        "answered 413 or 422. Idempotent on event id."
+        "answered 413, 403 or 422. Idempotent on event id. A key bound to sources "
+        "or event types has events of others refused (code forbidden)."
     ),
     tags=["events"],
     operation_id="publishEvents",
+    opt={"scope": "publish"},
 )
 async def publish_events(
     request: Request[Any, Any, Any], ingest: NamedDependency[Ingest]
@@ -98,8 +105,9 @@ async def publish_events(
     # The body as bytes: the publisher's codec is the one validator.
     data = await request.body()
     count = _event_count(data, ingest.limits)
+    screen = publisher_screen(caller(request))
     try:
-        result = await append(ingest, ingest.publisher.publish_raw, data)
+        result = await append(ingest, lambda body: ingest.publisher.publish_raw(body, screen), data)
     except UnreadableInput as error:
         raise bad_request(f"the body cannot be read as events: {error.reason}") from None
     results = _results(result, count)
@@ -209,6 +217,16 @@ def _lone_refusal(result: EventResult, limits: IngestLimits) -> ApiProblem:
         return problem
     if result.code == UNREADABLE:
         return bad_request(f"the body cannot be read as an event: {result.message}")
+    if result.code == FORBIDDEN:
+        return ApiProblem(
+            Problem(
+                type=f"{PROBLEMS}forbidden",
+                title="Forbidden",
+                status=403,
+                detail=result.message,
+                errors=[result],
+            )
+        )
     return ApiProblem(
         Problem(
             type=f"{PROBLEMS}invalid-event",

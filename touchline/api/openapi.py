@@ -1,21 +1,24 @@
 """The OpenAPI 3.1 document: Litestar's, completed where it cannot know.
 
-Litestar documents each route from its handler's types. Two things it cannot
-see: the ingest body is read as bytes (the publisher's own codec decodes it,
-so nothing validates it twice), and the errors are problem+json from
-exception handlers. This fills both in, from msgspec Structs, when the
-document is served (``/schema/openapi.json``).
+Litestar documents each route from its handler's types. Three things it
+cannot see: the ingest body is read as bytes (the publisher's own codec
+decodes it, so nothing validates it twice), the errors are problem+json from
+exception handlers, and the scopes are in each handler's ``opt`` (read by the
+guard in access.py). This fills them in, from msgspec Structs and the routes,
+when the document is served (``/schema/openapi.json``).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from touchline.api.access import declared_scopes, document_access
 from touchline.api.problems import PROBLEM_JSON, Problem
 from touchline.events import EnvelopeHead
 
@@ -38,13 +41,22 @@ class CompleteDocument(JsonRenderPlugin):
         self.max_batch_events = max_batch_events
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        return self.render_json(request, complete(openapi_schema, self.max_batch_events))
+        operations = declared_scopes(request.app)
+        return self.render_json(
+            request, complete(openapi_schema, self.max_batch_events, operations)
+        )
 
 
-def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
-    """``document`` with the ingest request body and every operation's
-    problem+json error response."""
+def complete(
+    document: dict[str, Any],
+    max_batch_events: int,
+    operations: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
+    """``document`` with the ingest request body, each operation's keys and
+    scopes (``operations``: :func:`touchline.api.access.declared_scopes`),
+    and every operation's problem+json error response."""
     done = copy.deepcopy(document)
+    document_access(done, operations or {})
     # The envelope's head is the envelope with its payload left unread:
     # exactly what the API can say of every event, whatever its type.
     (_, problem), components = msgspec.json.schema_components(
@@ -79,8 +91,8 @@ def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
     _link(done, ("/v1/events", "post", "202"), "getEventReceipt", event_id="results/0/id")
     for target in ("getProfile", "getTimeline", "getNextOffer"):
         _link(done, ("/v1/customers", "get", "200"), target, customer_id="customer_id")
-    for operations in done["paths"].values():
-        for operation in operations.values():
+    for path_item in done["paths"].values():
+        for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]

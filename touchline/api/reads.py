@@ -61,6 +61,7 @@ _KINDS = ("email", "phone", "crm_id", "web_id", "fax")
     ),
     tags=["customers"],
     operation_id="findCustomer",
+    opt={"scope": ("agent", "campaigns")},
     sync_to_thread=True,
 )
 def find_customer(
@@ -109,6 +110,7 @@ def find_customer(
     summary="A customer's profile",
     tags=["customers"],
     operation_id="getProfile",
+    opt={"scope": "agent"},
     sync_to_thread=True,
     responses=MOVED,
 )
@@ -127,6 +129,7 @@ def get_profile(
     summary="A page of a customer's timeline, newest first",
     tags=["customers"],
     operation_id="getTimeline",
+    opt={"scope": "agent"},
     sync_to_thread=True,
     responses=MOVED,
 )
@@ -165,6 +168,7 @@ def get_timeline(
     summary="A campaign's funnel",
     tags=["campaigns"],
     operation_id="getFunnel",
+    opt={"scope": ("campaigns", "agent")},
     sync_to_thread=True,
 )
 def get_funnel(campaign_id: FromPath[str], queries: NamedDependency[Queries]) -> Funnel:
@@ -179,6 +183,7 @@ def get_funnel(campaign_id: FromPath[str], queries: NamedDependency[Queries]) ->
     summary="One customer's state in a campaign, with its history",
     tags=["campaigns"],
     operation_id="getCampaignCustomer",
+    opt={"scope": ("campaigns", "agent")},
     sync_to_thread=True,
     responses=MOVED,
 )

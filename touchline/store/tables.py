@@ -319,3 +319,20 @@ accepted_events = Table(
 """Every event id the HTTP API has appended to the touchpoints, with its
 content digest: a retried request answers ``duplicate`` and appends nothing,
 and the same id with other content is refused at once."""
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("types", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+)
+"""The HTTP API's keys: the SHA-256 of each secret, never the secret, with what
+the key may do (``scopes``) and, for a publisher, the sources and event types
+it may publish (JSON arrays; empty: any). A revoked key keeps its row, so the
+list says when it stopped working."""
