@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
-from touchline.api.app import create_app
+from touchline.api.app import Api, create_app
+from touchline.api.serve import ApiServer
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.events import Envelope
@@ -38,6 +38,7 @@ LIMITS = {
 class Server:
     client: httpx.Client
     backbone: Backbone
+    app: Api
 
     def publish(self, events: list[Envelope] | Envelope) -> httpx.Response:
         """POST events as a channel system would send them (JSON)."""
@@ -48,7 +49,8 @@ class Server:
 
 @contextmanager
 def serving(backbone: Backbone) -> Iterator[Server]:
-    server = uvicorn.Server(uvicorn.Config(create_app(backbone), log_level="warning"))
+    app = create_app(backbone)
+    server = ApiServer(app, log_level="warning")
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))
     listening.listen(128)
@@ -59,11 +61,12 @@ def serving(backbone: Backbone) -> Iterator[Server]:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            yield Server(client, backbone)
+            yield Server(client, backbone, app)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         listening.close()
+    assert not thread.is_alive(), "the server did not stop (a response that never ends?)"
 
 
 @pytest.fixture

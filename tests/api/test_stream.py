@@ -1,0 +1,269 @@
+"""The campaign-state stream over real HTTP: resuming, heartbeats, resets, refusals.
+
+Every wait is a read of the stream: a heartbeat comes every ``HEARTBEAT``
+seconds, so a test that expects nothing more reads up to the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import httpx
+import msgspec
+import pytest
+
+from tests.api.conftest import LIMITS, Server, problem, serving
+from tests.campaign_log import written
+from tests.conftest import DAY
+from tests.helpers import event
+from touchline.bootstrap import build_backbone
+from touchline.client.sse import Message, messages
+from touchline.config import Settings
+from touchline.events import Envelope, Identities
+from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
+from touchline.events.campaign_feed import CampaignStateChanged
+from touchline.events.campaign_terms import OfferTerms, Step
+from touchline.events.email import EmailSent
+from touchline.log.sqlite import SqliteLog
+
+STREAM = "/v1/streams/campaign-state"
+HEARTBEAT = 0.05
+PARTITIONS = 4  # tests/conftest.py's settings
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, **LIMITS, api_sse_heartbeat_seconds=HEARTBEAT)
+
+
+def _published(api: Server, *events: Envelope) -> None:
+    response = api.publish(list(events))
+    assert response.json()["rejected"] == 0, response.text
+    api.backbone.runtime.catch_up()
+
+
+def _people(first: int, count: int) -> list[Identities]:
+    return [Identities(email=f"c{i}@example.com") for i in range(first, first + count)]
+
+
+def _launched(api: Server) -> None:
+    launch = CampaignLaunched(
+        name="Spring", offers=(OfferTerms(code="SPRING10"),), sequence=(Step(channel="email"),)
+    )
+    _published(api, event(launch, DAY, identities=Identities(), campaign_id="spring"))
+
+
+def _targeted_and_answering(api: Server, people: list[Identities]) -> None:
+    """Each person is targeted (then offered by email) and accepts: three
+    changes each on the campaign-state topic."""
+    _published(
+        api,
+        *[
+            event(EmailSent(message_id=f"m-{who.email}", subject="Hi"), DAY, identities=who)
+            for who in people
+        ],
+    )
+    targeted = DAY + timedelta(minutes=1)
+    _published(
+        api,
+        *[
+            event(CustomerTargeted(segment="all"), targeted, identities=who, campaign_id="spring")
+            for who in people
+        ],
+    )
+    accepted = OfferResponded(response="accepted", via="phone")
+    _published(
+        api,
+        *[
+            event(accepted, DAY + timedelta(hours=1), identities=who, campaign_id="spring")
+            for who in people
+        ],
+    )
+
+
+def _on_the_log(api: Server) -> list[Envelope]:
+    return written(api.backbone, api.backbone.settings.topics.campaign_state)
+
+
+@contextmanager
+def _stream(api: Server, **options: object) -> Iterator[Iterator[Message]]:
+    """The stream's messages, on a connection of its own: leaving drops it."""
+    params = options.pop("params", None)
+    headers = options.pop("headers", None)
+    with httpx.Client(base_url=api.client.base_url, timeout=30) as client:
+        request = client.build_request("GET", STREAM, params=params, headers=headers)  # type: ignore[arg-type]
+        response = client.send(request, stream=True)
+        try:
+            assert response.status_code == 200, response.read()
+            assert response.headers["content-type"].startswith("text/event-stream")
+            yield messages(response.iter_lines())
+        finally:
+            response.close()
+
+
+def _changes(api: Server, stream: Iterator[Message], count: int) -> list[tuple[str, Envelope]]:
+    """The next ``count`` changes (with their ids), past any comment."""
+    got = []
+    for message in stream:
+        assert message.event in {"campaign-state", "message"}, message
+        if message.event == "campaign-state":
+            assert message.data is not None and message.id is not None
+            got.append((message.id, api.backbone.codec.decode(message.data.encode())))
+            if len(got) == count:
+                return got
+    raise AssertionError(f"the stream ended after {len(got)} of {count} changes")
+
+
+def _nothing_more(stream: Iterator[Message]) -> None:
+    """The next message is a heartbeat: the stream had no other change to send."""
+    message = next(stream)
+    assert message.comments == ("heartbeat",), message
+
+
+def _state(change: Envelope) -> CampaignStateChanged:
+    assert isinstance(change.payload, CampaignStateChanged)
+    return change.payload
+
+
+def test_a_dropped_stream_resumes_from_its_last_id_with_every_change_once(api: Server) -> None:
+    """Dropped halfway and resumed with Last-Event-ID, the stream gives every
+    change on the log exactly once, each pair's in sequence order."""
+    _launched(api)
+    _targeted_and_answering(api, _people(0, 6))
+    logged = _on_the_log(api)
+    assert len(logged) == 18
+    half = len(logged) // 2
+    with _stream(api, params={"from": "start"}) as stream:
+        before = _changes(api, stream, half)
+    last_id = before[-1][0]
+    with _stream(api, headers={"Last-Event-ID": last_id}) as stream:
+        after = _changes(api, stream, len(logged) - half)
+        _nothing_more(stream)
+
+    received = [change for _, change in before + after]
+    assert sorted(str(c.id) for c in received) == sorted(str(c.id) for c in logged)
+    sequences: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for change in received:
+        sequences[change.campaign_id, change.customer_id].append(_state(change).sequence)
+    assert len(sequences) == 6
+    assert all(seen == [1, 2, 3] for seen in sequences.values()), sequences
+
+
+def test_without_an_id_the_stream_starts_at_the_end_and_follows_the_log(api: Server) -> None:
+    """No id: what was on the log before is not sent; what comes after is,
+    and the first message's id is where the stream started."""
+    _launched(api)
+    _targeted_and_answering(api, _people(0, 2))
+    ends = api.backbone.log.end_offsets(api.backbone.settings.topics.campaign_state)
+    with _stream(api) as stream:
+        opening = next(stream)
+        assert opening.data is None
+        assert opening.id == ".".join(f"{p}-{ends[p]}" for p in range(PARTITIONS))
+        _targeted_and_answering(api, _people(2, 1))
+        later = [change for _, change in _changes(api, stream, 3)]
+        _nothing_more(stream)
+    assert {change.customer_id for change in later} == {
+        api.backbone.queries.find("email:c2@example.com").customer_id
+    }
+    assert [_state(change).state for change in later] == ["targeted", "offered", "responded"]
+
+
+def test_a_heartbeat_comes_while_nothing_changes(api: Server) -> None:
+    """A quiet stream sends heartbeat comments (TOUCHLINE_API_SSE_HEARTBEAT_SECONDS)."""
+    with _stream(api) as stream:
+        assert next(stream).comments == ("campaign-state stream",)
+        _nothing_more(stream)
+        _nothing_more(stream)
+
+
+def test_a_position_the_log_no_longer_holds_is_answered_with_a_reset(api: Server) -> None:
+    """Records deleted by retention: an id from before them gets an explicit
+    reset naming each partition, then the changes from the earliest held."""
+    _launched(api)
+    _targeted_and_answering(api, _people(0, 6))
+    log = api.backbone.log
+    assert isinstance(log, SqliteLog)
+    topic = api.backbone.settings.topics.campaign_state
+    ends = log.end_offsets(topic)
+    cut = {partition: end // 2 for partition, end in ends.items()}
+    assert log.delete_records(topic, cut) == cut
+    trimmed = {p: offset for p, offset in cut.items() if offset > 0}
+    assert trimmed
+
+    with _stream(api, params={"last_event_id": "0-0.1-0.2-0.3-0"}) as stream:
+        next(stream)  # the opening comment
+        reset = next(stream)
+        assert reset.event == "reset"
+        assert reset.id == ".".join(f"{p}-{cut[p]}" for p in range(PARTITIONS))
+        assert reset.data is not None
+        assert msgspec.json.decode(reset.data) == {
+            "partitions": [
+                {"partition": p, "requested": 0, "earliest": offset, "reason": "retention"}
+                for p, offset in sorted(trimmed.items())
+            ]
+        }
+        kept = sum(ends[p] - cut[p] for p in ends)
+        _changes(api, stream, kept)
+        _nothing_more(stream)
+
+
+def test_a_position_past_the_end_is_answered_with_a_reset(api: Server) -> None:
+    """An id from another log (past this one's end) is reset to the earliest held."""
+    with _stream(api, headers={"Last-Event-ID": "0-0.1-0.2-7.3-0"}) as stream:
+        next(stream)
+        reset = next(stream)
+    assert reset.event == "reset"
+    assert reset.data is not None
+    assert msgspec.json.decode(reset.data)["partitions"] == [
+        {"partition": 2, "requested": 7, "earliest": 0, "reason": "beyond_end"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "nonsense",
+        "0-1.1-1.2-1",  # partition 3 left out
+        "0-1.1-1.2-1.3-1.4-1",  # the topic has no partition 4
+        "0-1.0-2.1-1.2-1.3-1",  # partition 0 twice
+        "0-1.1-1.2-1.3--1",
+    ],
+)
+def test_a_malformed_id_is_a_400_problem(api: Server, asked: str) -> None:
+    """An id that is not this topic's vector of positions is refused, in the
+    header or the query."""
+    body = problem(api.client.get(STREAM, headers={"Last-Event-ID": asked}), 400)
+    assert "Last-Event-ID" in str(body["detail"])
+    problem(api.client.get(STREAM, params={"last_event_id": asked}), 400)
+    problem(api.client.get(STREAM, params={"from": "middle"}), 400)
+
+
+def test_a_dropped_client_ends_its_stream_on_the_server(api: Server) -> None:
+    """The server stops reading the log for a client that went away."""
+    with _stream(api) as stream:
+        next(stream)
+        assert api.app.streams.open == 1
+    deadline = time.monotonic() + 10
+    while api.app.streams.open and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert api.app.streams.open == 0
+
+
+def test_a_server_stopping_ends_its_streams(api_settings: Settings) -> None:
+    """A stop ends the open streams: uvicorn would wait for them to finish
+    (serving() fails when its server does not stop), and the client sees
+    its stream end."""
+    with build_backbone(api_settings) as backbone:
+        served = serving(backbone)
+        api = served.__enter__()
+        with _stream(api) as stream:
+            next(stream)
+            assert api.app.streams.open == 1
+            served.__exit__(None, None, None)
+            rest = list(stream)  # runs out: the server ended the response
+        assert all(message.data is None for message in rest)
+        assert api.app.streams.open == 0
