@@ -90,12 +90,12 @@ def _on_the_log(api: Server) -> list[Envelope]:
 
 
 @contextmanager
-def _stream(api: Server, **options: object) -> Iterator[Iterator[Message]]:
+def _stream(
+    api: Server, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Iterator[Iterator[Message]]:
     """The stream's messages, on a connection of its own: leaving drops it."""
-    params = options.pop("params", None)
-    headers = options.pop("headers", None)
     with httpx.Client(base_url=api.client.base_url, timeout=30) as client:
-        request = client.build_request("GET", STREAM, params=params, headers=headers)  # type: ignore[arg-type]
+        request = client.build_request("GET", STREAM, params=params, headers=headers)
         response = client.send(request, stream=True)
         try:
             assert response.status_code == 200, response.read()
@@ -111,7 +111,8 @@ def _changes(api: Server, stream: Iterator[Message], count: int) -> list[tuple[s
     for message in stream:
         assert message.event in {"campaign-state", "message"}, message
         if message.event == "campaign-state":
-            assert message.data is not None and message.id is not None
+            assert message.data is not None
+            assert message.id is not None
             got.append((message.id, api.backbone.codec.decode(message.data.encode())))
             if len(got) == count:
                 return got

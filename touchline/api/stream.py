@@ -35,6 +35,7 @@ import anyio.to_thread
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -90,7 +91,9 @@ class CampaignStream:
             try:
                 asked_at = parse_id(asked, self.log.partitions(self.topic))
             except MalformedId as error:
-                raise bad_request(f"Last-Event-ID {asked[:100]!r}: {error}") from None
+                raise bad_request(
+                    f"Last-Event-ID (or last_event_id) {asked[:100]!r}: {error}"
+                ) from None
         return Tail.open(self.log, self.topic, self.codec, asked_at, from_start=from_start)
 
     async def messages(
@@ -141,7 +144,17 @@ def _message(item: Change | Reset) -> ServerSentEventMessage:
     tags=["campaigns"],
     operation_id="streamCampaignState",
     media_type="text/event-stream",
-    response_description="An endless text/event-stream",
+    responses={
+        200: ResponseSpec(
+            str,
+            media_type="text/event-stream",
+            description=(
+                "An endless stream: `event: campaign-state` (data: the event as JSON), "
+                "`event: reset` (data: the partitions skipped), and comments"
+            ),
+            generate_examples=False,
+        )
+    },
     opt={"scope": "campaigns"},
 )
 async def stream_campaign_state(
