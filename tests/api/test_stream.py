@@ -10,24 +10,18 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 import httpx
 import msgspec
 import pytest
 
+from tests.api.campaign_changes import launched, on_the_log, people, targeted_and_answering
 from tests.api.conftest import LIMITS, Server, problem, serving
-from tests.campaign_log import written
-from tests.conftest import DAY
-from tests.helpers import event
 from touchline.bootstrap import build_backbone
 from touchline.client.sse import Message, messages
 from touchline.config import Settings
-from touchline.events import Envelope, Identities
-from touchline.events.campaign import CampaignLaunched, CustomerTargeted, OfferResponded
+from touchline.events import Envelope
 from touchline.events.campaign_feed import CampaignStateChanged
-from touchline.events.campaign_terms import OfferTerms, Step
-from touchline.events.email import EmailSent
 from touchline.log.sqlite import SqliteLog
 
 STREAM = "/v1/streams/campaign-state"
@@ -38,55 +32,6 @@ PARTITIONS = 4  # tests/conftest.py's settings
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, **LIMITS, api_sse_heartbeat_seconds=HEARTBEAT)
-
-
-def _published(api: Server, *events: Envelope) -> None:
-    response = api.publish(list(events))
-    assert response.json()["rejected"] == 0, response.text
-    api.backbone.runtime.catch_up()
-
-
-def _people(first: int, count: int) -> list[Identities]:
-    return [Identities(email=f"c{i}@example.com") for i in range(first, first + count)]
-
-
-def _launched(api: Server) -> None:
-    launch = CampaignLaunched(
-        name="Spring", offers=(OfferTerms(code="SPRING10"),), sequence=(Step(channel="email"),)
-    )
-    _published(api, event(launch, DAY, identities=Identities(), campaign_id="spring"))
-
-
-def _targeted_and_answering(api: Server, people: list[Identities]) -> None:
-    """Each person is targeted (then offered by email) and accepts: three
-    changes each on the campaign-state topic."""
-    _published(
-        api,
-        *[
-            event(EmailSent(message_id=f"m-{who.email}", subject="Hi"), DAY, identities=who)
-            for who in people
-        ],
-    )
-    targeted = DAY + timedelta(minutes=1)
-    _published(
-        api,
-        *[
-            event(CustomerTargeted(segment="all"), targeted, identities=who, campaign_id="spring")
-            for who in people
-        ],
-    )
-    accepted = OfferResponded(response="accepted", via="phone")
-    _published(
-        api,
-        *[
-            event(accepted, DAY + timedelta(hours=1), identities=who, campaign_id="spring")
-            for who in people
-        ],
-    )
-
-
-def _on_the_log(api: Server) -> list[Envelope]:
-    return written(api.backbone, api.backbone.settings.topics.campaign_state)
 
 
 @contextmanager
@@ -133,9 +78,9 @@ def _state(change: Envelope) -> CampaignStateChanged:
 def test_a_dropped_stream_resumes_from_its_last_id_with_every_change_once(api: Server) -> None:
     """Dropped halfway and resumed with Last-Event-ID, the stream gives every
     change on the log exactly once, each pair's in sequence order."""
-    _launched(api)
-    _targeted_and_answering(api, _people(0, 6))
-    logged = _on_the_log(api)
+    launched(api)
+    targeted_and_answering(api, people(0, 6))
+    logged = on_the_log(api)
     assert len(logged) == 18
     half = len(logged) // 2
     with _stream(api, params={"from": "start"}) as stream:
@@ -157,14 +102,14 @@ def test_a_dropped_stream_resumes_from_its_last_id_with_every_change_once(api: S
 def test_without_an_id_the_stream_starts_at_the_end_and_follows_the_log(api: Server) -> None:
     """No id: what was on the log before is not sent; what comes after is,
     and the first message's id is where the stream started."""
-    _launched(api)
-    _targeted_and_answering(api, _people(0, 2))
+    launched(api)
+    targeted_and_answering(api, people(0, 2))
     ends = api.backbone.log.end_offsets(api.backbone.settings.topics.campaign_state)
     with _stream(api) as stream:
         opening = next(stream)
         assert opening.data is None
         assert opening.id == ".".join(f"{p}-{ends[p]}" for p in range(PARTITIONS))
-        _targeted_and_answering(api, _people(2, 1))
+        targeted_and_answering(api, people(2, 1))
         later = [change for _, change in _changes(api, stream, 3)]
         _nothing_more(stream)
     assert {change.customer_id for change in later} == {
@@ -184,8 +129,8 @@ def test_a_heartbeat_comes_while_nothing_changes(api: Server) -> None:
 def test_a_position_the_log_no_longer_holds_is_answered_with_a_reset(api: Server) -> None:
     """Records deleted by retention: an id from before them gets an explicit
     reset naming each partition, then the changes from the earliest held."""
-    _launched(api)
-    _targeted_and_answering(api, _people(0, 6))
+    launched(api)
+    targeted_and_answering(api, people(0, 6))
     log = api.backbone.log
     assert isinstance(log, SqliteLog)
     topic = api.backbone.settings.topics.campaign_state
