@@ -177,6 +177,7 @@ def test_a_position_past_the_end_is_answered_with_a_reset(api: Server) -> None:
         "0-1.1-1.2-1.3-1.4-1",  # the topic has no partition 4
         "0-1.0-2.1-1.2-1.3-1",  # partition 0 twice
         "0-1.1-1.2-1.3--1",
+        "0-9223372036854775808.1-0.2-0.3-0",  # past a 64-bit offset
     ],
 )
 def test_a_malformed_id_is_a_400_problem(api: Server, asked: str) -> None:

@@ -51,6 +51,9 @@ POLL_SECONDS = 0.2
 """How long a caught-up stream waits before it reads the log again."""
 BATCH = 200
 """Records read per partition at a time."""
+READERS = 4
+"""Streams reading the log at once: past these a poll waits its turn, so
+subscribers never hold every worker thread the API's other routes need."""
 
 
 class CampaignStream:
@@ -72,6 +75,7 @@ class CampaignStream:
         self.poll = poll
         self._wakes: set[anyio.Event] = set()
         self._closed = False
+        self._readers: anyio.CapacityLimiter | None = None
 
     @property
     def open(self) -> int:
@@ -109,7 +113,7 @@ class CampaignStream:
                 yield _message(reset)
             beat = anyio.current_time() + self.heartbeat
             while not self._closed:
-                items = await anyio.to_thread.run_sync(tail.poll, BATCH)
+                items = await anyio.to_thread.run_sync(tail.poll, BATCH, limiter=self._limiter())
                 for item in items:
                     yield _message(item)
                 now = anyio.current_time()
@@ -121,6 +125,12 @@ class CampaignStream:
                         await wake.wait()
         finally:
             self._wakes.discard(wake)
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        # Made on first use: a limiter belongs to the event loop it is made in.
+        if self._readers is None:
+            self._readers = anyio.CapacityLimiter(READERS)
+        return self._readers
 
 
 def _message(item: Change | Reset) -> ServerSentEventMessage:

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 MAX_CHARS = 4_096
 """Longer than any id of a topic with a few hundred partitions."""
 
-_PAIR = re.compile(r"(\d{1,6})-(\d{1,18})")
-"""A partition and an offset; 18 digits stay below 2**63, Kafka's offset type."""
+_PAIR = re.compile(r"(\d{1,6})-(\d{1,19})")
+"""A partition and an offset (Kafka's offsets are 64-bit signed integers)."""
+MAX_OFFSET = 2**63 - 1
 
 
 class MalformedId(ValueError):
@@ -41,6 +42,8 @@ def parse_id(text: str, partitions: int) -> dict[int, int]:
                 "as the stream sent it"
             )
         partition, offset = int(found[1]), int(found[2])
+        if offset > MAX_OFFSET:
+            raise MalformedId(f"offset {offset} is past any log's (at most 2**63 - 1)")
         if partition >= partitions:
             raise MalformedId(
                 f"the id names partition {partition};"
