@@ -10,8 +10,9 @@ change once, in order per partition (so per customer); ``sequence`` in each
 change numbers its pair's transitions, for a client's own check.
 
 Without an id the stream starts at the log's end (``from=start``: at its
-beginning). The first message is a comment carrying the starting id, so a
-client that drops before any change still resumes where it started. Then a
+beginning). The first message is a comment carrying the starting id (or,
+when a reset follows, the reset does), so a client that drops before any
+change still resumes where it started. Then a
 comment every ``TOUCHLINE_API_SSE_HEARTBEAT_SECONDS`` (under 15 s), so
 proxies keep the connection and clients can tell a quiet stream from a
 dead one. A position the log no longer holds is answered with an ``event:
@@ -106,9 +107,10 @@ class CampaignStream:
         wake = anyio.Event()
         self._wakes.add(wake)
         try:
-            yield ServerSentEventMessage(
-                data=None, comment="campaign-state stream", id=format_id(tail.positions)
-            )
+            # Where the stream starts, unless a reset says it (a client that
+            # dropped before the reset arrived must be told of it again).
+            start = format_id(tail.positions) if reset is None else None
+            yield ServerSentEventMessage(data=None, comment="campaign-state stream", id=start)
             if reset is not None:
                 yield _message(reset)
             beat = anyio.current_time() + self.heartbeat

@@ -2,8 +2,8 @@
 
 Each reconnection sends the id of the last message seen (``Last-Event-ID``),
 so the server goes on just past it: nothing is skipped or repeated across a
-drop. The first message of every connection carries an id too, so even a
-connection that drops before any change resumes where it began.
+drop. Every connection opens with an id too, so even one that drops before
+any change resumes where it began.
 
 A stream that stays silent past ``idle_timeout`` is taken for dead (the
 server sends a heartbeat at least every 15 s) and reconnected. The wait
