@@ -210,7 +210,10 @@ def test_a_subscription_resumes_after_a_dropped_connection(api: Server, waits: l
 
 def test_a_subscription_surfaces_a_reset(api: Server, client: Client) -> None:
     """Resuming from a position retention deleted yields a Reset first, then
-    the changes still held."""
+    the changes still held; an id that is no position raises at once."""
+    with client.subscribe("nonsense") as refused, pytest.raises(ProblemError) as bad:
+        next(refused)
+    assert bad.value.status == 400
     launched(api)
     targeted_and_answering(api, people(0, 2))
     log = api.backbone.log

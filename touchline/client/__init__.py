@@ -23,6 +23,7 @@ and follow campaign state as it changes::
         for entry in touchline.timeline(found["customer_id"], channels=["email"]):
             print(entry["summary"])
 
+        saved_id = None  # or the id stored last time, to resume from it
         with touchline.subscribe(last_event_id=saved_id) as changes:
             for change in changes:
                 if isinstance(change, Reset):

@@ -86,10 +86,10 @@ class Subscription:
                 with closing(self._connect()) as response:
                     if response.status_code >= 400:
                         response.read()
-                        if response.status_code not in RETRIED_STATUSES:
-                            raise ProblemError.from_response(response)
-                        wait = retry_after(response)
                         cause: BaseException = ProblemError.from_response(response)
+                        if response.status_code not in RETRIED_STATUSES:
+                            raise cause
+                        wait = retry_after(response)
                     else:
                         for item in self._read(response):
                             failures = 0
