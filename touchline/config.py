@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -85,6 +86,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long the API remembers an accepted event id, to answer a retry
     ``duplicate``. Older ids are forgotten: a retry after that appends again,
     and every processor still skips the event by its id."""
+    api_sse_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, lt=15)] = 10.0
+    """How often ``GET /v1/streams/campaign-state`` sends a heartbeat comment:
+    under 15 s, the longest a subscriber is promised to wait for a sign of life
+    (and below the idle timeouts of common proxies)."""
     topics: Topics = Topics()
 
     @property

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
-from touchline.api.app import create_app
+from touchline.api.app import Api, create_app
+from touchline.api.serve import ApiServer
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.events import Envelope
@@ -43,6 +43,7 @@ class Server:
     """Sends the admin key ``admin``."""
     backbone: Backbone
     admin: NewKey
+    app: Api
 
     @property
     def keys(self) -> ApiKeys:
@@ -57,7 +58,8 @@ class Server:
 
 @contextmanager
 def serving(backbone: Backbone) -> Iterator[Server]:
-    server = uvicorn.Server(uvicorn.Config(create_app(backbone), log_level="warning"))
+    app = create_app(backbone)
+    server = ApiServer(app, log_level="warning")
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.bind(("127.0.0.1", 0))
     listening.listen(128)
@@ -73,11 +75,12 @@ def serving(backbone: Backbone) -> Iterator[Server]:
         ) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            yield Server(client, backbone, admin)
+            yield Server(client, backbone, admin, app)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         listening.close()
+    assert not thread.is_alive(), "the server did not stop (a response that never ends?)"
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ ROUTES = {
     "/v1/customers/{customer_id}/calls": {"post"},
     "/v1/customers/{customer_id}/offer-responses": {"post"},
     "/v1/customers/{customer_id}/unmerge": {"post"},
+    "/v1/streams/campaign-state": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},

@@ -240,6 +240,15 @@ def test_end_offsets_are_the_next_offset_per_partition(log: Log, topic: str) -> 
     assert log.end_offsets(topic) == expected
 
 
+def test_start_offsets_are_zero_until_records_are_deleted(log: Log, topic: str) -> None:
+    """start_offsets names every partition, 0 on a log nothing was deleted from,
+    records or not (deleting is retention's, engine by engine)."""
+    log.create_topic(topic, 3)
+    assert log.start_offsets(topic) == {0: 0, 1: 0, 2: 0}
+    log.append(topic, [Record(b"v", partition=1) for _ in range(5)])
+    assert log.start_offsets(topic) == {0: 0, 1: 0, 2: 0}
+
+
 @pytest.mark.parametrize("partition", [-1, 3])
 def test_partition_out_of_range_raises(log: Log, topic: str, partition: int) -> None:
     """Reading or committing a partition the topic lacks names topic and partition."""
@@ -288,6 +297,7 @@ _TOPIC_OPERATIONS: dict[str, Callable[[Log, str], object]] = {
     "append nothing": lambda log, name: log.append(name, []),
     "read": lambda log, name: log.read(TopicPartition(name, 0), 0, 1),
     "end_offsets": lambda log, name: log.end_offsets(name),
+    "start_offsets": lambda log, name: log.start_offsets(name),
     "commit": lambda log, name: log.commit("group", {TopicPartition(name, 0): 0}),
     "committed": lambda log, name: log.committed("group", name),
 }

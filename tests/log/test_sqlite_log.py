@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from touchline.log import LogError, Record, TopicPartition
+from touchline.log import LogError, OffsetOutOfRange, Record, TopicPartition
 from touchline.log.registry import open_log
 from touchline.log.sqlite import SqliteLog
 
@@ -199,3 +199,48 @@ def test_a_reader_racing_a_writer_sees_a_growing_prefix(tmp_path: Path) -> None:
     assert ends == sorted(ends)  # the end only moves forward
     # The reader did run while the writer wrote: it saw ends short of the last one.
     assert len({end for end in ends if 0 < end < batches * size}) >= checkpoints - 1
+
+
+# -- retention ----------------------------------------------------------------
+
+
+def test_deleted_records_move_the_start_and_a_read_below_it_raises(tmp_path: Path) -> None:
+    """Deleting below an offset moves that partition's start there; a read from
+    below it raises instead of answering from later on; the end stays."""
+    with SqliteLog(tmp_path / "log.db") as log:
+        log.create_topic("t", 2)
+        log.append("t", [Record(str(i).encode(), partition=0) for i in range(6)])
+        assert log.delete_records("t", {0: 4}) == {0: 4}
+        assert log.start_offsets("t") == {0: 4, 1: 0}
+        assert log.end_offsets("t") == {0: 6, 1: 0}
+        tp = TopicPartition("t", 0)
+        assert [r.value for r in log.read(tp, 4, 10)] == [b"4", b"5"]
+        with pytest.raises(OffsetOutOfRange, match=r"offset 3 of 't'\[0\]"):
+            log.read(tp, 3, 10)
+        assert log.delete_records("t", {0: 2}) == {0: 4}  # never moves back
+
+
+def test_a_partition_emptied_by_a_deletion_keeps_its_offsets(tmp_path: Path) -> None:
+    """Deleting every record keeps the end; appends go on from it, across a reopen."""
+    path = tmp_path / "log.db"
+    with SqliteLog(path) as log:
+        log.create_topic("t", 1)
+        log.append("t", [Record(b"a"), Record(b"b")])
+        log.delete_records("t", {0: 2})
+        assert log.start_offsets("t") == log.end_offsets("t") == {0: 2}
+        with pytest.raises(OffsetOutOfRange):
+            log.read(TopicPartition("t", 0), 0, 10)
+        assert log.read(TopicPartition("t", 0), 2, 10) == []
+    with SqliteLog(path) as reopened:
+        assert reopened.append("t", [Record(b"c")])[0].offset == 2
+        assert reopened.start_offsets("t") == {0: 2}
+
+
+def test_deleting_past_the_end_is_refused(tmp_path: Path) -> None:
+    """An offset past the partition's end deletes nothing and names the end."""
+    with SqliteLog(tmp_path / "log.db") as log:
+        log.create_topic("t", 1)
+        log.append("t", [Record(b"a")])
+        with pytest.raises(LogError, match="its end is 1"):
+            log.delete_records("t", {0: 2})
+        assert log.start_offsets("t") == {0: 0}

@@ -103,6 +103,23 @@ def test_rows_a_dead_relay_appended_are_not_appended_again(
     assert relay.waiting() == 0
 
 
+def test_a_partition_retention_emptied_is_relayed_to_again(
+    engine: Engine, tmp_path: Path, feed: str
+) -> None:
+    """Every record of the partition deleted: the relay finds no last number
+    (the read below the start raises) and appends what waits after them."""
+    with SqliteLog(tmp_path / "retained.db") as log:
+        log.create_topic(feed, 1)
+        relay = Relay(log, engine, [feed], batch=100)
+        _enqueue(engine, feed, 0, [b"a", b"b"])
+        relay.run()
+        log.delete_records(feed, {0: 2})
+        _enqueue(engine, feed, 0, [b"c"])
+        assert relay.run() == 1
+        [kept] = log.read(TopicPartition(feed, 0), 2, 10)
+        assert (number_of(kept.headers), kept.value) == (3, b"c")
+
+
 class _Unreachable(SqliteLog):
     """The embedded log, with appends to the feed failing while ``away``."""
 

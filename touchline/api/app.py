@@ -44,6 +44,7 @@ from touchline.api.reads import (
     moved,
 )
 from touchline.api.receipts import Receipts, get_event_receipt
+from touchline.api.stream import CampaignStream, stream_campaign_state
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -59,6 +60,8 @@ class Api:
 
     app: Litestar
     metrics: ApiMetrics
+    streams: CampaignStream
+    """The campaign-state streams, which the server ends as it shuts down."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._asgi(scope, receive, send)
@@ -96,6 +99,12 @@ def create_app(backbone: Backbone) -> Api:
     )
     receipts = Receipts(AcceptedEvents(backbone.engine), backbone.queries)
     next_offer = NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
+    streams = CampaignStream(
+        backbone.log,
+        settings.topics.campaign_state,
+        backbone.codec,
+        heartbeat=settings.api_sse_heartbeat_seconds,
+    )
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -129,6 +138,7 @@ def create_app(backbone: Backbone) -> Api:
             record_call,
             record_offer_response,
             unmerge_customer,
+            stream_campaign_state,
             healthz,
             readyz,
             metrics_route,
@@ -139,6 +149,7 @@ def create_app(backbone: Backbone) -> Api:
             "dependencies": Provide(lambda: dependencies, use_cache=True, sync_to_thread=False),
             "receipts": Provide(lambda: receipts, use_cache=True, sync_to_thread=False),
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
+            "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],
@@ -157,7 +168,7 @@ def create_app(backbone: Backbone) -> Api:
         debug=False,
     )
     declared_scopes(app)  # a scope that does not exist fails here, not on a request
-    return Api(app=app, metrics=metrics)
+    return Api(app=app, metrics=metrics, streams=streams)
 
 
 def _distinct(backbone: Backbone) -> dict[str, Any]:

@@ -13,17 +13,36 @@ serves, and ``--processors`` is refused.
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
-from touchline.api.app import create_app
+from touchline.api.app import Api, create_app
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.parallel import StageFailed, Stages
 from touchline.processing.embedded import AlreadyRunning, RunnerLock
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn's server for the API, ending its event streams as it shuts down.
+
+    uvicorn waits for every open response to finish before it stops, with
+    no limit by default; an event stream never finishes on its own, so
+    without this a stop would wait for the last subscriber to leave.
+    """
+
+    def __init__(self, api: Api, **config: Any) -> None:
+        super().__init__(uvicorn.Config(api, **config))
+        self.api = api
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.api.streams.close()
+        await super().shutdown(sockets)
 
 
 def serve(settings: Settings, *, host: str, port: int, processors: bool | None) -> int:
@@ -55,7 +74,7 @@ def serve(settings: Settings, *, host: str, port: int, processors: bool | None) 
 
 def _serve(backbone: Backbone, host: str, port: int, run_them: bool) -> None:
     api = create_app(backbone)
-    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="info"))
+    server = ApiServer(api, host=host, port=port, log_level="info")
     stop = threading.Event()
     # Stages fork: before uvicorn's threads exist, so no child inherits a lock held by one.
     finish = _start_processors(backbone, stop, server) if run_them else None

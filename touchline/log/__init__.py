@@ -3,6 +3,7 @@
 from touchline.log.port import (
     Log,
     LogError,
+    OffsetOutOfRange,
     Position,
     Record,
     StoredRecord,
@@ -16,6 +17,7 @@ __all__ = [
     "LOG_ENGINES",
     "Log",
     "LogError",
+    "OffsetOutOfRange",
     "Position",
     "Record",
     "SqliteLog",

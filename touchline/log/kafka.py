@@ -52,6 +52,7 @@ from urllib.parse import parse_qsl
 from touchline.log.port import (
     Log,
     LogError,
+    OffsetOutOfRange,
     Position,
     Record,
     StoredRecord,
@@ -292,6 +293,12 @@ class KafkaLog(Log):
             fetched = self._fetch(tp, start, through, limit=offset - start + max_records)
         return [r for r in fetched if r.offset >= offset][:max_records]
 
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        tps = [KafkaTopicPartition(topic, p) for p in range(self.partitions(topic))]
+        with self._read_lock, self._kafka_errors(f"reading the start offsets of {topic!r}"):
+            starts = self._open(self._consumer).beginning_offsets(tps)
+        return {int(tp.partition): int(start) for tp, start in starts.items()}
+
     def end_offsets(self, topic: str) -> dict[int, int]:
         tps = [TopicPartition(topic, p) for p in range(self.partitions(topic))]
         with self._read_lock, self._kafka_errors(f"reading the end offsets of {topic!r}"):
@@ -410,7 +417,7 @@ class KafkaLog(Log):
                     timeout_ms=self._remaining_ms(deadline), max_records=limit - len(records)
                 )
             except OffsetOutOfRangeError:
-                raise LogError(
+                raise OffsetOutOfRange(
                     f"{self!r}: offset {start} of {tp.topic!r}[{tp.partition}] is no longer"
                     " retained (records before it were deleted)"
                 ) from None

@@ -12,7 +12,7 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 
 class LogError(Exception):
@@ -21,6 +21,12 @@ class LogError(Exception):
 
 class UnknownTopicError(LogError):
     """The topic was never created."""
+
+
+class OffsetOutOfRange(LogError):
+    """A read from an offset the log no longer holds (retention deleted the
+    records before it): raised, never answered from a later offset, so a
+    reader cannot skip records without knowing it."""
 
 
 class TopicPartition(NamedTuple):
@@ -148,7 +154,13 @@ class Log(ABC):
 
     @abstractmethod
     def read(self, tp: TopicPartition, offset: int, max_records: int) -> list[StoredRecord]:
-        """Up to ``max_records`` records of one partition from ``offset`` on."""
+        """Up to ``max_records`` records of one partition from ``offset`` on;
+        OffsetOutOfRange when ``offset`` is below the partition's start offset."""
+
+    @abstractmethod
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        """The earliest offset still held, per partition: 0 until retention
+        deletes records, then the first one kept (the end when none is)."""
 
     @abstractmethod
     def end_offsets(self, topic: str) -> dict[int, int]:
@@ -166,7 +178,7 @@ class Log(ABC):
     def close(self) -> None:
         """Release connections; the log stays on disk."""
 
-    def __enter__(self) -> Log:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

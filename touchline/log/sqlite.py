@@ -18,6 +18,11 @@ before COMMIT returns; what it gives up is the fsync on each commit, so a power
 loss or kernel panic can lose the last few commits (never corrupt the file).
 Surviving a process crash is what the pipeline needs; an fsync per batch would
 cost more than the rest of the append.
+
+Retention: nothing is deleted on its own. ``delete_records`` deletes a
+partition's records below an offset, as Kafka's DeleteRecords does, and the
+partition's start offset moves there; a read from below it raises
+OffsetOutOfRange, as it does on Kafka, and offsets go on from the end.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import msgspec
 from touchline.log.port import (
     Log,
     LogError,
+    OffsetOutOfRange,
     Position,
     Record,
     StoredRecord,
@@ -69,6 +75,15 @@ _SCHEMA = (
     headers BLOB,
     PRIMARY KEY (topic_id, "partition", "offset")
 ) WITHOUT ROWID""",
+    # A partition's start offset once records were deleted (no row: 0). Kept
+    # apart from the records so that a partition emptied by a deletion still
+    # knows its end: offsets never go back.
+    """CREATE TABLE IF NOT EXISTS log_starts (
+    topic_id INTEGER NOT NULL REFERENCES topics (id),
+    "partition" INTEGER NOT NULL,
+    start_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, "partition")
+) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS group_offsets (
     "group" TEXT NOT NULL,
     topic_id INTEGER NOT NULL REFERENCES topics (id),
@@ -86,12 +101,20 @@ _READ = (
     'SELECT "offset", key, value, timestamp_ms, headers FROM records'
     ' WHERE topic_id = ? AND "partition" = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?'
 )
-# Offsets are dense and records are never deleted, so the partition's end is
-# its last offset + 1, found by one descent of the primary key.
-_LAST_OFFSET = (
-    'SELECT "offset" FROM records WHERE topic_id = ? AND "partition" = ?'
-    ' ORDER BY "offset" DESC LIMIT 1'
+# Offsets are dense, so the partition's end is its last offset + 1, found by
+# one descent of the primary key; or its start offset, when a deletion left
+# no record.
+_END_OFFSET = (
+    "SELECT MAX("
+    ' COALESCE((SELECT "offset" + 1 FROM records WHERE topic_id = ?1 AND "partition" = ?2'
+    ' ORDER BY "offset" DESC LIMIT 1), 0),'
+    ' COALESCE((SELECT start_offset FROM log_starts WHERE topic_id = ?1 AND "partition" = ?2), 0))'
 )
+_FIRST_OFFSET = (
+    'SELECT "offset" FROM records WHERE topic_id = ? AND "partition" = ? ORDER BY "offset" LIMIT 1'
+)
+_STORED_START = 'SELECT start_offset FROM log_starts WHERE topic_id = ? AND "partition" = ?'
+
 
 _Headers = tuple[tuple[str, bytes], ...]
 _encode_headers = msgspec.msgpack.Encoder().encode
@@ -200,7 +223,17 @@ class SqliteLog(Log):
         if max_records < 1:
             raise LogError(f"max_records must be at least 1, not {max_records}")
         with _as_log_error(self):
-            rows = self._connection().execute(_READ, (meta.id, tp.partition, offset, max_records))
+            conn = self._connection()
+            rows = conn.execute(_READ, (meta.id, tp.partition, offset, max_records)).fetchall()
+            # Offsets are dense: a first record past ``offset`` means the ones
+            # before it were deleted; no record at all, that they may have been.
+            if (rows and rows[0][0] > offset) or (
+                not rows and offset < self._stored_start(conn, meta.id, tp.partition)
+            ):
+                raise OffsetOutOfRange(
+                    f"{self!r}: offset {offset} of {tp.topic!r}[{tp.partition}] is no longer"
+                    " retained (records before it were deleted)"
+                )
             return [
                 StoredRecord(
                     tp.topic,
@@ -214,10 +247,55 @@ class SqliteLog(Log):
                 for row_offset, key, value, timestamp_ms, headers in rows
             ]
 
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        meta = self._topic(topic)
+        starts = {}
+        with self._snapshot() as conn:
+            for p in range(meta.partitions):
+                first = conn.execute(_FIRST_OFFSET, (meta.id, p)).fetchone()
+                starts[p] = int(first[0]) if first else self._end_offset(conn, meta.id, p)
+        return starts
+
     def end_offsets(self, topic: str) -> dict[int, int]:
         meta = self._topic(topic)
         with self._snapshot() as conn:
             return {p: self._end_offset(conn, meta.id, p) for p in range(meta.partitions)}
+
+    # -- retention ----------------------------------------------------------
+
+    def delete_records(self, topic: str, before: Mapping[int, int]) -> dict[int, int]:
+        """Delete each named partition's records below its offset (at most
+        its end), as Kafka's DeleteRecords does; the new start offsets.
+
+        Not part of the port: on Kafka, retention is the broker's
+        (``retention.ms``, or ``kafka-delete-records.sh``).
+        """
+        meta = self._topic(topic)
+        for partition, offset in before.items():
+            self._check_partition(meta, partition)
+            if offset < 0:
+                raise LogError(f"cannot delete {topic!r}[{partition}] below offset {offset}")
+        starts = {}
+        with self._write() as conn:
+            for partition, offset in sorted(before.items()):
+                end = self._end_offset(conn, meta.id, partition)
+                if offset > end:
+                    raise LogError(
+                        f"cannot delete {topic!r}[{partition}] below offset {offset}:"
+                        f" its end is {end}"
+                    )
+                conn.execute(
+                    'DELETE FROM records WHERE topic_id = ? AND "partition" = ? AND "offset" < ?',
+                    (meta.id, partition, offset),
+                )
+                conn.execute(
+                    'INSERT INTO log_starts (topic_id, "partition", start_offset) VALUES (?, ?, ?)'
+                    ' ON CONFLICT (topic_id, "partition")'
+                    " DO UPDATE SET start_offset = MAX(start_offset, excluded.start_offset)",
+                    (meta.id, partition, offset),
+                )
+                starts[partition] = self._stored_start(conn, meta.id, partition)
+        return starts
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
         rows = []
@@ -292,8 +370,12 @@ class SqliteLog(Log):
 
     @staticmethod
     def _end_offset(conn: sqlite3.Connection, topic_id: int, partition: int) -> int:
-        row = conn.execute(_LAST_OFFSET, (topic_id, partition)).fetchone()
-        return 0 if row is None else int(row[0]) + 1
+        return int(conn.execute(_END_OFFSET, (topic_id, partition)).fetchone()[0])
+
+    @staticmethod
+    def _stored_start(conn: sqlite3.Connection, topic_id: int, partition: int) -> int:
+        row = conn.execute(_STORED_START, (topic_id, partition)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -20,7 +20,7 @@ from collections.abc import Collection
 import structlog
 from sqlalchemy import Engine
 
-from touchline.log.port import Log, Record, TopicPartition
+from touchline.log.port import Log, OffsetOutOfRange, Record, TopicPartition
 from touchline.store import outbox
 
 log = structlog.get_logger(__name__)
@@ -101,7 +101,13 @@ class Relay:
         end = self.log.end_offsets(tp.topic)[tp.partition]
         if end == 0:
             return 0
-        last = self.log.read(tp, end - 1, 1)
+        try:
+            last = self.log.read(tp, end - 1, 1)
+        except OffsetOutOfRange:
+            # Retention deleted every record of the partition: whatever
+            # waits was written after them (a row is relayed within moments
+            # of its commit, retention deletes after days), so none is there.
+            return 0
         if not last:
             return 0
         return number_of(last[-1].headers) or 0
