@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -85,6 +86,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long the API remembers an accepted event id, to answer a retry
     ``duplicate``. Older ids are forgotten: a retry after that appends again,
     and every processor still skips the event by its id."""
+    segment_source: Annotated[str, msgspec.Meta(min_length=1)] = "segment"
+    """The ``source`` of the events the Segment-compatible routes publish."""
+    segment_user_id: Literal["crm_id", "email", "phone"] = "crm_id"
+    """Which identifier a Segment ``userId`` is."""
+    segment_mapping: str = ""
+    """Track event names to catalogue types: inline JSON, or a .json or .toml
+    file's path (see touchline/api/segment_rules.py)."""
     topics: Topics = Topics()
 
     @property
