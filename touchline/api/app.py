@@ -43,6 +43,7 @@ from touchline.api.reads import (
     moved,
 )
 from touchline.api.receipts import Receipts, get_event_receipt
+from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -92,6 +93,7 @@ def create_app(backbone: Backbone) -> Api:
         metrics=metrics,
         retry_after=settings.api_retry_after_seconds,
     )
+    segment = segment_ingest(settings, ingest, metrics.registry)
     receipts = Receipts(AcceptedEvents(backbone.engine), backbone.queries)
     next_offer = NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
     dependencies = Dependencies(
@@ -127,6 +129,7 @@ def create_app(backbone: Backbone) -> Api:
             record_call,
             record_offer_response,
             unmerge_customer,
+            *SEGMENT_ROUTES,
             healthz,
             readyz,
             metrics_route,
@@ -137,6 +140,7 @@ def create_app(backbone: Backbone) -> Api:
             "dependencies": Provide(lambda: dependencies, use_cache=True, sync_to_thread=False),
             "receipts": Provide(lambda: receipts, use_cache=True, sync_to_thread=False),
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
+            "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         before_request=refuse_nul,

@@ -17,6 +17,7 @@ from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from touchline.api.problems import PROBLEM_JSON, Problem
+from touchline.api.segment_openapi import document_segment
 from touchline.events import EnvelopeHead
 
 INGEST_PATH = "/v1/events"
@@ -77,6 +78,7 @@ def complete(document: dict[str, Any], max_batch_events: int) -> dict[str, Any]:
         "schema": {"type": "string"},
     }
     _link(done, ("/v1/events", "post", "202"), "getEventReceipt", event_id="results/0/id")
+    document_segment(done, max_batch_events)
     for target in ("getProfile", "getTimeline", "getNextOffer"):
         _link(done, ("/v1/customers", "get", "200"), target, customer_id="customer_id")
     for operations in done["paths"].values():

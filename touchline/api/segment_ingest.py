@@ -27,7 +27,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter
 
 from touchline.api.ingest import Ingest
-from touchline.api.segment_keep import Kept, letter
+from touchline.api.segment_keep import Kept, kept_id, letter
 from touchline.api.segment_mapping import SegmentRules, Unmapped, event_id, map_call
 from touchline.api.segment_spec import CALL_TYPES, Call, CallHead
 from touchline.events import Envelope
@@ -92,6 +92,7 @@ class SegmentIngest:
     ingest: Ingest
     rules: SegmentRules
     source: str
+    """The events' ``source`` when the request names none of its own."""
     dead_letter_topic: str
     max_request_bytes: int
     counters: SegmentCounters
@@ -122,6 +123,7 @@ def take_calls(
     segment: SegmentIngest,
     arrived: Sequence[Arrived],
     *,
+    source: str,
     route: str,
     context: Mapping[str, Any] | None = None,
 ) -> list[CallResult]:
@@ -146,7 +148,7 @@ def take_calls(
                 "(TOUCHLINE_API_MAX_EVENT_BYTES)",
             )
             continue
-        read = _read(segment.source, item, context)
+        read = _read(source, item, context)
         kinds[item.index] = read.call_type
         if read.call is None:
             kept.append((read, _kept(read, Unmapped(UNREADABLE, read.problem))))
@@ -154,7 +156,7 @@ def take_calls(
         mapped = map_call(
             read.call,
             segment.rules,
-            source=segment.source,
+            source=source,
             event_id=read.event_id,
             received_at=received_at,
         )
@@ -163,7 +165,7 @@ def take_calls(
         else:
             events.append((read, mapped))
     kept += _publish(segment, events, results)
-    _keep(segment, kept, route, results, received_at)
+    _keep(segment, kept, results, source=source, route=route, now=received_at)
     ordered = [results[item.index] for item in arrived]
     _count(segment.counters, kinds, ordered)
     return ordered
@@ -236,40 +238,45 @@ def _publish(
 def _keep(
     segment: SegmentIngest,
     kept: list[tuple[_Read, Kept]],
-    route: str,
     results: dict[int, CallResult],
+    *,
+    source: str,
+    route: str,
     now: datetime,
 ) -> None:
-    """Append a letter per call not kept before: a retry of a kept call
-    (its id is in the ledger) keeps nothing new."""
+    """Append a letter per call not taken before.
+
+    The ledger remembers a kept call under an id of its own
+    (:func:`kept_id`), not its event's: a retry of a kept call keeps nothing
+    new, and the same call sent again once a mapping covers it is published.
+    A call whose event was published before is a duplicate either way.
+    """
     if not kept:
         return
     publisher = segment.ingest.publisher
     ledger = publisher.ledger
-    known = set() if ledger is None else set(ledger.digests([k.event_id for _, k in kept]))
+    asked = [i for _, k in kept for i in (k.event_id, kept_id(k.event_id))]
+    known = set() if ledger is None else set(ledger.digests(asked))
     fresh: list[Kept] = []
     for read, keep in kept:
-        if keep.event_id in known:
+        if keep.event_id in known or kept_id(keep.event_id) in known:
             results[keep.index] = _result(read, "duplicate")
             continue
-        known.add(keep.event_id)
+        known.add(kept_id(keep.event_id))
         fresh.append(keep)
         results[keep.index] = _result(read, "kept", code=keep.code, reason=keep.reason)
     if not fresh:
         return
     letters = [
-        letter(keep, source=segment.source, route=route, key_secret=publisher.key_secret)
-        for keep in fresh
+        letter(keep, source=source, route=route, key_secret=publisher.key_secret) for keep in fresh
     ]
     publisher.log.append(segment.dead_letter_topic, letters)
     if ledger is not None:
         # After the append, never before, as the publisher does.
-        ledger.record([(keep.event_id, _digest(keep.raw)) for keep in fresh], now)
+        ledger.record([(kept_id(keep.event_id), _digest(keep.raw)) for keep in fresh], now)
 
 
 def _digest(raw: bytes) -> str:
-    """A kept call's entry in the ledger: never equal to an event's content
-    digest, so the same id published later is a (conflicting) duplicate."""
     return hashlib.sha256(raw).hexdigest()[:32]
 
 

@@ -10,15 +10,15 @@ carried, so the index finds it by customer, around the call's bytes as
 they were sent.
 
 A kept call was never on a topic, so there is nowhere to re-drive it to:
-once a mapping covers it, its sender sends it again (its id is new to the
-topics; the API's ledger answers ``duplicate`` only within the retention),
-or a person discards the letter.
+once a mapping covers it, its sender sends it again (the ledger remembers
+it as kept under :func:`kept_id`, apart from its event id, so the call is
+published then), and a person discards the letter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import msgspec
 
@@ -59,6 +59,11 @@ class Kept:
 
 
 _encode = msgspec.json.Encoder().encode
+
+
+def kept_id(event_id: UUID) -> UUID:
+    """The id under which the API's ledger remembers that a call was kept."""
+    return uuid5(event_id, "kept")
 
 
 def letter(kept: Kept, *, source: str, route: str, key_secret: bytes) -> Record:

@@ -57,7 +57,6 @@ class Batch(msgspec.Struct, kw_only=True, rename="camel"):
 
     batch: list[msgspec.Raw]
     context: dict[str, Any] | None = None
-    sent_at: datetime | None = None
 
 
 class CallHead(msgspec.Struct, kw_only=True, rename="camel"):

@@ -105,6 +105,14 @@ def redrive(
         record = _record(log_, topic, letter_id)
         headers = dict(record.headers)
         origin_topic = headers["origin.topic"].decode()
+        if "origin.partition" not in headers:
+            # Kept where it arrived (a Segment call the API could not map):
+            # it was never on a topic, so there is none to append it to.
+            raise ValueError(
+                f"dead letter {letter_id} was kept as it arrived ({origin_topic}), never on "
+                "a topic: there is nothing to re-drive it to; have its sender send it again "
+                "once it can be taken, or discard it"
+            )
         again = Record(
             value=record.value,
             key=record.key,

@@ -1,0 +1,234 @@
+"""Segment-compatible ingest: ``POST /v1/batch`` and the single-call routes.
+
+Instrumentation already written against Segment's or RudderStack's SDKs
+points at touchline by changing the SDK's host: the SDKs post to
+``/v1/batch`` (gzip-compressed or not) with the write key as the Basic auth
+user, and hand-written clients may post one call to ``/v1/track``,
+``/v1/identify``, ``/v1/page`` (or ``/v1/screen``, ``/v1/group``,
+``/v1/alias``, kept since they map to no catalogue type).
+
+The answer is 200 whatever became of each call, as Segment answers: the SDKs
+read nothing but the status, and Segment's Python SDK takes only a 2xx as
+delivered (RudderStack's only 200) and retries a 5xx or 429. Each call's
+result still says what became of it. A body that cannot be read at all is a
+400 problem, a body or a call over a limit a 413 naming it, overload a 429.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
+from prometheus_client import CollectorRegistry
+
+from touchline.api.ingest import Ingest, append
+from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
+from touchline.api.segment_ingest import (
+    Arrived,
+    CallResult,
+    SegmentAnswer,
+    SegmentCounters,
+    SegmentIngest,
+    take_calls,
+)
+from touchline.api.segment_rules import segment_rules
+from touchline.api.segment_spec import CALL_TYPES, Batch, CallType
+from touchline.config import Settings
+
+BATCH_PATH = "/v1/batch"
+TAGS = ["segment"]
+SCOPE = {"scope": "publish"}
+"""What the API keys' guard asks of a caller: a publisher's key (the write key)."""
+ERRORS = {
+    400: ResponseSpec(None, description="The body is not JSON, or not a batch or a call"),
+    413: ResponseSpec(None, description="The body or a single call is over a limit"),
+    415: ResponseSpec(None, description="A Content-Encoding other than gzip"),
+    429: ResponseSpec(None, description="Too many ingest requests: retry after the time given"),
+}
+
+
+def segment_ingest(
+    settings: Settings, ingest: Ingest, registry: CollectorRegistry
+) -> SegmentIngest:
+    """What the routes need, from the settings and ``POST /v1/events``' ingest."""
+    return SegmentIngest(
+        ingest=ingest,
+        rules=segment_rules(settings),
+        source=settings.segment_source,
+        dead_letter_topic=settings.topics.dead_letter,
+        max_request_bytes=settings.api_max_request_bytes,
+        counters=SegmentCounters(registry),
+    )
+
+
+@post(
+    BATCH_PATH,
+    status_code=200,
+    summary="Segment-compatible batch of calls",
+    description=(
+        "Where Segment's and RudderStack's SDKs post: {batch: [call, ...], context}. "
+        "Each call becomes a catalogue event (page, identify, track of a known type or a "
+        "configured mapping) or is kept on the dead-letter topic with the reason; the answer "
+        "says which, per call. Idempotent on messageId. Content-Encoding: gzip is read."
+    ),
+    tags=TAGS,
+    operation_id="segmentBatch",
+    opt=SCOPE,
+    responses=ERRORS,
+)
+async def segment_batch(
+    request: Request[Any, Any, Any], segment: NamedDependency[SegmentIngest]
+) -> Response[SegmentAnswer]:
+    data = await _body(request, segment.max_request_bytes)
+    try:
+        batch = _batch(data)
+    except Exception as error:  # DecodeError, or RecursionError on deep nesting
+        raise bad_request(f"the body is not a Segment batch: {error}") from None
+    limit = segment.ingest.limits.max_batch_events
+    if len(batch.batch) > limit:
+        raise limit_exceeded(
+            "TOUCHLINE_API_MAX_BATCH_EVENTS",
+            limit,
+            f"{len(batch.batch)} calls in one batch, over the limit of {limit}",
+        )
+    arrived = [Arrived(index, bytes(raw)) for index, raw in enumerate(batch.batch)]
+    source = _source(request, segment)
+    results = await append(
+        segment.ingest,
+        lambda calls: take_calls(
+            segment, calls, source=source, route=BATCH_PATH, context=batch.context
+        ),
+        arrived,
+    )
+    return _answer(results)
+
+
+_batch = msgspec.json.Decoder(Batch).decode
+
+
+def _single(kind: CallType) -> HTTPRouteHandler:
+    path = f"/v1/{kind}"
+    mapped = {
+        "track": "a catalogue event of its type or mapping",
+        "identify": "customer.identified",
+        "page": "web.page_viewed",
+    }
+    becomes = mapped.get(kind)
+
+    async def one_call(
+        request: Request[Any, Any, Any], segment: NamedDependency[SegmentIngest]
+    ) -> Response[SegmentAnswer]:
+        data = await _body(request, segment.max_request_bytes)
+        if not _is_object(data):
+            raise bad_request(f"the body is not one Segment {kind} call (a JSON object)")
+        limit = segment.ingest.limits.max_event_bytes
+        if len(data) > limit:
+            raise limit_exceeded(
+                "TOUCHLINE_API_MAX_EVENT_BYTES",
+                limit,
+                f"the call is {len(data)} bytes, over the limit of {limit}",
+            )
+        source = _source(request, segment)
+        results = await append(
+            segment.ingest,
+            lambda calls: take_calls(segment, calls, source=source, route=path),
+            [Arrived(0, data, kind)],
+        )
+        return _answer(results)
+
+    one_call.__name__ = f"segment_{kind}"
+    return post(
+        path,
+        status_code=200,
+        summary=f"Segment-compatible {kind} call",
+        description=(
+            f"One {kind} call; its type is the route's. It becomes {becomes}, or is kept "
+            "on the dead-letter topic with the reason."
+            if becomes
+            else f"One {kind} call. No catalogue type fits it: it is kept on the "
+            "dead-letter topic and reported kept."
+        ),
+        tags=TAGS,
+        operation_id=f"segment{kind.capitalize()}",
+        opt=SCOPE,
+        responses=ERRORS,
+    )(one_call)
+
+
+SEGMENT_ROUTES = [segment_batch, *(_single(kind) for kind in CALL_TYPES)]
+"""Every Segment-compatible route, for the app's route handlers."""
+
+
+def _source(_request: Request[Any, Any, Any], segment: SegmentIngest) -> str:
+    """The events' ``source``. The write key is not checked here: the API
+    keys' guard (``opt`` scope ``publish``) does that, and where a key is
+    bound to a source, that source is the one to take here."""
+    return segment.source
+
+
+def _is_object(data: bytes) -> bool:
+    try:
+        return isinstance(msgspec.json.decode(data), dict)
+    except Exception:  # not JSON, or nested too deep to read: not a call
+        return False
+
+
+def _answer(results: Sequence[CallResult]) -> Response[SegmentAnswer]:
+    statuses = Counter(result.status for result in results)
+    answer = SegmentAnswer(
+        accepted=statuses["accepted"],
+        duplicates=statuses["duplicate"],
+        kept=statuses["kept"],
+        rejected=statuses["rejected"],
+        results=list(results),
+    )
+    return Response(answer, status_code=200)
+
+
+async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The body, decompressed when the SDK gzipped it (at most ``limit`` bytes)."""
+    data = await request.body()
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return data
+    if encoding not in ("gzip", "x-gzip"):
+        raise ApiProblem(
+            Problem(
+                type=f"{PROBLEMS}unsupported-encoding",
+                title="Unsupported Media Type",
+                status=415,
+                detail=f"Content-Encoding {encoding!r}: send the body as is, or gzip",
+            )
+        )
+    return gunzip(data, limit)
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Every gzip member of ``data``, decompressed; 413 past ``limit`` bytes
+    (a small body can inflate a thousandfold), 400 when it is not gzip."""
+    out = bytearray()
+    rest = data
+    while rest:
+        member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            # At most one byte past the limit (never 0: zlib reads 0 as no limit).
+            out += member.decompress(rest, limit + 1 - len(out))
+        except zlib.error as error:
+            raise bad_request(f"the body is not gzip: {error}") from None
+        if len(out) > limit:
+            raise limit_exceeded(
+                "TOUCHLINE_API_MAX_REQUEST_BYTES",
+                limit,
+                f"the request body is over the limit of {limit} bytes once decompressed",
+            )
+        if not member.eof:
+            raise bad_request("the gzip body ends before its end")
+        rest = member.unused_data
+    return bytes(out)
