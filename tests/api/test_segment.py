@@ -19,10 +19,12 @@ from typing import Any
 import msgspec
 import pytest
 from rudderstack.analytics import Client as RudderClient
+from rudderstack.analytics.request import APIError as RudderError
+from rudderstack.analytics.request import post as rudder_post
 from segment.analytics import Client as SegmentClient
 from segment.analytics.request import post as segment_post
 
-from tests.api.conftest import Server, problem, serving
+from tests.api.conftest import LIMITS, Server, problem, serving
 from tests.conftest import DAY
 from touchline.api.segment import SEGMENT_ROUTES
 from touchline.bootstrap import build_backbone
@@ -353,6 +355,19 @@ def test_unreadable_bodies_and_limits_are_problems(segment_api: Server, write_ke
         ("kept", "invalid"),
     ]
     assert len(_letters(segment_api)) == 1, "the oversize call is not kept"
+
+
+def test_the_sdks_read_a_refusal(segment_api: Server, host: str, write_key: str) -> None:
+    """A refusal carries Segment's code and message: RudderStack's client
+    raises it as the API's error (without them it takes it for a network
+    fault, and retries a 413 as though it could pass)."""
+    too_many = [{"type": "page", "anonymousId": "a"}] * (LIMITS["api_max_batch_events"] + 1)
+    with pytest.raises(RudderError) as refused:
+        rudder_post(write_key, host=host, gzip=True, batch=too_many)
+    assert (refused.value.status, refused.value.code) == (413, "limit-exceeded")
+    assert "over the limit" in refused.value.message
+    answer = segment_api.client.post("/v1/batch", content=b"[", headers={"Content-Type": "x"})
+    assert problem(answer, 400)["code"] == "bad-request"
 
 
 def test_a_call_of_no_readable_shape_is_kept_as_sent(segment_api: Server) -> None:

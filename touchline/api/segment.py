@@ -11,23 +11,26 @@ The answer is 200 whatever became of each call, as Segment answers: the SDKs
 read nothing but the status, and Segment's Python SDK takes only a 2xx as
 delivered (RudderStack's only 200) and retries a 5xx or 429. Each call's
 result still says what became of it. A body that cannot be read at all is a
-400 problem, a body or a call over a limit a 413 naming it, overload a 429.
+400 problem, a body or a call over a limit a 413 naming it, overload a 429;
+each carries Segment's ``code`` and ``message`` too, which the SDKs read.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from prometheus_client import CollectorRegistry
 
+from touchline.api.gzip_body import read_body
 from touchline.api.ingest import Ingest, append
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
 from touchline.api.segment_ingest import (
@@ -86,27 +89,28 @@ def segment_ingest(
 async def segment_batch(
     request: Request[Any, Any, Any], segment: NamedDependency[SegmentIngest]
 ) -> Response[SegmentAnswer]:
-    data = await _body(request, segment.max_request_bytes)
-    try:
-        batch = _batch(data)
-    except Exception as error:  # DecodeError, or RecursionError on deep nesting
-        raise bad_request(f"the body is not a Segment batch: {error}") from None
-    limit = segment.ingest.limits.max_batch_events
-    if len(batch.batch) > limit:
-        raise limit_exceeded(
-            "TOUCHLINE_API_MAX_BATCH_EVENTS",
-            limit,
-            f"{len(batch.batch)} calls in one batch, over the limit of {limit}",
+    async with _readable_refusals(segment):
+        data = await read_body(request, segment.max_request_bytes)
+        try:
+            batch = _batch(data)
+        except Exception as error:  # DecodeError, or RecursionError on deep nesting
+            raise bad_request(f"the body is not a Segment batch: {error}") from None
+        limit = segment.ingest.limits.max_batch_events
+        if len(batch.batch) > limit:
+            raise limit_exceeded(
+                "TOUCHLINE_API_MAX_BATCH_EVENTS",
+                limit,
+                f"{len(batch.batch)} calls in one batch, over the limit of {limit}",
+            )
+        arrived = [Arrived(index, bytes(raw)) for index, raw in enumerate(batch.batch)]
+        source = _source(request, segment)
+        results = await append(
+            segment.ingest,
+            lambda calls: take_calls(
+                segment, calls, source=source, route=BATCH_PATH, context=batch.context
+            ),
+            arrived,
         )
-    arrived = [Arrived(index, bytes(raw)) for index, raw in enumerate(batch.batch)]
-    source = _source(request, segment)
-    results = await append(
-        segment.ingest,
-        lambda calls: take_calls(
-            segment, calls, source=source, route=BATCH_PATH, context=batch.context
-        ),
-        arrived,
-    )
     return _answer(results)
 
 
@@ -125,22 +129,23 @@ def _single(kind: CallType) -> HTTPRouteHandler:
     async def one_call(
         request: Request[Any, Any, Any], segment: NamedDependency[SegmentIngest]
     ) -> Response[SegmentAnswer]:
-        data = await _body(request, segment.max_request_bytes)
-        if not _is_object(data):
-            raise bad_request(f"the body is not one Segment {kind} call (a JSON object)")
-        limit = segment.ingest.limits.max_event_bytes
-        if len(data) > limit:
-            raise limit_exceeded(
-                "TOUCHLINE_API_MAX_EVENT_BYTES",
-                limit,
-                f"the call is {len(data)} bytes, over the limit of {limit}",
+        async with _readable_refusals(segment):
+            data = await read_body(request, segment.max_request_bytes)
+            if not _is_object(data):
+                raise bad_request(f"the body is not one Segment {kind} call (a JSON object)")
+            limit = segment.ingest.limits.max_event_bytes
+            if len(data) > limit:
+                raise limit_exceeded(
+                    "TOUCHLINE_API_MAX_EVENT_BYTES",
+                    limit,
+                    f"the call is {len(data)} bytes, over the limit of {limit}",
+                )
+            source = _source(request, segment)
+            results = await append(
+                segment.ingest,
+                lambda calls: take_calls(segment, calls, source=source, route=path),
+                [Arrived(0, data, kind)],
             )
-        source = _source(request, segment)
-        results = await append(
-            segment.ingest,
-            lambda calls: take_calls(segment, calls, source=source, route=path),
-            [Arrived(0, data, kind)],
-        )
         return _answer(results)
 
     one_call.__name__ = f"segment_{kind}"
@@ -173,6 +178,42 @@ def _source(_request: Request[Any, Any, Any], segment: SegmentIngest) -> str:
     return segment.source
 
 
+class SdkProblem(Problem, kw_only=True, omit_defaults=True):
+    """A problem the SDKs read too: on an error they look for Segment's
+    ``code`` and ``message``. RudderStack's client takes an answer without
+    them for a network fault and retries even a 400 or a 413."""
+
+    code: str
+    message: str
+
+
+@asynccontextmanager
+async def _readable_refusals(segment: SegmentIngest) -> AsyncIterator[None]:
+    """Every refusal of a Segment route as an :class:`SdkProblem`."""
+    try:
+        yield
+    except RequestEntityTooLarge:
+        # Raised while reading the body (the app's request_max_body_size).
+        limit = segment.max_request_bytes
+        refusal = limit_exceeded(
+            "TOUCHLINE_API_MAX_REQUEST_BYTES",
+            limit,
+            f"the request body is over the limit of {limit} bytes",
+        )
+        raise _for_sdks(refusal) from None
+    except ApiProblem as refusal:
+        raise _for_sdks(refusal) from None
+
+
+def _for_sdks(refusal: ApiProblem) -> ApiProblem:
+    problem = refusal.problem
+    code = problem.type.removeprefix(PROBLEMS) if problem.type != "about:blank" else "error"
+    readable = SdkProblem(
+        **msgspec.structs.asdict(problem), code=code, message=problem.detail or problem.title
+    )
+    return ApiProblem(readable, refusal.headers)
+
+
 def _is_object(data: bytes) -> bool:
     try:
         return isinstance(msgspec.json.decode(data), dict)
@@ -190,45 +231,3 @@ def _answer(results: Sequence[CallResult]) -> Response[SegmentAnswer]:
         results=list(results),
     )
     return Response(answer, status_code=200)
-
-
-async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    """The body, decompressed when the SDK gzipped it (at most ``limit`` bytes)."""
-    data = await request.body()
-    encoding = request.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return data
-    if encoding not in ("gzip", "x-gzip"):
-        raise ApiProblem(
-            Problem(
-                type=f"{PROBLEMS}unsupported-encoding",
-                title="Unsupported Media Type",
-                status=415,
-                detail=f"Content-Encoding {encoding!r}: send the body as is, or gzip",
-            )
-        )
-    return gunzip(data, limit)
-
-
-def gunzip(data: bytes, limit: int) -> bytes:
-    """Every gzip member of ``data``, decompressed; 413 past ``limit`` bytes
-    (a small body can inflate a thousandfold), 400 when it is not gzip."""
-    out = bytearray()
-    rest = data
-    while rest:
-        member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            # At most one byte past the limit (never 0: zlib reads 0 as no limit).
-            out += member.decompress(rest, limit + 1 - len(out))
-        except zlib.error as error:
-            raise bad_request(f"the body is not gzip: {error}") from None
-        if len(out) > limit:
-            raise limit_exceeded(
-                "TOUCHLINE_API_MAX_REQUEST_BYTES",
-                limit,
-                f"the request body is over the limit of {limit} bytes once decompressed",
-            )
-        if not member.eof:
-            raise bad_request("the gzip body ends before its end")
-        rest = member.unused_data
-    return bytes(out)
