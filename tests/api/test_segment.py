@@ -26,13 +26,17 @@ from segment.analytics.request import post as segment_post
 
 from tests.api.conftest import LIMITS, Server, problem, serving
 from tests.conftest import DAY
+from tests.helpers import event
 from touchline.api.segment import SEGMENT_ROUTES
 from touchline.bootstrap import build_backbone
 from touchline.config import Settings
 from touchline.dead_letters.index import LetterFilter, list_letters, sync
 from touchline.dead_letters.redrive import redrive
+from touchline.events import Identities
+from touchline.events.email import EmailSent
 from touchline.log.port import TopicPartition
 
+BEA = Identities(email="bea@example.com")
 MAPPING = {
     "track": {
         "Products Searched": {"type": "web.searched", "rename": {"results": "result_count"}},
@@ -113,6 +117,9 @@ def test_segment_sdk_calls_land_on_the_customers_timeline(
         properties={"url": "https://shop.example/plans", "title": "Plans"},
         timestamp=_at(2),
     )
+    segment_api.backbone.runtime.catch_up()
+    anonymous = segment_api.client.get("/v1/customers", params={"web_id": "anon-1"})
+    assert anonymous.status_code == 200, "the visitor is a customer before they log in"
     segment_client.identify(
         user_id="u-1",
         anonymous_id="anon-1",
@@ -145,7 +152,11 @@ def test_rudderstack_sdk_calls_land_on_the_customers_timeline(
     segment_api: Server, host: str, write_key: str
 ) -> None:
     """RudderStack's client (gzip by default, traits in context.traits, a
-    mapped track) reaches the same customer by email, phone and web id."""
+    mapped track). The visitor browsed anonymously, and was applied as a
+    customer of their own, while the CRM already knew them by email: the
+    identify merges the two, and the page view is on the one customer."""
+    crm = event(EmailSent(message_id="m-1", subject="Welcome"), _at(0), identities=BEA)
+    assert segment_api.publish([crm]).json()["accepted"] == 1
     rudder = RudderClient(write_key, host=host, sync_mode=True, max_retries=0)
     assert rudder.gzip
     rudder.page(
@@ -154,10 +165,15 @@ def test_rudderstack_sdk_calls_land_on_the_customers_timeline(
         properties={"url": "https://shop.example/boots"},
         timestamp=_at(1),
     )
+    segment_api.backbone.runtime.catch_up()
+    anonymous = segment_api.client.get("/v1/customers", params={"web_id": "anon-2"}).json()
+    known = segment_api.client.get("/v1/customers", params={"email": BEA.email}).json()
+    assert anonymous["customer_id"] != known["customer_id"]
+
     rudder.identify(
         user_id="u-2",
         anonymous_id="anon-2",
-        traits={"email": "bea@example.com", "phone": "(415) 555-0188"},
+        traits={"email": "Bea@Example.com", "phone": "(415) 555-0188"},
         timestamp=_at(2),
     )
     rudder.track(
@@ -169,13 +185,18 @@ def test_rudderstack_sdk_calls_land_on_the_customers_timeline(
     segment_api.backbone.runtime.catch_up()
 
     entries = _timeline(segment_api, email="bea@example.com")
-    assert [e["type"] for e in entries] == [
+    # The merge happened at the identify's time: the two share it, in either order.
+    types = [e["type"] for e in entries]
+    assert (types[0], sorted(types[1:3]), types[3:]) == (
         "web.searched",
-        "customer.identified",
-        "web.page_viewed",
-    ]
+        ["customer.identified", "customer.merged"],
+        ["web.page_viewed", "email.sent"],
+    )
+    merged = next(e for e in entries if e["type"] == "customer.merged")
+    assert f"into {known['customer_id']}" in merged["summary"], "the older customer survives"
     assert entries[0]["summary"] == "Searched 'boots' (4 results)"
     assert _timeline(segment_api, phone="+14155550188") == entries
+    assert _timeline(segment_api, web_id="anon-2") == entries
 
 
 def _messages(write_key: str) -> list[dict[str, Any]]:

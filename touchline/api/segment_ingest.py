@@ -24,6 +24,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
+import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from touchline.api.ingest import Ingest
@@ -33,6 +34,8 @@ from touchline.api.segment_spec import CALL_TYPES, Call, CallHead
 from touchline.events import Envelope
 from touchline.events.codec import TOO_LARGE, UNREADABLE
 from touchline.publish import CONFLICTING_DUPLICATE, REFUSED, utc_now
+
+log = structlog.get_logger(__name__)
 
 Status = Literal["accepted", "duplicate", "kept", "rejected"]
 
@@ -271,6 +274,14 @@ def _keep(
         letter(keep, source=source, route=route, key_secret=publisher.key_secret) for keep in fresh
     ]
     publisher.log.append(segment.dead_letter_topic, letters)
+    # Counts and codes only: a call's content is personal data.
+    log.info(
+        "segment calls kept",
+        calls=len(fresh),
+        codes=sorted({keep.code for keep in fresh}),
+        route=route,
+        topic=segment.dead_letter_topic,
+    )
     if ledger is not None:
         # After the append, never before, as the publisher does.
         ledger.record([(kept_id(keep.event_id), _digest(keep.raw)) for keep in fresh], now)
