@@ -429,3 +429,29 @@ def test_the_segment_routes_are_documented(segment_api: Server) -> None:
 def test_the_segment_routes_ask_for_a_publishers_key() -> None:
     """The API keys' guard reads each route's scope: a write key is a publisher's."""
     assert {route.opt.get("scope") for route in SEGMENT_ROUTES} == {"publish"}
+
+
+def test_values_the_edge_refuses_are_kept_not_a_fault(segment_api: Server) -> None:
+    """A time outside UTC's calendar, an integer past 64 bits, a NUL, a web id
+    wider than any store's column: each call kept with the edge's reason (the
+    NUL kept out of the letter's index), never a 500."""
+    page = {"type": "page", "anonymousId": "a", "properties": {"url": "https://x.example/"}}
+    calls = [
+        {**page, "timestamp": "0001-01-01T00:00:00+01:00"},
+        {**page, "properties": {"url": "https://x.example/", "title": "\u0000"}},
+        {**page, "anonymousId": "w" * 600},
+        {
+            "type": "track",
+            "anonymousId": "a",
+            "event": "web.searched",
+            "properties": {"query": "q", "result_count": 10**23},
+        },
+        {"type": "identify", "userId": "\u0000u"},
+    ]
+    response = segment_api.client.post("/v1/batch", json={"batch": calls})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["status"], r["code"]) for r in results] == [("kept", "refused")] * len(calls)
+    letters = _letters(segment_api)
+    assert len(letters) == len(calls)
+    assert not any("\x00" in letter.reason for letter in letters)

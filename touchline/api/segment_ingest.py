@@ -179,17 +179,16 @@ def _read(source: str, item: Arrived, context: Mapping[str, Any] | None) -> _Rea
         call = msgspec.json.decode(item.raw, type=Call)
     except Exception as error:  # a DecodeError, or RecursionError: kept, never a traceback
         head = _head(item.raw)
-        message_id = head.message_id if isinstance(head.message_id, str | int) else None
+        message_id = _text(head.message_id)
         kind = item.route_type or (head.type if isinstance(head.type, str) else "")
         problem = f"not a Segment call: {error}" if str(error) else "not a Segment call"
-        return _Read(item, None, problem, _text(message_id), kind, event_id(source, None, item.raw))
+        return _Read(item, None, problem, message_id, kind, event_id(source, message_id, item.raw))
     if item.route_type:
         call.type = item.route_type
     if context:
         call.context = {**context, **(call.context or {})}
-    return _Read(
-        item, call, "", _text(call.message_id), call.type, event_id(source, call, item.raw)
-    )
+    message_id = _text(call.message_id)
+    return _Read(item, call, "", message_id, call.type, event_id(source, message_id, item.raw))
 
 
 def _head(raw: bytes) -> CallHead:
@@ -199,8 +198,9 @@ def _head(raw: bytes) -> CallHead:
         return CallHead()
 
 
-def _text(value: str | int | None) -> str | None:
-    return None if value is None else str(value)
+def _text(value: object) -> str | None:
+    """A messageId as the answer names it: a string or a number (not a bool)."""
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
 def _kept(read: _Read, unmapped: Unmapped) -> Kept:

@@ -92,13 +92,12 @@ class Unmapped(msgspec.Struct, frozen=True):
     identities: Identities = Identities()
 
 
-def event_id(source: str, call: Call | None, raw: bytes) -> UUID:
+def event_id(source: str, message_id: str | None, raw: bytes) -> UUID:
     """The id of the event a call becomes: from its ``messageId`` and source
     (two sources' SDKs may reuse one), else from its bytes, so a re-send of
     the same call is the same event either way."""
-    message_id = None if call is None else text(call.message_id)
-    if message_id is not None:
-        return uuid5(_IDS, f"{source}/messageId/{message_id}")
+    if message_id is not None and message_id.strip():
+        return uuid5(_IDS, f"{source}/messageId/{message_id.strip()}")
     return uuid5(_IDS, f"{source}/sha256/{hashlib.sha256(raw).hexdigest()}")
 
 
