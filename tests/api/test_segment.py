@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from rudderstack.analytics import Client as RudderClient
@@ -62,6 +63,14 @@ def segment_api(api_settings: Settings) -> Iterator[Server]:
 @pytest.fixture
 def host(segment_api: Server) -> str:
     return str(segment_api.client.base_url)
+
+
+@pytest.fixture
+def sdk_http(host: str, write_key: str) -> Iterator[httpx.Client]:
+    """Plain HTTP as a hand-written Segment client sends it: the write key as
+    the Basic auth user, on every call to the Segment routes."""
+    with httpx.Client(base_url=host, auth=(write_key, ""), timeout=30) as client:
+        yield client
 
 
 @pytest.fixture
@@ -305,11 +314,10 @@ def test_a_retry_of_the_same_message_ids_creates_nothing_new(
 
 
 def test_single_call_routes_take_one_call_of_their_type(
-    segment_api: Server, write_key: str
+    segment_api: Server, sdk_http: httpx.Client
 ) -> None:
     """/v1/identify, /v1/page and /v1/track each take one call, its type the
     route's, with the write key as the Basic auth user."""
-    client, auth = segment_api.client, (write_key, "")
     calls: dict[str, dict[str, Any]] = {
         "/v1/identify": {"userId": "u-4", "traits": {"email": "cy@example.com"}},
         "/v1/page": {"userId": "u-4", "properties": {"url": "https://shop.example/"}},
@@ -321,7 +329,7 @@ def test_single_call_routes_take_one_call_of_their_type(
         "/v1/group": {"userId": "u-4", "groupId": "g-1"},
     }
     answers = {
-        path: client.post(path, json={**call, "timestamp": _at(i).isoformat()}, auth=auth)
+        path: sdk_http.post(path, json={**call, "timestamp": _at(i).isoformat()})
         for i, (path, call) in enumerate(calls.items())
     }
     assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(calls, 200)
@@ -342,15 +350,17 @@ def test_single_call_routes_take_one_call_of_their_type(
     ]
 
 
-def test_unreadable_bodies_and_limits_are_problems(segment_api: Server, write_key: str) -> None:
+def test_unreadable_bodies_and_limits_are_problems(
+    segment_api: Server, sdk_http: httpx.Client
+) -> None:
     """Not JSON, not gzip, another encoding: 400 or 415; a batch or a call
     over its limit, or a body over it once decompressed: 413 naming the
     setting. A call over the per-call limit inside a batch is rejected alone."""
-    client, auth = segment_api.client, (write_key, "")
+    client = sdk_http
     gzipped = {"Content-Encoding": "gzip"}
-    assert problem(client.post("/v1/batch", content=b"{not json", auth=auth), 400)
-    assert problem(client.post("/v1/batch", json={"calls": []}, auth=auth), 400)
-    assert problem(client.post("/v1/track", json=[{"event": "x"}], auth=auth), 400)
+    assert problem(client.post("/v1/batch", content=b"{not json"), 400)
+    assert problem(client.post("/v1/batch", json={"calls": []}), 400)
+    assert problem(client.post("/v1/track", json=[{"event": "x"}]), 400)
     assert problem(client.post("/v1/batch", content=b"\x1f\x8bnope", headers=gzipped), 400)
     half = gzip.compress(b'{"batch": []}')[:-6]
     assert problem(client.post("/v1/batch", content=half, headers=gzipped), 400)
@@ -359,10 +369,10 @@ def test_unreadable_bodies_and_limits_are_problems(segment_api: Server, write_ke
 
     limits = segment_api.backbone.settings
     many = {"batch": [{"type": "page"}] * (limits.api_max_batch_events + 1)}
-    too_many = problem(client.post("/v1/batch", json=many, auth=auth), 413)
+    too_many = problem(client.post("/v1/batch", json=many), 413)
     assert too_many["limit"] == "TOUCHLINE_API_MAX_BATCH_EVENTS"
     big = {"userId": "u", "event": "x", "properties": {"text": "x" * limits.api_max_event_bytes}}
-    too_big = problem(client.post("/v1/track", json=big, auth=auth), 413)
+    too_big = problem(client.post("/v1/track", json=big), 413)
     assert too_big["limit"] == "TOUCHLINE_API_MAX_EVENT_BYTES"
     bomb = gzip.compress(b'{"batch": [], "pad": "' + b" " * limits.api_max_request_bytes + b'"}')
     assert len(bomb) < limits.api_max_request_bytes
@@ -370,7 +380,7 @@ def test_unreadable_bodies_and_limits_are_problems(segment_api: Server, write_ke
     assert inflated["limit"] == "TOUCHLINE_API_MAX_REQUEST_BYTES"
 
     mixed = {"batch": [{**big, "type": "track"}, {"type": "page", "anonymousId": "a"}]}
-    answer = client.post("/v1/batch", json=mixed, auth=auth).json()
+    answer = client.post("/v1/batch", json=mixed).json()
     assert [(r["status"], r.get("code")) for r in answer["results"]] == [
         ("rejected", "too_large"),
         ("kept", "invalid"),
@@ -378,7 +388,7 @@ def test_unreadable_bodies_and_limits_are_problems(segment_api: Server, write_ke
     assert len(_letters(segment_api)) == 1, "the oversize call is not kept"
 
 
-def test_the_sdks_read_a_refusal(segment_api: Server, host: str, write_key: str) -> None:
+def test_the_sdks_read_a_refusal(host: str, write_key: str, sdk_http: httpx.Client) -> None:
     """A refusal carries Segment's code and message: RudderStack's client
     raises it as the API's error (without them it takes it for a network
     fault, and retries a 413 as though it could pass)."""
@@ -387,15 +397,17 @@ def test_the_sdks_read_a_refusal(segment_api: Server, host: str, write_key: str)
         rudder_post(write_key, host=host, gzip=True, batch=too_many)
     assert (refused.value.status, refused.value.code) == (413, "limit-exceeded")
     assert "over the limit" in refused.value.message
-    answer = segment_api.client.post("/v1/batch", content=b"[", headers={"Content-Type": "x"})
+    answer = sdk_http.post("/v1/batch", content=b"[", headers={"Content-Type": "x"})
     assert problem(answer, 400)["code"] == "bad-request"
 
 
-def test_a_call_of_no_readable_shape_is_kept_as_sent(segment_api: Server) -> None:
+def test_a_call_of_no_readable_shape_is_kept_as_sent(
+    segment_api: Server, sdk_http: httpx.Client
+) -> None:
     """A call that is not an object, or has fields of the wrong types, is
     kept byte for byte and reported unreadable beside the good ones."""
     body = b'{"batch": [7, {"type": "track", "userId": ["u"], "messageId": "m-9"}]}'
-    answer = segment_api.client.post("/v1/batch", content=body)
+    answer = sdk_http.post("/v1/batch", content=body)
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [(r["status"], r["code"]) for r in results] == [("kept", "unreadable")] * 2
@@ -431,7 +443,9 @@ def test_the_segment_routes_ask_for_a_publishers_key() -> None:
     assert {route.opt.get("scope") for route in SEGMENT_ROUTES} == {"publish"}
 
 
-def test_values_the_edge_refuses_are_kept_not_a_fault(segment_api: Server) -> None:
+def test_values_the_edge_refuses_are_kept_not_a_fault(
+    segment_api: Server, sdk_http: httpx.Client
+) -> None:
     """A time outside UTC's calendar, an integer past 64 bits, a NUL, a web id
     wider than any store's column: each call kept with the edge's reason (the
     NUL kept out of the letter's index), never a 500."""
@@ -448,7 +462,7 @@ def test_values_the_edge_refuses_are_kept_not_a_fault(segment_api: Server) -> No
         },
         {"type": "identify", "userId": "\u0000u"},
     ]
-    response = segment_api.client.post("/v1/batch", json={"batch": calls})
+    response = sdk_http.post("/v1/batch", json={"batch": calls})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [(r["status"], r["code"]) for r in results] == [("kept", "refused")] * len(calls)
