@@ -378,6 +378,12 @@ def test_unreadable_bodies_and_limits_are_problems(
     assert len(bomb) < limits.api_max_request_bytes
     inflated = problem(client.post("/v1/batch", content=bomb, headers=gzipped), 413)
     assert inflated["limit"] == "TOUCHLINE_API_MAX_REQUEST_BYTES"
+    plain = b" " * (limits.api_max_request_bytes + 1)
+    too_long = problem(client.post("/v1/batch", content=plain), 413)
+    assert (too_long["limit"], too_long["code"]) == (
+        "TOUCHLINE_API_MAX_REQUEST_BYTES",
+        "limit-exceeded",
+    )
 
     mixed = {"batch": [{**big, "type": "track"}, {"type": "page", "anonymousId": "a"}]}
     answer = client.post("/v1/batch", json=mixed).json()

@@ -131,8 +131,6 @@ def _single(kind: CallType) -> HTTPRouteHandler:
     ) -> Response[SegmentAnswer]:
         async with _readable_refusals(segment):
             data = await read_body(request, segment.max_request_bytes)
-            if not _is_object(data):
-                raise bad_request(f"the body is not one Segment {kind} call (a JSON object)")
             limit = segment.ingest.limits.max_event_bytes
             if len(data) > limit:
                 raise limit_exceeded(
@@ -140,6 +138,8 @@ def _single(kind: CallType) -> HTTPRouteHandler:
                     limit,
                     f"the call is {len(data)} bytes, over the limit of {limit}",
                 )
+            if not _is_object(data):
+                raise bad_request(f"the body is not one Segment {kind} call (a JSON object)")
             source = _source(request, segment)
             results = await append(
                 segment.ingest,
