@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -90,6 +90,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often ``GET /v1/streams/campaign-state`` sends a heartbeat comment:
     under 15 s, the longest a subscriber is promised to wait for a sign of life
     (and below the idle timeouts of common proxies)."""
+    segment_source: Annotated[str, msgspec.Meta(min_length=1)] = "segment"
+    """The ``source`` of the events the Segment-compatible routes publish."""
+    segment_user_id: Literal["crm_id", "email", "phone"] = "crm_id"
+    """Which identifier a Segment ``userId`` is."""
+    segment_mapping: str = ""
+    """Track event names to catalogue types: inline JSON, or a .json or .toml
+    file's path (see touchline/api/segment_rules.py)."""
     topics: Topics = Topics()
 
     @property

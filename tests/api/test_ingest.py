@@ -204,3 +204,13 @@ def test_overload_answers_429_with_retry_after(api_settings: Settings) -> None:
         [response] = first
         assert response.status_code == 202
         assert api.client.get("/metrics").text.count("touchline_api_overloaded_total 1.0") == 1
+
+
+def test_values_no_store_could_hold_are_refused_not_a_fault(api: Server) -> None:
+    """A time outside UTC's calendar once converted, an integer past 64 bits:
+    refused by the edge with the reason, never a 500 (their digest is taken first)."""
+    early = {**_call(1), "occurred_at": "0001-01-01T00:00:00+01:00"}
+    huge = {**_call(2), "payload": {"call_id": "c", "duration_seconds": 10**23}}
+    response = api.client.post("/v1/events", json=[early, huge])
+    assert response.status_code == 202, response.text
+    assert [r["code"] for r in response.json()["results"]] == ["refused", "refused"]

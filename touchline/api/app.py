@@ -44,6 +44,7 @@ from touchline.api.reads import (
     moved,
 )
 from touchline.api.receipts import Receipts, get_event_receipt
+from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.api.stream import CampaignStream, stream_campaign_state
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
@@ -97,6 +98,7 @@ def create_app(backbone: Backbone) -> Api:
         metrics=metrics,
         retry_after=settings.api_retry_after_seconds,
     )
+    segment = segment_ingest(settings, ingest, metrics.registry)
     receipts = Receipts(AcceptedEvents(backbone.engine), backbone.queries)
     next_offer = NextBestOffer(backbone.stores["campaigns"], backbone.engine, backbone.codec)
     streams = CampaignStream(
@@ -139,6 +141,7 @@ def create_app(backbone: Backbone) -> Api:
             record_offer_response,
             unmerge_customer,
             stream_campaign_state,
+            *SEGMENT_ROUTES,
             healthz,
             readyz,
             metrics_route,
@@ -150,6 +153,7 @@ def create_app(backbone: Backbone) -> Api:
             "receipts": Provide(lambda: receipts, use_cache=True, sync_to_thread=False),
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
             "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
+            "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],

@@ -38,6 +38,7 @@ from touchline.events.json_split import split_json_array
 from touchline.publish import Publisher, PublishResult
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class EventResult(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -131,9 +132,7 @@ async def publish_events(
     return Response(answer, status_code=202, headers=headers)
 
 
-async def append(
-    ingest: Ingest, publish: Callable[[_T], PublishResult], events: _T
-) -> PublishResult:
+async def append(ingest: Ingest, publish: Callable[[_T], _R], events: _T) -> _R:
     """``publish(events)`` in a worker thread, when the gate gives a turn:
     every route that appends to the log takes its turn here (429 when none)."""
     try:

@@ -20,6 +20,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from touchline.api.access import declared_scopes, document_access
 from touchline.api.problems import PROBLEM_JSON, Problem
+from touchline.api.segment_openapi import document_segment
 from touchline.events import EnvelopeHead
 
 INGEST_PATH = "/v1/events"
@@ -89,6 +90,7 @@ def complete(
         "schema": {"type": "string"},
     }
     _link(done, ("/v1/events", "post", "202"), "getEventReceipt", event_id="results/0/id")
+    document_segment(done, max_batch_events)
     for target in ("getProfile", "getTimeline", "getNextOffer"):
         _link(done, ("/v1/customers", "get", "200"), target, customer_id="customer_id")
     for path_item in done["paths"].values():

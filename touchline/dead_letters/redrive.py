@@ -99,7 +99,20 @@ class Done:
 def redrive(
     engine: Engine, log_: Log, topic: str, letter_ids: Sequence[str], *, by: str
 ) -> list[Done]:
-    """Append each still-dead letter to its origin again, once."""
+    """Append each still-dead letter to its origin again, once.
+
+    ValueError, before any is re-driven, when some were kept as they arrived
+    (a Segment call the API could not map): never on a topic, they have
+    none to go back to.
+    """
+    arrived = [i for i in letter_ids if "origin.partition" not in _header_names(log_, topic, i)]
+    if arrived:
+        raise ValueError(
+            f"{len(arrived)} of these dead letters ({', '.join(arrived[:5])}) were kept as they "
+            "arrived at the API, never on a topic: there is nothing to re-drive them to. Have "
+            "their sender send them again once they can be taken, then discard them; leave "
+            "them out here with --processor"
+        )
 
     def append(connection: Connection, letter_id: str) -> Done:
         record = _record(log_, topic, letter_id)
@@ -118,6 +131,10 @@ def redrive(
         return Done(letter_id, True, REDRIVEN, where)
 
     return [_once(engine, topic, letter_id, append) for letter_id in letter_ids]
+
+
+def _header_names(log_: Log, topic: str, letter_id: str) -> set[str]:
+    return {name for name, _ in _record(log_, topic, letter_id).headers}
 
 
 def discard(

@@ -18,9 +18,18 @@ import msgspec
 from touchline.events.base import Envelope
 
 _encode = msgspec.msgpack.Encoder(order="sorted").encode
+_encode_json = msgspec.json.Encoder(order="sorted").encode
 
 
 def content_digest(event: Envelope) -> str:
     """SHA-256 (hex, first 32 characters) of what the channel said."""
     bare = msgspec.structs.replace(event, recorded_at=None, customer_id=None)
-    return hashlib.sha256(_encode(bare)).hexdigest()[:32]
+    try:
+        encoded = _encode(bare)
+    except OverflowError:
+        # A value msgpack cannot hold (a time outside UTC's calendar once
+        # converted, an integer past 64 bits). The edge refuses such an
+        # event, but asks its digest first (to tell a repeat from a conflict):
+        # it must not raise. JSON holds both, and this event always lands here.
+        encoded = b"json:" + _encode_json(bare)
+    return hashlib.sha256(encoded).hexdigest()[:32]
