@@ -34,6 +34,7 @@ from touchline.bootstrap import build_backbone, make_codec
 from touchline.config import load_settings
 from touchline.logs import configure_logging
 from touchline.simulate import simulate_day
+from touchline.store.api_keys import ApiKeys
 
 BATCH = 500
 CONNECTIONS = 4
@@ -95,8 +96,9 @@ def _bodies(batches: int) -> list[bytes]:
 def _run(bodies: list[bytes], http: str, loop: str) -> float:
     with TemporaryDirectory() as data_dir:
         settings = load_settings({}, data_dir=data_dir, wire_format="json")
-        with build_backbone(settings):
-            pass  # migrated before the server starts, outside the measurement
+        with build_backbone(settings) as backbone:
+            # Migrated before the server starts, outside the measurement.
+            token = ApiKeys(backbone.engine).create("bench", ["publish"]).token
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER, data_dir, str(port), http, loop],
@@ -105,7 +107,10 @@ def _run(bodies: list[bytes], http: str, loop: str) -> float:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_ready(base, server)
-            clients = [httpx.Client(base_url=base, timeout=60) for _ in range(CONNECTIONS)]
+            auth = {"Authorization": f"Bearer {token}"}
+            clients = [
+                httpx.Client(base_url=base, timeout=60, headers=auth) for _ in range(CONNECTIONS)
+            ]
             started = time.perf_counter()
             with ThreadPoolExecutor(CONNECTIONS) as pool:
                 answers = list(

@@ -36,6 +36,7 @@ from touchline.api.app import create_app
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
 from touchline.logs import configure_logging
+from touchline.store.api_keys import ApiKeys
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
 
@@ -123,7 +124,12 @@ def _serving(backbone: Backbone) -> Iterator[httpx.Client]:
         while not server.started:  # a bench may poll: nothing here is a test
             time.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        token = ApiKeys(backbone.engine).create("bench", ["agent"]).token
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             yield client
     finally:
         server.should_exit = True
@@ -163,7 +169,7 @@ def _load(url: str, sizes: Sizes) -> None:
         connection.execute("TRUNCATE timeline_entries, bench_loaded")
         # The indexes are built once after the load: far faster than
         # maintained row by row, as a bulk load is done in production too.
-        connection.execute("ALTER TABLE timeline_entries DROP CONSTRAINT timeline_entries_pkey")
+        connection.execute("ALTER TABLE timeline_entries DROP CONSTRAINT pk_timeline_entries")
         connection.execute("DROP INDEX ix_timeline_customer_time")
         connection.commit()
         columns = "event_id, customer_id, occurred_at_us, type, channel, source, summary, event"
@@ -174,7 +180,9 @@ def _load(url: str, sizes: Sizes) -> None:
             for row in _rows(sizes):
                 copy.write_row(row)
         connection.commit()
-        connection.execute("ALTER TABLE timeline_entries ADD PRIMARY KEY (event_id)")
+        connection.execute(
+            "ALTER TABLE timeline_entries ADD CONSTRAINT pk_timeline_entries PRIMARY KEY (event_id)"
+        )
         connection.execute(
             "CREATE INDEX ix_timeline_customer_time "
             "ON timeline_entries (customer_id, occurred_at_us, event_id)"
