@@ -69,7 +69,7 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 def test_metrics_count_requests_events_and_lag(api: Server) -> None:
     """Prometheus text: requests by route and status, events by outcome and
-    refusal code, and each processor's lag."""
+    refusal code, each processor's lag and records processed, dead letters."""
     sent = event(EmailSent(message_id="m", subject="Hi"), DAY)
     api.publish([sent, sent])
     api.client.post("/v1/events", json=[{"id": "nope"}])
@@ -86,6 +86,12 @@ def test_metrics_count_requests_events_and_lag(api: Server) -> None:
     assert "touchline_api_request_seconds_bucket" in text
     assert _sample(text, "touchline_processor_lag_records", processor="identity-resolver") == 1
 
+    processed = "touchline_processor_processed_records"
+    assert _sample(text, processed, processor="identity-resolver") == 0
+    assert _sample(text, "touchline_dead_letters_records") == 0
+
     api.backbone.runtime.catch_up()
     text = api.client.get("/metrics").text
     assert _sample(text, "touchline_processor_lag_records", processor="identity-resolver") == 0
+    assert _sample(text, processed, processor="identity-resolver") == 1
+    assert _sample(text, processed, processor="timeline") >= 1

@@ -266,6 +266,7 @@ def test_what_maps_to_no_event_is_kept_and_reported(
     assert 'touchline_api_segment_calls_total{call="page",status="accepted"} 1.0' in metrics
     assert 'touchline_api_segment_calls_total{call="track",status="kept"} 2.0' in metrics
     assert 'touchline_api_segment_kept_total{code="unsupported_call"} 2.0' in metrics
+    assert "touchline_dead_letters_records 4.0" in metrics
 
     backbone = segment_api.backbone
     with pytest.raises(ValueError, match="never on a topic"):

@@ -90,7 +90,7 @@ def create_app(backbone: Backbone) -> Api:
         ProcessorPosition(runner.processor.name, runner.topic, runner.engine)
         for runner in backbone.runners
     ]
-    metrics = ApiMetrics(backbone.log, processors)
+    metrics = ApiMetrics(backbone.log, processors, settings.topics.dead_letter)
     ingest = Ingest(
         publisher=publisher,
         gate=IngestGate(settings.api_ingest_concurrency, settings.api_ingest_queue),

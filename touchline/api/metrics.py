@@ -1,4 +1,4 @@
-"""``/metrics`` in Prometheus' text format: requests, ingest, processor lag.
+"""``/metrics`` in Prometheus' text format: requests, ingest, processors, dead letters.
 
 Each app has a registry of its own, built with the app: Litestar's
 Prometheus plugin keeps its metrics at class level in the process-wide
@@ -7,9 +7,11 @@ count into each other. The request middleware here is a plain ASGI wrapper
 that labels by route template (``/v1/customers/{customer_id:str}``), never by
 the path a client sent, so the label set stays bounded.
 
-Lag per processor is read at scrape time from what each processor stored
-(its positions, in its own database) against the log's end offsets: a few
-small queries, and no state shared with runners that may be running.
+Each processor's progress is read at scrape time from what it stored (its
+positions, in its own database): records processed (the positions' sum)
+and its lag against the log's end offsets; dead letters are the
+dead-letter topic's records. A few small queries, and no state shared with
+runners that may be running.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class ProcessorPosition:
 class ApiMetrics:
     """The counters the API keeps, in a registry of its own."""
 
-    def __init__(self, log: Log, processors: Sequence[ProcessorPosition]) -> None:
+    def __init__(
+        self, log: Log, processors: Sequence[ProcessorPosition], dead_letter_topic: str
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self.requests = Counter(
@@ -80,7 +84,7 @@ class ApiMetrics:
             "Ingest requests appending to the log or waiting for a turn",
             registry=registry,
         )
-        registry.register(_LagCollector(log, processors))
+        registry.register(_ProgressCollector(log, processors, dead_letter_topic))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -93,28 +97,48 @@ class ApiMetrics:
             self.rejections.labels(code).inc()
 
 
-class _LagCollector(Collector):
-    def __init__(self, log: Log, processors: Sequence[ProcessorPosition]) -> None:
+class _ProgressCollector(Collector):
+    def __init__(
+        self, log: Log, processors: Sequence[ProcessorPosition], dead_letter_topic: str
+    ) -> None:
         self.log = log
         self.processors = processors
+        self.dead_letter_topic = dead_letter_topic
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "touchline_processor_lag_records",
-            "Records on the processor's topic it has not applied yet",
-            labels=["processor"],
-        )
+        lag, processed, dead = self._families()
         for processor in self.processors:
             with processor.engine.connect() as connection:
                 stored = load_positions(connection, processor.name, processor.topic)
             ends = self.log.end_offsets(processor.topic)
             behind = sum(end - stored.get(partition, 0) for partition, end in ends.items())
-            family.add_metric([processor.name], behind)
-        yield family
+            lag.add_metric([processor.name], behind)
+            processed.add_metric([processor.name], sum(stored.values()))
+        dead.add_metric([], sum(self.log.end_offsets(self.dead_letter_topic).values()))
+        yield from (lag, processed, dead)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Described without collecting: registering must not query the stores.
-        yield GaugeMetricFamily("touchline_processor_lag_records", "", labels=["processor"])
+        yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "touchline_processor_lag_records",
+                "Records on the processor's topic it has not applied yet",
+                labels=["processor"],
+            ),
+            GaugeMetricFamily(
+                "touchline_processor_processed_records",
+                "Records of its topic the processor has applied (or dead-lettered), all time",
+                labels=["processor"],
+            ),
+            GaugeMetricFamily(
+                "touchline_dead_letters_records",
+                "Records on the dead-letter topic: events a processor or the API could not take",
+            ),
+        )
 
 
 def metrics_middleware(metrics: ApiMetrics) -> Any:
