@@ -83,6 +83,19 @@ def test_sqlite_urls_read_like_sqlalchemy(tmp_path: Path, monkeypatch: pytest.Mo
         open_log("sqlite:///")
 
 
+def test_synchronous_full_is_asked_for_in_the_url(tmp_path: Path) -> None:
+    """``?synchronous=full`` fsyncs every commit (SQLite's level 2; NORMAL is
+    1); any other option is refused by name rather than ignored."""
+    for query, level in (("", 1), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1)):
+        with open_log(f"sqlite:///{tmp_path / 'log.db'}{query}") as log:
+            log.create_topic("t", 1)
+            assert isinstance(log, SqliteLog)
+            assert log._connection().execute("PRAGMA synchronous").fetchone() == (level,)
+    for bad in ("?synchronous=off", "?journal=delete"):
+        with pytest.raises(LogError, match=r"only synchronous=normal\|full"):
+            open_log(f"sqlite:///{tmp_path / 'log.db'}{bad}")
+
+
 # A writer process: reports ready, waits for "go" so the writers overlap, then
 # appends small batches and prints where each record landed. The pause between
 # batches stands in for a handler's work; without it SQLite's backoff lets one

@@ -7,21 +7,30 @@ loop over this same registry, so an engine added here is held to the contract.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from touchline.log.port import Log, LogError
-from touchline.log.sqlite import SqliteLog
+from touchline.log.sqlite import SYNCHRONOUS, SqliteLog
 
 
 def _open_sqlite(target: str) -> Log:
-    """``sqlite:///relative/log.db`` or ``sqlite:////absolute/log.db``.
+    """``sqlite:///relative/log.db`` or ``sqlite:////absolute/log.db``, with
+    ``?synchronous=full`` for an fsync on every commit (see SqliteLog).
 
     The same reading as SQLAlchemy's SQLite URLs (the projections' store), so
     one directory setting means the same place for both.
     """
-    path = target.removeprefix("/")
+    location, _, query = target.partition("?")
+    path = location.removeprefix("/")
     if not path:
         raise LogError("a sqlite log URL needs a file path, e.g. 'sqlite:///data/log.db'")
-    return SqliteLog(path)
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    synchronous = options.pop("synchronous", "normal").lower()
+    if options or synchronous not in SYNCHRONOUS:
+        raise LogError(
+            f"sqlite log URL options: only synchronous={'|'.join(SYNCHRONOUS)}, not {query!r}"
+        )
+    return SqliteLog(path, synchronous=synchronous)
 
 
 def _open_kafka(target: str) -> Log:

@@ -17,7 +17,9 @@ exception, an OOM kill) because a committed transaction is in the WAL file
 before COMMIT returns; what it gives up is the fsync on each commit, so a power
 loss or kernel panic can lose the last few commits (never corrupt the file).
 Surviving a process crash is what the pipeline needs; an fsync per batch would
-cost more than the rest of the append.
+cost more than the rest of the append. Where a power loss must lose nothing
+either, ``sqlite:///path?synchronous=full`` fsyncs the WAL on every commit
+(the ingest benchmark measures both).
 
 Retention: nothing is deleted on its own. ``delete_records`` deletes a
 partition's records below an offset, as Kafka's DeleteRecords does, and the
@@ -52,6 +54,9 @@ from touchline.log.port import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
+SYNCHRONOUS = ("normal", "full")
+"""SQLite's ``synchronous`` settings a log may take (WAL mode): ``full`` adds
+an fsync on every commit."""
 """How long a writer waits for another process's write transaction to finish."""
 
 # Separate statements, not one executescript(): executescript commits any open
@@ -148,7 +153,10 @@ class SqliteLog(Log):
     start their own rotation; keyless records promise no order anyway).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise LogError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        self._synchronous = synchronous.upper()
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         # One connection per thread: a sqlite3 connection must not be used by
@@ -397,7 +405,7 @@ class SqliteLog(Log):
                 )
                 try:
                     conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute("PRAGMA synchronous = NORMAL")
+                    conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 except BaseException:
                     conn.close()
                     raise
