@@ -57,6 +57,7 @@ with build_backbone(settings) as backbone:
 
 def main(runs: int, batches: int) -> list[str]:
     configure_logging(level=logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     bodies = _bodies(batches)
     events = batches * BATCH
     lines = [

@@ -64,6 +64,7 @@ class Sizes:
 
 def main(runs: int, server_url: str, customers: int, events: int, reads: int) -> list[str]:
     configure_logging(level=logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     sizes = Sizes(customers, events)
     url = _loaded(server_url, sizes)
     lines = [f"timeline (PostgreSQL): {customers:,} customers, {events:,} events, {runs} runs"]
