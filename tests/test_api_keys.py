@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests.conftest import DAY
+from touchline.api.serve import key_hint
 from touchline.store.api_keys import ApiKeys, InvalidKey, UnknownKey
 from touchline.store.tables import api_keys
 
@@ -95,3 +96,13 @@ def test_admin_grants_every_scope_and_publishes_anything(engine: Engine) -> None
     assert (bound.grants("publish"), bound.grants("agent")) == (True, False)
     assert (bound.allows_source("crm"), bound.allows_source("web")) == (True, False)
     assert (bound.allows_type("email.sent"), bound.allows_type("email.opened")) == (True, False)
+
+
+def test_touchline_api_says_how_to_make_a_key_until_a_live_one_exists(engine: Engine) -> None:
+    """No key, or only revoked ones: the hint; a live key: none."""
+    keys = ApiKeys(engine)
+    assert "touchline keys create" in str(key_hint(keys))
+    made = keys.create("crm", ["publish"])
+    assert key_hint(keys) is None
+    keys.revoke(made.key.key_id)
+    assert key_hint(keys) is not None

@@ -26,6 +26,7 @@ from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.parallel import StageFailed, Stages
 from touchline.processing.embedded import AlreadyRunning, RunnerLock
+from touchline.store.api_keys import ApiKeys
 
 
 class ApiServer(uvicorn.Server):
@@ -80,6 +81,9 @@ def _serve(backbone: Backbone, host: str, port: int, run_them: bool) -> None:
     finish = _start_processors(backbone, stop, server) if run_them else None
     where = "with the processors" if run_them else "serving only"
     print(f"touchline: API on http://{host}:{port} ({where}); Ctrl-C stops", file=sys.stderr)
+    hint = key_hint(ApiKeys(backbone.engine))
+    if hint:
+        print(f"touchline: {hint}", file=sys.stderr)
     # uvicorn handles SIGINT and SIGTERM itself (a graceful shutdown), then
     # raises the signal again to the handler it found: let that be a no-op,
     # so a stop asked for is exit status 0, not death by the signal.
@@ -91,6 +95,14 @@ def _serve(backbone: Backbone, host: str, port: int, run_them: bool) -> None:
         stop.set()
         if finish is not None:
             finish()
+
+
+def key_hint(keys: ApiKeys) -> str | None:
+    """How to make a key, when no live key exists: every /v1 route needs one,
+    and a newcomer should read that here before the first 401 says it."""
+    if any(key.revoked_at is None for key in keys.list_keys()):
+        return None
+    return "no API key yet; make one with `touchline keys create --name me --scope admin`"
 
 
 def _start_processors(
