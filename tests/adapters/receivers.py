@@ -6,6 +6,7 @@ next n messages (or all of them) the way a real server refuses.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from email import message_from_bytes
@@ -40,8 +41,20 @@ class _CountingHandler:
         self.messages: list[bytes] = []
         self.refusals: int | None = 0
         self.reply = "451 4.3.0 Try again later"
+        self.gate: threading.Event | None = None
+        """When set, each message waits at DATA until the gate opens (a slow relay)."""
+        self.waiting = threading.Event()
+        """Set once a message waits at the gate."""
+        self.arrivals = 0
+        """Messages that reached DATA, taken or not."""
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        gate = self.gate
+        with self.lock:
+            self.arrivals += 1
+        if gate is not None:
+            self.waiting.set()
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait)
         with self.lock:
             if self.refusals is None or self.refusals > 0:
                 if self.refusals is not None:

@@ -165,3 +165,10 @@ def dispatcher_runners(
             )
         )
     return runners
+
+
+def close_adapters(runners: Collection[ProcessorRunner]) -> None:
+    """Close the adapters of dispatchers :func:`dispatcher_runners` made."""
+    for runner in runners:
+        if isinstance(runner.processor, Dispatcher):
+            runner.processor.adapter.close()
