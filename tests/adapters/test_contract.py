@@ -183,6 +183,24 @@ def test_an_action_the_ledger_shows_cancelled_is_not_sent(
     assert reports(backbone) == []  # the synchronizer reported the cancel itself
 
 
+def test_an_action_past_its_expiry_is_not_sent(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Stale by the time a dispatcher meets it: cancelled as expired, reported, not sent."""
+    action_id = requested(backbone, receiver.channel)
+    expires_at_us = row(backbone, action_id).expires_at_us
+    assert expires_at_us is not None
+    clock.advance(timedelta(days=31))
+    dispatch(dispatchers.new())
+    assert receiver.received() == {}
+    expired = row(backbone, action_id)
+    assert (expired.status, expired.reason) == ("cancelled", "expired before it went out")
+    assert _outcomes(backbone) == ["cancelled"]
+
+
 def test_a_restart_after_a_crash_in_flight_does_not_send_twice(
     backbone: Backbone,
     receiver: Receiver,
