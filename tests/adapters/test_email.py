@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 from uuid import UUID
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.adapters.receivers import SmtpReceiver
-from tests.adapters.scenario import CAMPAIGN, T0, Dispatchers, dispatch, publish, requested
+from tests.adapters.scenario import CAMPAIGN, T0, Dispatchers, dispatch, publish, requested, row
+from tests.api.conftest import problem, serving
 from tests.helpers import event
 from touchline.adapters.email import unsubscribe_token
 from touchline.adapters.registry import unsubscribe_key
@@ -78,3 +81,28 @@ def test_a_customer_without_an_email_address_fails_for_good(
         statuses = {r.status: r.reason for r in rows}
     assert statuses["sent"] is None
     assert statuses["failed"].startswith("undeliverable: customer ")
+
+
+def test_the_one_click_link_revokes_email_consent_without_a_key(
+    backbone: Backbone, receiver: SmtpReceiver, dispatchers: Dispatchers
+) -> None:
+    """A POST to the List-Unsubscribe URL, as a mail client sends it (no API key),
+    records consent.revoked for the customer; a forged token finds nothing."""
+    action_id = requested(backbone, "email")
+    dispatch(dispatchers.new())
+    link = str(_only_message(receiver)["List-Unsubscribe"]).strip("<>")
+    path = urlsplit(link).path
+    with serving(backbone) as server, httpx.Client(base_url=server.client.base_url) as anyone:
+        one_click = {"List-Unsubscribe": "One-Click"}
+        answered = anyone.post(path, data=one_click)
+        assert answered.status_code == 200, answered.text
+        forged = path[:-1] + ("0" if path[-1] != "0" else "1")
+        problem(anyone.post(forged, data=one_click), 404)
+    backbone.runtime.catch_up()
+    customer_id = row(backbone, action_id).customer_id
+    types = [e.type for e in backbone.queries.timeline(customer_id).entries]
+    assert types.count("consent.revoked") == 1
+    profile = backbone.queries.profile(customer_id)
+    assert profile is not None
+    [email] = [c for c in profile.consent if c.channel == "email" and c.purpose == "marketing"]
+    assert not email.granted

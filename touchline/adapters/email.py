@@ -65,6 +65,17 @@ def unsubscribe_token(action_id: UUID, secret: bytes) -> str:
     return f"{action_id}.{mac}"
 
 
+def unsubscribed_action(token: str, secret: bytes) -> UUID | None:
+    """The action a one-click unsubscribe token was signed for; None if forged."""
+    raw_id, _, _mac = token.partition(".")
+    try:
+        action_id = UUID(raw_id)
+    except ValueError:
+        return None
+    expected = unsubscribe_token(action_id, secret)
+    return action_id if hmac.compare_digest(expected.encode(), token.encode()) else None
+
+
 class EmailAdapter(Adapter):
     channel = "email"
     dedups_by_key = False
