@@ -20,6 +20,8 @@ from touchline.handlers.campaign_records import Decision, Facts
 from touchline.offers import refusal_at_send
 from touchline.store import campaigns as campaign_store
 from touchline.store.action_ledger import ActionRow
+from touchline.store.aliases import survivor_in
+from touchline.store.tables import campaign_aliases
 
 _ENCODE = msgspec.msgpack.Encoder(order="deterministic").encode
 _DECODE = msgspec.msgpack.Decoder(ConsentProof).decode
@@ -39,10 +41,13 @@ def check(
     """What was read, the versions read, and the refusal if any."""
     campaigns = stored_campaigns(connection)
     version = campaign_store.campaigns_version(connection)
-    pairs, facts_of = stored_records(connection, [row.customer_id])
+    # Merged since the action was requested: the survivor's records are the
+    # person's now (their consent, their state in the campaign).
+    customer_id = survivor_in(connection, campaign_aliases, row.customer_id)
+    pairs, facts_of = stored_records(connection, [customer_id])
     campaign = campaigns.get(row.campaign_id)
-    pair = pairs.get(row.customer_id, {}).get(row.campaign_id)
-    facts = facts_of.get(row.customer_id) or Facts()
+    pair = pairs.get(customer_id, {}).get(row.campaign_id)
+    facts = facts_of.get(customer_id) or Facts()
     refusal = refusal_at_send(
         campaign,
         pair,
