@@ -33,7 +33,7 @@ from uuid import UUID, uuid5
 from sqlalchemy import Connection, Engine
 
 from touchline.adapters.pacing import Backoff, TokenBucket
-from touchline.adapters.port import Action, Adapter, Recipient, Sent, Undeliverable
+from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
 from touchline.adapters.recheck import check, decode_proof, encode_proof
 from touchline.events import Envelope, new_event
 from touchline.events.action import ActionOutcome, ActionSettled, ConsentProof
@@ -106,7 +106,9 @@ class Dispatcher(Processor[Envelope]):
             if not isinstance(payload, ActionRequested) or payload.via != self.adapter.channel:
                 continue  # another channel's, or a cancel (the ledger already says so)
             row = self._dispatch(event)
-            if row is None or (row.status == ledger.CANCELLED and row.reason is None):
+            if row is None or row.status not in FINAL:
+                continue  # another dispatcher took it between our read and our take
+            if row.status == ledger.CANCELLED and row.reason is None:
                 continue  # the synchronizer cancelled it and said why itself
             message_id = self.adapter.message_id(UUID(row.action_id))
             report = _report(row, self.adapter.channel, event, message_id)
@@ -158,10 +160,11 @@ class Dispatcher(Processor[Envelope]):
             step=row.step,
             expires_at=None if row.expires_at_us is None else from_us(row.expires_at_us),
         )
+        rendered: Rendered | None = None
         try:
             rendered = self.adapter.render(action, self.recipients(row.customer_id))
         except Undeliverable as error:
-            rendered, undeliverable = None, f"undeliverable: {error}"
+            undeliverable = f"undeliverable: {error}"
         # Checked last, right before the send: what was true while rendering may not be now.
         with self.ledger_db.connect() as connection:
             proof = check(connection, row, self.clock.now(), self.complaint_window)
@@ -169,6 +172,16 @@ class Dispatcher(Processor[Envelope]):
             return self._settle(row, "suppressed", 0, proof.refusal, proof)
         if rendered is None:
             return self._settle(row, "failed", 0, undeliverable, proof)
+        attempts, sent = self._attempts(action, rendered)
+        reason = sent.reason
+        if sent.outcome == "failed" and sent.transient:
+            reason = f"gave up after {attempts} attempts: {sent.reason}"
+        return self._settle(row, sent.outcome, attempts, reason, proof)
+
+    def _attempts(self, action: Action, rendered: Rendered) -> tuple[int, Sent]:
+        """Send until it is not a transient failure or the attempts run out,
+        waiting a jittered backoff between attempts and for the rate limit
+        before each; how many attempts, and the last one's answer."""
         attempts, sent = 0, Sent.retry("never tried")
         while attempts < self.backoff.attempts:
             if self.limiter is not None:
@@ -179,10 +192,7 @@ class Dispatcher(Processor[Envelope]):
                 break
             if attempts < self.backoff.attempts:
                 self.sleep(self.backoff.delay(attempts))
-        reason = sent.reason
-        if sent.outcome == "failed" and sent.transient:
-            reason = f"gave up after {attempts} attempts: {sent.reason}"
-        return self._settle(row, sent.outcome, attempts, reason, proof)
+        return attempts, sent
 
     def _settle(
         self,
