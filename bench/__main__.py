@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import api_ingest, campaigns, embedded, identity, kafka, profile, timeline_pg
+from bench import adapters, api_ingest, campaigns, embedded, identity, kafka, profile, timeline_pg
 from bench.machine import describe_machine
 
 
@@ -48,6 +48,8 @@ def main() -> None:
     sync.add_argument(
         "--decisions", type=int, default=2_000, help="next-best-offer decisions per run"
     )
+    sending = parser.add_argument_group("adapters")
+    sending.add_argument("--emails", type=int, default=2_000, help="emails sent per run")
     api = parser.add_argument_group("the HTTP API")
     api.add_argument(
         "--ingest-batches", type=int, default=100, help="requests of 500 events per ingest run"
@@ -80,6 +82,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "timeline": lambda a: timeline_pg.main(
         a.runs, a.timeline_server, a.timeline_customers, a.timeline_events, a.timeline_reads
     ),
+    "adapters": lambda a: adapters.main(a.runs, a.emails),
 }
 """Each benchmark by the name ``--only`` takes, in the order they run."""
 

@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy.exc import DBAPIError
 
 from touchline import (
+    cli_adapters,
     cli_campaigns,
     cli_customers,
     cli_dead_letters,
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_dead_letters.add_commands(commands)
     cli_campaigns.add_commands(commands)
     cli_keys.add_commands(commands)
+    cli_adapters.add_commands(commands)
 
     publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")

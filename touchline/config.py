@@ -97,6 +97,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     segment_mapping: str = ""
     """Track event names to catalogue types: inline JSON, or a .json or .toml
     file's path (see touchline/api/segment_rules.py)."""
+    smtp_host: str = "localhost"
+    """The SMTP relay the email adapter sends through."""
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    """``starttls`` upgrades a plain connection (port 587); ``tls`` starts encrypted (465)."""
+    smtp_username: str = ""
+    """Logs in when set."""
+    smtp_password: str = ""
+    smtp_timeout: float = 30.0
+    email_sender: str = "offers@touchline.invalid"
+    """The From of every email an adapter sends."""
+    email_domain: str = "touchline.invalid"
+    """The right-hand side of the Message-IDs (``<action id@domain>``)."""
+    email_templates: str = ""
+    """A directory of Jinja2 templates, ``<offer code>.{subject,txt,html}`` or
+    ``default.*`` (empty: the built-in ones)."""
+    unsubscribe_url: str = ""
+    """The API's public base URL, for one-click unsubscribe links (empty: none)."""
+    adapter_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Attempts per action before a transient failure becomes a dead letter."""
+    adapter_backoff_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    """The first retry's longest wait; it doubles per attempt (with jitter)."""
+    adapter_backoff_cap_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    adapter_rate: Annotated[float, msgspec.Meta(gt=0)] = 50.0
+    """Sends per second per channel and process (a token bucket)."""
+    adapter_burst: Annotated[int, msgspec.Meta(ge=1)] = 10
     topics: Topics = Topics()
 
     @property

@@ -212,6 +212,30 @@ class _Customer:
         return known
 
 
+def refusal_at_send(
+    campaign: Campaign | None,
+    pair: Pair | None,
+    facts: Facts,
+    *,
+    channel: str,
+    at: datetime,
+    complaint_window: timedelta,
+    action_id: str,
+) -> str | None:
+    """Why the action ``action_id`` may not go out via ``channel`` now, or None:
+    the very filters a decision applies, on the records as they are now.
+
+    The action's own touch was reserved when the synchronizer requested it,
+    so it is left out of the pressure count: only touches made since (an
+    agent's call, another campaign's email) can have taken its slot.
+    """
+    if campaign is None:
+        return "the campaign is unknown"
+    others = {key: touch for key, touch in facts.touches.items() if key != action_id}
+    without_own = msgspec.structs.replace(facts, touches=others)
+    return _filtered(campaign, pair, _Customer(without_own, at, complaint_window), channel)
+
+
 def _filtered(
     campaign: Campaign, pair: Pair | None, customer: _Customer, channel: str
 ) -> str | None:

@@ -33,6 +33,7 @@ ROUTES = {
     "/v1/screen": {"post"},
     "/v1/group": {"post"},
     "/v1/alias": {"post"},
+    "/v1/unsubscribe/{token}": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},

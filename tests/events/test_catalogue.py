@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from touchline.events import CATALOGUE, Envelope, EventCodec, Identities, Payload, new_event
+from touchline.events.action import ActionSettled, ConsentProof
 from touchline.events.base import LegacyPayload
 from touchline.events.call import (
     CallbackRequested,
@@ -275,6 +276,23 @@ _examples: tuple[Payload, ...] = (
     ),
     ActionCancelled(
         action_id=UUID("01900000-0000-7000-8000-000000000004"), reason="accepted_elsewhere"
+    ),
+    ActionSettled(
+        action_id=UUID("01900000-0000-7000-8000-000000000004"),
+        via="email",
+        outcome="suppressed",
+        offer_code="SPRING10",
+        attempts=0,
+        reason="no consent for marketing via email",
+        proof=ConsentProof(
+            checked_at=datetime(2024, 5, 2, tzinfo=UTC),
+            campaigns_version=3,
+            campaign_state="offered",
+            state_sequence=2,
+            consent_event="01900000-0000-7000-8000-000000000005",
+            consent_granted=False,
+            refusal="no consent for marketing via email",
+        ),
     ),
     CustomersTargeted(segment="lapsed-buyers", count=1204),
     OfferMade(via="email", offer_code="SPRING10", expires_at=datetime(2024, 6, 1, tzinfo=UTC)),

@@ -1,4 +1,7 @@
-"""Channel adapters: deliver actions to each channel, turn its webhooks into events.
+"""Channel adapters: deliver the campaigns' actions to each channel.
 
-Empty until the adapter issue: the layout keeps their place (see DESIGN.md).
+:mod:`~touchline.adapters.port` is what a channel implements,
+:mod:`~touchline.adapters.dispatcher` what every channel shares (the ledger,
+the check at the moment of sending, retries, the report), and
+:mod:`~touchline.adapters.registry` the channels ``touchline adapters`` runs.
 """

@@ -19,6 +19,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from touchline import registry
+from touchline.adapters.registry import unsubscribe_key
 from touchline.api.access import RequireScope, declared_scopes
 from touchline.api.agent import (
     next_offer_for_customer,
@@ -46,6 +47,7 @@ from touchline.api.reads import (
 from touchline.api.receipts import Receipts, get_event_receipt
 from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.api.stream import CampaignStream, stream_campaign_state
+from touchline.api.unsubscribe import Unsubscribes, unsubscribe
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -107,6 +109,7 @@ def create_app(backbone: Backbone) -> Api:
         backbone.codec,
         heartbeat=settings.api_sse_heartbeat_seconds,
     )
+    unsubscribes = Unsubscribes(unsubscribe_key(backbone), backbone.stores["campaigns"])
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -141,6 +144,7 @@ def create_app(backbone: Backbone) -> Api:
             record_offer_response,
             unmerge_customer,
             stream_campaign_state,
+            unsubscribe,
             *SEGMENT_ROUTES,
             healthz,
             readyz,
@@ -154,6 +158,7 @@ def create_app(backbone: Backbone) -> Api:
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
             "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
             "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
+            "unsubscribes": Provide(lambda: unsubscribes, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],

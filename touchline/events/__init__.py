@@ -7,6 +7,7 @@ from uuid import UUID
 
 from uuid6 import uuid7
 
+from touchline.events.action import ACTION_EVENTS
 from touchline.events.base import Envelope, EnvelopeHead, Identities, LegacyPayload, Payload
 from touchline.events.call import CALL_EVENTS, CALL_LEGACY
 from touchline.events.campaign import CAMPAIGN_EVENTS, CAMPAIGN_LEGACY
@@ -37,6 +38,7 @@ CATALOGUE = Catalogue(
         *IDENTITY_EVENTS,
         *CAMPAIGN_EVENTS,
         *CAMPAIGN_FEED_EVENTS,
+        *ACTION_EVENTS,
     ),
     legacy=(*CALL_LEGACY, *CAMPAIGN_LEGACY),
 )

@@ -264,10 +264,15 @@ campaign_actions = Table(
     Column("requested_at_us", BigInteger, nullable=False),
     Column("expires_at_us", BigInteger, nullable=True),
     Column("updated_at_us", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=True),
+    Column("proof", LargeBinary, nullable=True),
     Index("ix_campaign_actions_customer", "customer_id", "status"),
 )
 """The action ledger: ``pending`` when requested, then ``cancelled`` by the
-synchronizer, or ``dispatched``, ``delivered``, ``failed`` by an adapter."""
+synchronizer, or ``dispatching`` when an adapter takes it and then one of
+the outcomes of :data:`touchline.events.action.ActionOutcome`, with the
+attempts made, the reason and the consent proof (msgpack) it checked."""
 
 campaign_journal = Table(
     "campaign_journal",

@@ -1,0 +1,112 @@
+"""``touchline adapters`` as a process: it sends until stopped, and a kill -9
+in the middle of a send never leads to a second email."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.scenario import requested, row
+from tests.conftest import TEST_KEY_SECRET
+from touchline.bootstrap import Backbone, build_backbone
+from touchline.config import load_settings
+from touchline.processing.embedded import wait_until
+from touchline.store import action_ledger as ledger
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, smtp: SmtpReceiver) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TOUCHLINE_DATA_DIR": str(tmp_path / "data"),
+        "TOUCHLINE_PARTITIONS": "2",
+        "TOUCHLINE_KEY_SECRET": TEST_KEY_SECRET,
+        "TOUCHLINE_SMTP_HOST": "127.0.0.1",
+        "TOUCHLINE_SMTP_PORT": str(smtp.port),
+        "TOUCHLINE_EMAIL_DOMAIN": "shop.example",
+    }
+
+
+@pytest.fixture
+def backbone(env: dict[str, str]) -> Iterator[Backbone]:
+    with build_backbone(load_settings(env)) as backbone:
+        yield backbone
+
+
+class Adapters:
+    """A ``touchline adapters`` process; its log in a file (nobody reads a pipe)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "touchline.cli", "adapters"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+
+    def stop(self, sig: int) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self.log.close()
+
+
+def test_touchline_adapters_sends_until_interrupted(
+    backbone: Backbone, smtp: SmtpReceiver, env: dict[str, str]
+) -> None:
+    """The action goes out once; SIGTERM stops the process cleanly."""
+    action_id = requested(backbone, "email")
+    process = Adapters(env)
+    try:
+        assert wait_until(lambda: row(backbone, action_id).status == "sent", timeout=60)
+    finally:
+        code = process.stop(signal.SIGTERM)
+    assert code == 0
+    assert smtp.received() == {f"<{action_id}@shop.example>": 1}
+
+
+def test_a_kill_in_the_middle_of_a_send_never_sends_twice(
+    backbone: Backbone, smtp: SmtpReceiver, env: dict[str, str]
+) -> None:
+    """Killed -9 while the relay holds the message (it may yet deliver it, or
+    not: the sender cannot know), the restarted adapters record the outcome
+    unknown and send nothing: one message ever reached the relay."""
+    gate = threading.Event()
+    smtp.handler.gate = gate
+    action_id = requested(backbone, "email")
+    try:
+        first = Adapters(env)
+        try:
+            assert smtp.handler.waiting.wait(timeout=60)
+            assert row(backbone, action_id).status == ledger.DISPATCHING
+        finally:
+            first.stop(signal.SIGKILL)
+        second = Adapters(env)
+        try:
+            assert wait_until(lambda: row(backbone, action_id).status == "unknown", timeout=60)
+        finally:
+            assert second.stop(signal.SIGTERM) == 0
+        assert smtp.handler.arrivals == 1
+    finally:
+        gate.set()

@@ -1,0 +1,235 @@
+"""The adapter contract: every channel's adapter, behind the shared dispatcher,
+against a real receiving end (an SMTP server for email) that counts what
+arrives by the action's key.
+
+Never twice: an action arrives once, through retries, redeliveries and
+restarts. Never against consent: what the ledger cancelled, or consent
+refused at the moment of sending, does not go out, and the refusal is
+recorded with its proof.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from tests.adapters.receivers import Receiver
+from tests.adapters.scenario import (
+    CAMPAIGN,
+    Dispatchers,
+    FakeTime,
+    adapter_of,
+    dispatch,
+    forget_positions,
+    proof_of,
+    publish,
+    reports,
+    requested,
+    row,
+)
+from tests.helpers import event
+from touchline.adapters.dispatcher import UNDELIVERABLE
+from touchline.bootstrap import Backbone
+from touchline.events.action import ActionSettled
+from touchline.events.campaign import OfferResponded
+from touchline.events.consent import ConsentRevoked
+from touchline.log.port import TopicPartition
+from touchline.processing.clock import ManualClock
+from touchline.processing.dead_letter import describe
+from touchline.store import action_ledger as ledger
+
+
+def _key(runner_adapter_message_id: str | None, action_id: str) -> str:
+    return runner_adapter_message_id or action_id
+
+
+def _outcomes(backbone: Backbone) -> list[str]:
+    return [e.payload.outcome for e in reports(backbone) if isinstance(e.payload, ActionSettled)]
+
+
+def test_an_action_arrives_once_and_shows_on_the_timeline(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Sent once, settled with its proof, on the customer's timeline; a redelivery
+    of the action (positions lost in a crash) sends nothing and reports the same event."""
+    action_id = requested(backbone, receiver.channel)
+    clock.advance(timedelta(minutes=5))
+    runner = dispatchers.new()
+    dispatch(runner)
+    key = _key(adapter_of(runner).adapter.message_id(UUID(action_id)), action_id)
+    assert receiver.received() == {key: 1}
+    settled = row(backbone, action_id)
+    assert (settled.status, settled.attempts) == ("sent", 1)
+    assert proof_of(backbone, action_id).campaign_state == "offered"
+    assert proof_of(backbone, action_id).refusal is None
+
+    backbone.runtime.catch_up()
+    timeline = backbone.queries.timeline(settled.customer_id).entries
+    assert [e.type for e in timeline if e.type == "action.settled"] == ["action.settled"]
+
+    forget_positions(backbone, runner)
+    dispatch(dispatchers.new())
+    assert receiver.received() == {key: 1}
+    assert len({e.id for e in reports(backbone)}) == 1
+    assert len(reports(backbone)) == 2  # the same event again, which readers skip by id
+
+
+def test_a_transport_failing_three_times_then_recovering_delivers_once(
+    backbone: Backbone,
+    receiver: Receiver,
+    fake_time: FakeTime,
+    dispatchers: Dispatchers,
+) -> None:
+    """Transient refusals are retried after a jittered, growing backoff; one arrives."""
+    action_id = requested(backbone, receiver.channel)
+    receiver.refuse(3, "451 4.3.0 Try again later")
+    runner = dispatchers.new()
+    dispatch(runner)
+    key = _key(adapter_of(runner).adapter.message_id(UUID(action_id)), action_id)
+    assert receiver.received() == {key: 1}
+    assert (row(backbone, action_id).status, row(backbone, action_id).attempts) == ("sent", 4)
+    assert len(fake_time.sleeps) == 3
+    for attempt, waited in enumerate(fake_time.sleeps, start=1):
+        assert 0 <= waited <= 0.5 * 2 ** (attempt - 1)
+
+
+def test_a_transport_that_keeps_failing_dead_letters_the_action_with_the_reason(
+    backbone: Backbone,
+    receiver: Receiver,
+    dispatchers: Dispatchers,
+) -> None:
+    """Out of attempts: failed in the ledger, the action in the dead letters, reported."""
+    action_id = requested(backbone, receiver.channel)
+    receiver.refuse(None, "451 4.3.0 Try again later")
+    dispatch(dispatchers.new())
+    assert receiver.received() == {}
+    failed = row(backbone, action_id)
+    assert (failed.status, failed.attempts) == ("failed", 5)
+    assert failed.reason is not None
+    assert failed.reason.startswith("gave up after 5 attempts: 451")
+    [letter] = _dead_letters(backbone)
+    assert letter["code"] == UNDELIVERABLE
+    assert letter["reason"] == failed.reason
+    assert _outcomes(backbone) == ["failed"]
+
+
+def test_a_permanent_refusal_is_not_retried(
+    backbone: Backbone,
+    receiver: Receiver,
+    fake_time: FakeTime,
+    dispatchers: Dispatchers,
+) -> None:
+    """A 5xx-like refusal fails at once and goes to the dead letters."""
+    action_id = requested(backbone, receiver.channel)
+    receiver.refuse(None, "550 5.1.1 No such user")
+    dispatch(dispatchers.new())
+    failed = row(backbone, action_id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert fake_time.sleeps == []
+    [letter] = _dead_letters(backbone)
+    assert "550" in letter["reason"]
+
+
+def test_consent_revoked_just_before_the_send_sends_nothing_and_records_the_proof(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """The revocation lands after the dispatcher took the action (the synchronizer's
+    cancel finds it no longer pending): the check at the send still says no."""
+    action_id = requested(backbone, receiver.channel)
+    clock.advance(timedelta(minutes=5))
+    runner = dispatchers.new()
+    dispatching = adapter_of(runner)
+    looked_up = dispatching.recipients
+    revocation = event(
+        ConsentRevoked(contact_channel="all", purpose="marketing"), clock.now(), source="crm"
+    )
+
+    def revoked_meanwhile(customer_id: str) -> object:
+        assert row(backbone, action_id).status == ledger.DISPATCHING
+        publish(backbone, revocation)
+        return looked_up(customer_id)
+
+    dispatching.recipients = revoked_meanwhile  # type: ignore[assignment]  # returns the Recipient it wraps
+    dispatch(runner)
+    assert receiver.received() == {}
+    suppressed = row(backbone, action_id)
+    assert suppressed.status == "suppressed"
+    proof = proof_of(backbone, action_id)
+    assert (proof.consent_event, proof.consent_granted) == (str(revocation.id), False)
+    assert proof.refusal == suppressed.reason
+    assert _outcomes(backbone) == ["suppressed"]
+
+
+def test_an_action_the_ledger_shows_cancelled_is_not_sent(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Declined on a call before the dispatcher got to it: nothing goes out."""
+    action_id = requested(backbone, receiver.channel)
+    declined = OfferResponded(response="declined", via="phone", offer_code="SPRING10")
+    publish(backbone, event(declined, clock.now() + timedelta(minutes=2), campaign_id=CAMPAIGN))
+    assert row(backbone, action_id).status == ledger.CANCELLED
+    dispatch(dispatchers.new())
+    assert receiver.received() == {}
+    assert row(backbone, action_id).status == ledger.CANCELLED
+    assert reports(backbone) == []  # the synchronizer reported the cancel itself
+
+
+def test_an_action_past_its_expiry_is_not_sent(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Stale by the time a dispatcher meets it: cancelled as expired, reported, not sent."""
+    action_id = requested(backbone, receiver.channel)
+    expires_at_us = row(backbone, action_id).expires_at_us
+    assert expires_at_us is not None
+    clock.advance(timedelta(days=31))
+    dispatch(dispatchers.new())
+    assert receiver.received() == {}
+    expired = row(backbone, action_id)
+    assert (expired.status, expired.reason) == ("cancelled", "expired before it went out")
+    assert _outcomes(backbone) == ["cancelled"]
+
+
+def test_a_restart_after_a_crash_in_flight_does_not_send_twice(
+    backbone: Backbone,
+    receiver: Receiver,
+    dispatchers: Dispatchers,
+) -> None:
+    """An action left ``dispatching`` is sent again only where the transport
+    dedups by key; otherwise its outcome is recorded unknown."""
+    action_id = requested(backbone, receiver.channel)
+    with backbone.stores["campaigns"].begin() as connection:
+        assert ledger.take(connection, action_id, 0)  # the dispatcher that died took it
+    runner = dispatchers.new()
+    dispatch(runner)
+    again = dispatchers.new()
+    forget_positions(backbone, again)
+    dispatch(again)
+    adapter = adapter_of(runner).adapter
+    if adapter.dedups_by_key:
+        key = _key(adapter.message_id(UUID(action_id)), action_id)
+        assert receiver.received() == {key: 1}
+    else:
+        assert receiver.received() == {}
+        assert row(backbone, action_id).status == "unknown"
+        assert _outcomes(backbone) == ["unknown", "unknown"]
+
+
+def _dead_letters(backbone: Backbone) -> list[dict[str, str]]:
+    topic = backbone.settings.topics.dead_letter
+    return [
+        describe(record)
+        for partition in range(backbone.log.partitions(topic))
+        for record in backbone.log.read(TopicPartition(topic, partition), 0, 1000)
+    ]

@@ -1,0 +1,75 @@
+"""The ledger's moves race safely: one conditional update each, on every store."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from touchline.store import action_ledger as ledger
+from touchline.store import campaigns as store
+
+ACTION = "01900000-0000-7000-8000-0000000000a1"
+
+
+def _requested(engine: Engine) -> None:
+    with engine.begin() as connection:
+        store.request_actions(
+            connection,
+            [
+                {
+                    "action_id": ACTION,
+                    "campaign_id": "spring",
+                    "customer_id": "c1",
+                    "channel": "email",
+                    "offer_code": "S",
+                    "step": 0,
+                    "status": "pending",
+                    "requested_at_us": 1,
+                    "expires_at_us": None,
+                    "updated_at_us": 1,
+                }
+            ],
+        )
+
+
+def _status(engine: Engine) -> str:
+    with engine.connect() as connection:
+        row = ledger.load_action(connection, ACTION)
+    assert row is not None
+    return row.status
+
+
+def test_an_action_is_taken_once(engine: Engine) -> None:
+    """Of two takes the second finds it no longer pending."""
+    _requested(engine)
+    with engine.begin() as connection:
+        assert ledger.take(connection, ACTION, 2)
+        assert not ledger.take(connection, ACTION, 3)
+    assert _status(engine) == ledger.DISPATCHING
+
+
+def test_a_cancel_after_the_take_changes_nothing_and_a_take_after_a_cancel_fails(
+    engine: Engine,
+) -> None:
+    """The synchronizer cancels only what is pending; a dispatcher takes only that."""
+    _requested(engine)
+    with engine.begin() as connection:
+        assert ledger.take(connection, ACTION, 2)
+        store.end_actions(connection, [ACTION], "cancelled", 3)
+    assert _status(engine) == ledger.DISPATCHING
+    with engine.begin() as connection:
+        assert ledger.settle(
+            connection, ACTION, status="sent", at_us=4, attempts=1, reason=None, proof=None
+        )
+        assert not ledger.settle(
+            connection, ACTION, status="failed", at_us=5, attempts=2, reason="late", proof=None
+        )
+    assert _status(engine) == "sent"
+
+
+def test_a_cancelled_action_cannot_be_taken(engine: Engine) -> None:
+    """Cancelled first: the take finds nothing to take."""
+    _requested(engine)
+    with engine.begin() as connection:
+        store.end_actions(connection, [ACTION], "cancelled", 2)
+        assert not ledger.take(connection, ACTION, 3)
+    assert _status(engine) == ledger.CANCELLED

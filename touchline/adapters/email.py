@@ -1,0 +1,196 @@
+"""Email over SMTP (any relay): smtplib, a Jinja2 body, the action id as Message-ID.
+
+SMTP has no idempotency key: a relay takes a second message with the same
+Message-ID as a second email, so :attr:`EmailAdapter.dedups_by_key` is
+False and an email a crash left in flight is never sent again. One
+connection is kept between sends and opened again after any error.
+
+A reply code sorts a failure: 4xx (and a dropped connection, a refused
+connect, a timeout) is transient; 5xx is permanent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import Literal
+from uuid import UUID
+
+import jinja2
+
+from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
+
+Security = Literal["none", "starttls", "tls"]
+
+SUBJECT = "{{ campaign_name }}: an offer for you"
+TEXT = """Hello{% if name %} {{ name }}{% endif %},
+
+{{ campaign_name }} has an offer for you: {{ offer_code }}.
+{% if unsubscribe_url %}
+To stop these emails: {{ unsubscribe_url }}
+{% endif %}"""
+HTML = """<p>Hello{% if name %} {{ name }}{% endif %},</p>
+<p>{{ campaign_name }} has an offer for you: <strong>{{ offer_code }}</strong>.</p>
+{% if unsubscribe_url %}<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>{% endif %}"""
+"""The default templates; a template directory may hold ``<offer code>.{subject,txt,html}``
+or ``default.{subject,txt,html}`` instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: Security = "none"
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0
+    sender: str = "offers@touchline.invalid"
+    domain: str = "touchline.invalid"
+    """The right-hand side of each Message-ID."""
+    templates: str = ""
+    """A directory of templates (empty: the defaults above)."""
+    unsubscribe_url: str = ""
+    """The API's base URL for one-click unsubscribes (empty: no header)."""
+    unsubscribe_secret: bytes = b""
+
+
+def unsubscribe_token(action_id: UUID, secret: bytes) -> str:
+    """The action id, signed: the credential of a one-click unsubscribe."""
+    mac = hmac.new(secret, str(action_id).encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{action_id}.{mac}"
+
+
+def unsubscribed_action(token: str, secret: bytes) -> UUID | None:
+    """The action a one-click unsubscribe token was signed for; None if forged."""
+    raw_id, _, _mac = token.partition(".")
+    try:
+        action_id = UUID(raw_id)
+    except ValueError:
+        return None
+    expected = unsubscribe_token(action_id, secret)
+    return action_id if hmac.compare_digest(expected.encode(), token.encode()) else None
+
+
+class EmailAdapter(Adapter):
+    channel = "email"
+    dedups_by_key = False
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        defaults = jinja2.DictLoader(
+            {"default.subject": SUBJECT, "default.txt": TEXT, "default.html": HTML}
+        )
+        loaders: list[jinja2.BaseLoader] = [defaults]
+        if settings.templates:
+            loaders.insert(0, jinja2.FileSystemLoader(settings.templates))
+        # Customer data goes into HTML: escaped there, never in the plain text.
+        self.templates = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=jinja2.select_autoescape(["html"], default=False),
+            undefined=jinja2.StrictUndefined,
+        )
+        self._smtp: smtplib.SMTP | None = None
+
+    def message_id(self, action_id: UUID) -> str:
+        return f"<{action_id}@{self.settings.domain}>"
+
+    def _template(self, action: Action, kind: str) -> jinja2.Template:
+        return self.templates.get_or_select_template(
+            [f"{action.offer_code}.{kind}", f"default.{kind}"]
+        )
+
+    def render(self, action: Action, recipient: Recipient) -> Rendered:
+        addresses = recipient.identifiers.get("email", ())
+        if not addresses:
+            raise Undeliverable(f"customer {recipient.customer_id} has no email address")
+        unsubscribe = ""
+        if self.settings.unsubscribe_url:
+            token = unsubscribe_token(action.action_id, self.settings.unsubscribe_secret)
+            unsubscribe = f"{self.settings.unsubscribe_url.rstrip('/')}/v1/unsubscribe/{token}"
+        context = {
+            "customer": recipient.data,
+            "name": recipient.data.get("name") or "",
+            "campaign_name": action.campaign_name,
+            "offer_code": action.offer_code,
+            "unsubscribe_url": unsubscribe,
+        }
+        try:
+            subject = self._template(action, "subject").render(context).strip()
+            text = self._template(action, "txt").render(context)
+            html = self._template(action, "html").render(context)
+        except jinja2.TemplateError as error:
+            raise Undeliverable(f"template: {error}") from error
+        return Rendered(to=addresses[0], subject=subject, text=text, html=html)
+
+    def _message(self, action: Action, rendered: Rendered) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = formataddr(("", rendered.to))
+        message["Subject"] = rendered.subject
+        message["Message-ID"] = self.message_id(action.action_id)
+        if self.settings.unsubscribe_url:
+            token = unsubscribe_token(action.action_id, self.settings.unsubscribe_secret)
+            url = f"{self.settings.unsubscribe_url.rstrip('/')}/v1/unsubscribe/{token}"
+            # RFC 8058: a mail client may POST to it without asking the reader again.
+            message["List-Unsubscribe"] = f"<{url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(rendered.text)
+        if rendered.html is not None:
+            message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        smtp: smtplib.SMTP
+        if s.security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if s.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if s.username:
+            smtp.login(s.username, s.password)
+        return smtp
+
+    def send(self, action: Action, rendered: Rendered) -> Sent:
+        message = self._message(action, rendered)
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            refused = self._smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            self.close()
+            codes = [code for code, _ in error.recipients.values()]
+            return _by_code(min(codes, default=550), f"recipient refused: {error.recipients}")
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            said = error.smtp_error
+            if isinstance(said, bytes):
+                said = said.decode(errors="replace")
+            return _by_code(error.smtp_code, f"{error.smtp_code} {said}")
+        except (smtplib.SMTPException, OSError) as error:
+            # Dropped, refused, timed out: the relay may be back in a moment.
+            self.close()
+            return Sent.retry(f"{type(error).__name__}: {error}")
+        if refused:  # one recipient only: refused means every one was
+            return Sent.permanent(f"recipient refused: {refused}")
+        return Sent("sent", message_id=self.message_id(action.action_id))
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+def _by_code(code: int, reason: str) -> Sent:
+    return Sent.retry(reason) if 400 <= code < 500 else Sent.permanent(reason)

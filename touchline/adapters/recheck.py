@@ -1,0 +1,79 @@
+"""The check at the moment of sending, and its proof.
+
+Consent, do-not-contact, complaints, contact pressure and the campaign's
+state are read again from the synchronizer's store as they are now (never a
+copy the dispatcher kept), judged by the very filters next-best-offer
+applies (:func:`touchline.offers.refusal_at_send`), and written down with
+the versions read: the :class:`~touchline.events.action.ConsentProof`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+from sqlalchemy import Connection
+
+from touchline.events.action import ConsentProof
+from touchline.handlers.campaign_reads import stored_campaigns, stored_records
+from touchline.handlers.campaign_records import Decision, Facts
+from touchline.offers import refusal_at_send
+from touchline.store import campaigns as campaign_store
+from touchline.store.action_ledger import ActionRow
+from touchline.store.aliases import survivor_in
+from touchline.store.tables import campaign_aliases
+
+_ENCODE = msgspec.msgpack.Encoder(order="deterministic").encode
+_DECODE = msgspec.msgpack.Decoder(ConsentProof).decode
+
+
+def encode_proof(proof: ConsentProof) -> bytes:
+    return _ENCODE(proof)
+
+
+def decode_proof(blob: bytes | None) -> ConsentProof | None:
+    return None if blob is None else _DECODE(blob)
+
+
+def check(
+    connection: Connection, row: ActionRow, at: datetime, complaint_window: timedelta
+) -> ConsentProof:
+    """What was read, the versions read, and the refusal if any."""
+    campaigns = stored_campaigns(connection)
+    version = campaign_store.campaigns_version(connection)
+    # Merged since the action was requested: the survivor's records are the
+    # person's now (their consent, their state in the campaign).
+    customer_id = survivor_in(connection, campaign_aliases, row.customer_id)
+    pairs, facts_of = stored_records(connection, [customer_id])
+    campaign = campaigns.get(row.campaign_id)
+    pair = pairs.get(customer_id, {}).get(row.campaign_id)
+    facts = facts_of.get(customer_id) or Facts()
+    refusal = refusal_at_send(
+        campaign,
+        pair,
+        facts,
+        channel=row.channel,
+        at=at,
+        complaint_window=complaint_window,
+        action_id=row.action_id,
+    )
+    purpose = campaign.terms.consent_purpose if campaign else "marketing"
+    consent = _latest_consent(facts, row.channel, purpose)
+    dnc = facts.do_not_contact
+    return ConsentProof(
+        checked_at=at,
+        campaigns_version=version,
+        campaign_state=None if pair is None else pair.state,
+        state_sequence=0 if pair is None else pair.sequence,
+        consent_event=None if consent is None else consent.event_id,
+        consent_granted=None if consent is None else consent.active,
+        do_not_contact_event=None if dnc is None else dnc.event_id,
+        refusal=refusal,
+    )
+
+
+def _latest_consent(facts: Facts, channel: str, purpose: str) -> Decision | None:
+    """The decision :meth:`Facts.refuses` goes by: the channel's or all channels'."""
+    own = facts.consent.get(f"{channel}/{purpose}")
+    everywhere = facts.consent.get(f"all/{purpose}")
+    return everywhere if everywhere is not None and everywhere.supersedes(own) else own

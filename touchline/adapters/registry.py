@@ -1,0 +1,174 @@
+"""The channels touchline has adapters for, and their dispatchers wired from settings.
+
+``touchline adapters`` and the tests build dispatchers from here, one per
+channel, each a processor on ``touchline.actions`` driven by a
+:class:`~touchline.processing.runner.ProcessorRunner` whose positions live
+beside the ledger, in the synchronizer's store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import timedelta
+
+import msgspec
+
+from touchline import registry
+from touchline.adapters.dispatcher import Dispatcher
+from touchline.adapters.email import EmailAdapter, SmtpSettings
+from touchline.adapters.pacing import Backoff, TokenBucket
+from touchline.adapters.port import Adapter, Recipient
+from touchline.bootstrap import Backbone, packing_policies
+from touchline.config import Settings
+from touchline.handlers.synchronizer import SYNCHRONIZER
+from touchline.processing.clock import Clock
+from touchline.processing.runner import ProcessorRunner
+from touchline.queries import Queries
+from touchline.store.secrets import deployment_secret
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterEntry:
+    channel: str
+    build: Callable[[Settings, bytes], Adapter]
+    """From the settings and the deployment's unsubscribe key."""
+    about: str
+
+
+def _email(settings: Settings, unsubscribe_key: bytes) -> Adapter:
+    return EmailAdapter(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout,
+            sender=settings.email_sender,
+            domain=settings.email_domain,
+            templates=settings.email_templates,
+            unsubscribe_url=settings.unsubscribe_url,
+            unsubscribe_secret=unsubscribe_key,
+        )
+    )
+
+
+ADAPTERS: tuple[AdapterEntry, ...] = (
+    AdapterEntry("email", _email, "email over SMTP: a Jinja2 body, Message-ID from the action id"),
+)
+
+
+class UnknownChannel(ValueError):
+    """A channel no adapter is registered for."""
+
+
+def channels() -> list[str]:
+    return [entry.channel for entry in ADAPTERS]
+
+
+def unsubscribe_key(backbone: Backbone) -> bytes:
+    """The key that signs unsubscribe tokens: derived from the deployment's
+    secret, so a token is worth nothing as a record key and the other way round."""
+    secret = (backbone.settings.key_secret or deployment_secret(backbone.engine)).encode()
+    return hmac.new(secret, b"touchline unsubscribe", hashlib.sha256).digest()
+
+
+def recipients_from(queries: Queries) -> Callable[[str], Recipient]:
+    """The customer as the identity graph and the profile know them now."""
+
+    def recipient(customer_id: str) -> Recipient:
+        _ids, identifiers = queries.identities(customer_id)
+        by_kind: dict[str, list[str]] = {}
+        for identifier in identifiers:
+            kind, _, value = identifier.partition(":")
+            by_kind.setdefault(kind, []).append(value)
+        profile = queries.profile(customer_id)
+        data = {} if profile is None else msgspec.to_builtins(profile)
+        return Recipient(
+            customer_id=customer_id,
+            identifiers={kind: tuple(values) for kind, values in by_kind.items()},
+            data=data,
+        )
+
+    return recipient
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Time as the dispatchers take it: the real one unless a test gives its own."""
+
+    clock: Clock | None = None
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    rng: random.Random | None = None
+
+
+def dispatcher_runners(
+    backbone: Backbone,
+    *,
+    only: Collection[str] = (),
+    adapters: Collection[Adapter] = (),
+    pacing: Pacing | None = None,
+) -> list[ProcessorRunner]:
+    """A runner per channel (those in ``only``, default all); ``adapters``
+    replaces the registered adapter of its channel (a test's transport)."""
+    unknown = sorted(set(only) - set(channels()))
+    if unknown:
+        raise UnknownChannel(f"no adapter for {unknown} (known: {', '.join(channels())})")
+    pacing = pacing or Pacing()
+    settings = backbone.settings
+    given = {adapter.channel: adapter for adapter in adapters}
+    key = unsubscribe_key(backbone)
+    ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
+    recipients = recipients_from(backbone.queries)
+    runners = []
+    for entry in ADAPTERS:
+        if only and entry.channel not in only:
+            continue
+        dispatcher = Dispatcher(
+            given.get(entry.channel) or entry.build(settings, key),
+            actions_topic=settings.topics.actions,
+            reports_topic=settings.topics.touchpoints,
+            ledger_db=ledger_db,
+            recipients=recipients,
+            clock=pacing.clock,
+            backoff=Backoff(
+                attempts=settings.adapter_attempts,
+                base=settings.adapter_backoff_seconds,
+                cap=settings.adapter_backoff_cap_seconds,
+                rng=pacing.rng or random.Random(),
+            ),
+            limiter=TokenBucket(
+                settings.adapter_rate,
+                settings.adapter_burst,
+                monotonic=pacing.monotonic,
+                sleep=pacing.sleep,
+            ),
+            sleep=pacing.sleep,
+            complaint_window=timedelta(days=settings.profile_complaint_days),
+        )
+        runners.append(
+            ProcessorRunner(
+                dispatcher,
+                backbone.log,
+                ledger_db,
+                backbone.codec,
+                dead_letter_topic=settings.topics.dead_letter,
+                batch_size=settings.batch_size,
+                clock=pacing.clock,
+                packing=packing_policies(settings),
+            )
+        )
+    return runners
+
+
+def close_adapters(runners: Collection[ProcessorRunner]) -> None:
+    """Close the adapters of dispatchers :func:`dispatcher_runners` made."""
+    for runner in runners:
+        if isinstance(runner.processor, Dispatcher):
+            runner.processor.adapter.close()
