@@ -28,11 +28,14 @@ from touchline.api.agent import (
     record_offer_response,
     unmerge_customer,
 )
+from touchline.api.console import console_routes, read_console
 from touchline.api.gate import IngestGate
 from touchline.api.health import Dependencies, healthz, readyz
 from touchline.api.ingest import Ingest, IngestLimits, publish_events
+from touchline.api.live import CustomerStreams, stream_customer
 from touchline.api.metrics import ApiMetrics, ProcessorPosition, metrics_middleware
 from touchline.api.openapi import CompleteDocument
+from touchline.api.overview import get_customer_overview
 from touchline.api.problems import exception_handlers, refuse_nul
 from touchline.api.reads import (
     Moved,
@@ -62,6 +65,13 @@ class Api:
     metrics: ApiMetrics
     streams: CampaignStream
     """The campaign-state streams, which the server ends as it shuts down."""
+    live: CustomerStreams
+    """The customers' live streams (the console's), ended with the others."""
+
+    def close_streams(self) -> None:
+        """End every open event stream (call from the server's loop as it stops)."""
+        self.streams.close()
+        self.live.close()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._asgi(scope, receive, send)
@@ -105,6 +115,7 @@ def create_app(backbone: Backbone) -> Api:
         backbone.codec,
         heartbeat=settings.api_sse_heartbeat_seconds,
     )
+    live = CustomerStreams(heartbeat=settings.api_sse_heartbeat_seconds)
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -139,6 +150,9 @@ def create_app(backbone: Backbone) -> Api:
             record_offer_response,
             unmerge_customer,
             stream_campaign_state,
+            get_customer_overview,
+            stream_customer,
+            *console_routes(read_console()),
             healthz,
             readyz,
             metrics_route,
@@ -150,6 +164,7 @@ def create_app(backbone: Backbone) -> Api:
             "receipts": Provide(lambda: receipts, use_cache=True, sync_to_thread=False),
             "next_offer": Provide(lambda: next_offer, use_cache=True, sync_to_thread=False),
             "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
+            "customer_streams": Provide(lambda: live, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],
@@ -168,7 +183,7 @@ def create_app(backbone: Backbone) -> Api:
         debug=False,
     )
     declared_scopes(app)  # a scope that does not exist fails here, not on a request
-    return Api(app=app, metrics=metrics, streams=streams)
+    return Api(app=app, metrics=metrics, streams=streams, live=live)
 
 
 def _distinct(backbone: Backbone) -> dict[str, Any]:
