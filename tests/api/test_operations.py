@@ -26,6 +26,8 @@ ROUTES = {
     "/v1/customers/{customer_id}/offer-responses": {"post"},
     "/v1/customers/{customer_id}/unmerge": {"post"},
     "/v1/streams/campaign-state": {"get"},
+    "/v1/customer-overview": {"get"},
+    "/v1/customers/{customer_id}/live": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
