@@ -160,9 +160,8 @@ function renderStory(story) {
     if (!LIVE_STATES.has(campaign.state)) view.answered.delete(campaign.campaign_id);
   }
   const profile = story.profile;
-  const panel = $("story");
-  panel.dataset.customer = story.customer_id;
-  panel.replaceChildren(
+  $("story").dataset.customer = story.customer_id;
+  $("profile").replaceChildren(...[
     el("h2", { class: "who" }, story.customer_id),
     profile ? identifiers(profile) : el("p", { class: "note" }, "No profile yet: its first event is still being processed."),
     profile ? warnings(profile) : null,
@@ -173,8 +172,7 @@ function renderStory(story) {
     campaigns(story.campaigns),
     profile ? consent(profile) : null,
     profile ? cases(profile) : null,
-    callForm(),
-  );
+  ].flat().filter(Boolean));
 }
 
 function section(title, ...body) {
@@ -307,27 +305,8 @@ function cases(profile) {
 
 // ---------------------------------------------------------------- recording a call
 
-function callForm() {
-  const outcome = el("select", { name: "outcome", id: "call-outcome", disabled: true },
-    ["answered", "no_answer", "busy", "voicemail", "failed"].map((o) => el("option", { value: o }, o.replace("_", " "))));
-  const direction = el("select", { name: "direction", id: "call-direction" },
-    el("option", { value: "inbound" }, "inbound"), el("option", { value: "outbound" }, "outbound"));
-  direction.addEventListener("change", () => { outcome.disabled = direction.value === "inbound"; });
-  const form = el("form", { class: "call", id: "call" },
-    el("label", { for: "call-direction" }, "Direction"), direction,
-    el("label", { for: "call-outcome" }, "Outcome"), outcome,
-    el("label", { for: "call-minutes" }, "Minutes"),
-    el("input", { id: "call-minutes", name: "minutes", type: "number", min: "0", max: "1440", step: "0.5", value: "1", required: true }),
-    el("label", { for: "call-disposition" }, "What it was about"),
-    el("input", { id: "call-disposition", name: "disposition", maxlength: "200" }),
-    el("button", { type: "submit" }, "Record the call"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    recordCall(form);
-  });
-  return section("Record this call", form);
-}
-
+// The form is the page's own markup, never redrawn: a story that arrives
+// while the agent types leaves what they typed alone.
 async function recordCall(form) {
   const data = new FormData(form);
   const disposition = String(data.get("disposition") || "").trim();
@@ -347,6 +326,7 @@ async function recordCall(form) {
     return;
   }
   form.reset();
+  $("call-outcome").disabled = true;
   status("Call recorded.");
 }
 
@@ -553,6 +533,12 @@ function start() {
     if (asked) find(asked);
   });
   $("more").addEventListener("click", more);
+  const direction = $("call-direction");
+  direction.addEventListener("change", () => { $("call-outcome").disabled = direction.value === "inbound"; });
+  $("call").addEventListener("submit", (event) => {
+    event.preventDefault();
+    recordCall(event.target);
+  });
   new IntersectionObserver((seen) => {
     if (seen.some((one) => one.isIntersecting)) more();
   }).observe($("timeline-end"));
