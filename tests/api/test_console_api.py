@@ -66,7 +66,8 @@ def test_any_identifier_or_the_customer_id_finds_the_same_customer(api: Server) 
     customer = anns_day(api)
     for asked, matched in [
         ("Ann@Example.com", "email:ann@example.com"),
-        ("phone:(415) 555-0134", "phone:+14155550134"),
+        ("(415) 555-0134", "phone:+14155550134"),
+        ("phone:415.555.0134", "phone:+14155550134"),
         ("partner:acme/PC-7", "partner:acme/PC-7"),
         (f"  {customer} ", customer),
     ]:
