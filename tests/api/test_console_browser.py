@@ -23,6 +23,8 @@ from tests.api.conftest import Server
 from tests.api.console_story import CAMPAIGN, OFFER, PHONE, anns_day, published, spring_for_ann
 from tests.conftest import DAY
 from tests.helpers import event
+from touchline.events import Identities
+from touchline.events.email import EmailOpened
 from touchline.events.web import PageViewed, ProductViewed
 
 CHROMIUM = os.environ.get("TOUCHLINE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -60,6 +62,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def _signed_in(api: Server, page: Page) -> None:
     agent = api.keys.create("contact-centre", ["agent"])
     page.goto(f"{api.client.base_url}/console")
+    expect(page.locator("#status")).to_have_text("Sign in with your API key to start.")
     page.get_by_label("API key").fill(agent.token)
     page.get_by_label("Your agent id").fill("ag-7")
     page.get_by_role("button", name="Sign in").click()
@@ -158,6 +161,30 @@ def test_what_a_channel_sent_is_shown_as_text_never_run(api: Server, page: Page)
     expect(first.locator(".summary")).to_have_text(f"Viewed page '{trap}' (https://x.example/)")
     assert first.locator("img, b").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_a_merge_during_the_call_opens_the_customer_it_merged_into(api: Server, page: Page) -> None:
+    """The caller on screen turns out to be a customer already known: the
+    page moves to the survivor by itself, with both stories in one."""
+    published(api, event(EmailOpened(message_id="m", subject="Winter sale"), DAY))
+    phone = Identities(phone="+14155550199")
+    published(api, event(PageViewed(url="https://shop.example/"), DAY, identities=phone))
+    merged = api.client.get("/v1/customers", params={"phone": "+14155550199"}).json()
+    survivor = api.client.get("/v1/customers", params={"email": "ann@example.com"}).json()
+    _signed_in(api, page)
+    _found(page, "(415) 555-0199")
+    expect(page.locator("#story h2")).to_have_text(merged["customer_id"])
+    expect(page.locator("#live")).to_have_attribute("data-live", "on")
+
+    both = Identities(email="ann@example.com", phone="+14155550199")
+    published(api, event(EmailOpened(message_id="n", subject="Hello"), DAY, identities=both))
+    expect(page.locator("#story h2")).to_have_text(survivor["customer_id"])
+    expect(page.locator("#status")).to_contain_text(
+        f"{merged['customer_id']} was merged into {survivor['customer_id']}"
+    )
+    channels = page.locator("#timeline .entry .channel")
+    expect(channels).to_have_count(4)
+    assert sorted(channels.all_text_contents()) == ["email", "email", "identity", "web"]
 
 
 def test_scrolling_down_fetches_the_next_page_by_cursor(api: Server, page: Page) -> None:

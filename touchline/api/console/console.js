@@ -39,6 +39,7 @@ const view = {
   answered: new Map(), // campaign_id -> "accepted"/"declined", until its state moves
   live: null,          // the AbortController of the live stream
   loading: false,
+  listing: 0,          // bumped per customer and filter asked for: older answers are dropped
 };
 
 const $ = (id) => document.getElementById(id);
@@ -129,24 +130,26 @@ function uuid7() {
 
 // ---------------------------------------------------------------- finding a customer
 
-async function find(asked) {
-  stopLive();
+async function find(asked, note = null) {
   status(`Finding ${asked}…`);
   let overview;
   try {
     overview = await call(`/v1/customer-overview?${query({ q: asked, channel: session.desk, limit: PAGE })}`);
   } catch (error) {
+    // The customer on screen (if any) stays, and stays live.
     if (error.status !== 401) status(error.message, "error");
     return;
   }
+  stopLive();
   view.customer = overview.customer_id;
+  view.listing += 1;
   view.answered.clear();
   view.channels.clear();
   renderFilters();
   renderStory(overview);
   showPage(overview.timeline, { replace: true });
   $("customer").hidden = false;
-  status(`${overview.customer_id}, found by ${overview.matched}`);
+  status(note || `${overview.customer_id}, found by ${overview.matched}`);
   history.replaceState(null, "", `#${overview.customer_id}`);
   document.dispatchEvent(new CustomEvent("console:shown", { detail: { customer_id: overview.customer_id } }));
   follow(overview.customer_id, overview.live);
@@ -348,10 +351,11 @@ async function filter(channel) {
   else if (view.channels.has(channel)) view.channels.delete(channel);
   else view.channels.add(channel);
   renderFilters();
-  const customer = view.customer;
-  const page = await call(`/v1/customers/${encodeURIComponent(customer)}/timeline?${query({ channel: [...view.channels], limit: PAGE })}`)
+  view.listing += 1;
+  const listing = view.listing;
+  const page = await call(`/v1/customers/${encodeURIComponent(view.customer)}/timeline?${query({ channel: [...view.channels], limit: PAGE })}`)
     .catch((error) => { status(error.message, "error"); return null; });
-  if (page && customer === view.customer) showPage(page, { replace: true });
+  if (page && listing === view.listing) showPage(page, { replace: true });
 }
 
 const order = (entry) => [Date.parse(entry.occurred_at), entry.event_id];
@@ -407,10 +411,10 @@ function addLive(entries) {
 async function more() {
   if (view.loading || !view.cursor) return;
   view.loading = true;
-  const customer = view.customer;
+  const listing = view.listing;
   try {
-    const page = await call(`/v1/customers/${encodeURIComponent(customer)}/timeline?${query({ channel: [...view.channels], limit: PAGE, cursor: view.cursor })}`);
-    if (customer === view.customer) showPage(page, { replace: false });
+    const page = await call(`/v1/customers/${encodeURIComponent(view.customer)}/timeline?${query({ channel: [...view.channels], limit: PAGE, cursor: view.cursor })}`);
+    if (listing === view.listing) showPage(page, { replace: false });
   } catch (error) {
     if (error.status !== 401) status(error.message, "error");
   } finally {
@@ -434,30 +438,34 @@ function setLive(live) {
 
 // The stream, read with fetch(): text/event-stream blocks split on blank
 // lines (CRLF, LF or CR), "event:" and "data:" lines, comments ignored.
-async function* events(body, signal) {
+async function* events(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
   let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    // A CR at the chunk's end may be half of a CRLF: keep it for the next chunk.
-    const held = buffer.endsWith("\r") ? "\r" : "";
-    const blocks = buffer.slice(0, buffer.length - held.length).replace(/\r\n?/g, "\n").split("\n\n");
-    buffer = blocks.pop() + held;
-    for (const block of blocks) {
-      let event = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        const colon = line.indexOf(":");
-        const name = colon < 0 ? line : line.slice(0, colon);
-        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-        if (name === "event") event = text;
-        else if (name === "data") data.push(text);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      // A CR at the chunk's end may be half of a CRLF: keep it for the next chunk.
+      const held = buffer.endsWith("\r") ? "\r" : "";
+      const blocks = buffer.slice(0, buffer.length - held.length).replace(/\r\n?/g, "\n").split("\n\n");
+      buffer = blocks.pop() + held;
+      for (const block of blocks) {
+        let event = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          const colon = line.indexOf(":");
+          const name = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (name === "event") event = text;
+          else if (name === "data") data.push(text);
+        }
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
       }
-      if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
     }
+  } finally {
+    // The reader is let go however the loop ends (a customer changed, a merge).
+    reader.cancel().catch(() => {});
   }
 }
 
@@ -475,13 +483,13 @@ async function follow(customer, path) {
       if (response.ok) {
         attempt = 0;
         setLive(true);
-        for await (const message of events(response.body, signal)) {
+        for await (const message of events(response.body)) {
           if (customer !== view.customer) return;
           if (message.event === "entries") addLive(message.data.entries);
           else if (message.event === "story") renderStory({ ...view.story, ...message.data });
           else if (message.event === "merged") {
-            status(`${message.data.merged_id} was merged into ${message.data.customer_id}: opening it.`);
-            find(message.data.customer_id);
+            const { merged_id: merged, customer_id: survivor } = message.data;
+            find(survivor, `${merged} was merged into ${survivor}: this is the whole story now.`);
             return;
           }
         }
@@ -501,11 +509,16 @@ function signOut(reason) {
   stopLive();
   session.clear();
   view.customer = null;
+  view.listing += 1;
   $("customer").hidden = true;
+  askForKey(reason || "Signed out.", reason ? "error" : "info");
+}
+
+function askForKey(message, kind) {
   $("whoami").hidden = true;
-  $("sign-in").hidden = false;
   $("find").hidden = true;
-  status(reason || "Signed out.", reason ? "error" : "info");
+  $("sign-in").hidden = false;
+  status(message, kind);
   $("key").focus();
 }
 
@@ -543,7 +556,7 @@ function start() {
     if (seen.some((one) => one.isIntersecting)) more();
   }).observe($("timeline-end"));
   if (!session.key) {
-    signOut("");
+    askForKey("Sign in with your API key to start.", "info");
     return;
   }
   signedIn();
