@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-from bench import adapters, api_ingest, campaigns, embedded, identity, kafka, profile, timeline_pg
+from bench import (
+    adapters,
+    api_ingest,
+    campaigns,
+    console,
+    embedded,
+    identity,
+    kafka,
+    profile,
+    timeline_pg,
+)
 from bench.machine import describe_machine
 
 
@@ -62,6 +73,18 @@ def main() -> None:
     api.add_argument("--timeline-customers", type=int, default=1_000_000)
     api.add_argument("--timeline-events", type=int, default=20_000_000)
     api.add_argument("--timeline-reads", type=int, default=2_000, help="first pages read per run")
+    desk = parser.add_argument_group("the agent console (in Chromium)")
+    desk.add_argument(
+        "--console-customers", type=int, default=3_000, help="the demo's customers (its default)"
+    )
+    desk.add_argument("--console-lookups", type=int, default=50, help="lookups per run")
+    desk.add_argument("--console-publishes", type=int, default=20, help="events published per run")
+    desk.add_argument(
+        "--console-screenshot",
+        type=Path,
+        metavar="PNG",
+        help="also save the console on a demo customer there (docs/console.png)",
+    )
     args = parser.parse_args()
     print(f"machine: {describe_machine()}", flush=True)
     for name, bench in BENCHES.items():
@@ -79,6 +102,9 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "campaigns": lambda a: campaigns.main(a.runs, a.targeted, a.decisions, a.database_url),
     "profile": lambda a: profile.main(a.runs, a.profiles, a.history, a.reads, a.database_url),
     "ingest": lambda a: api_ingest.main(a.runs, a.ingest_batches),
+    "console": lambda a: console.main(
+        a.runs, a.console_customers, a.console_lookups, a.console_publishes, a.console_screenshot
+    ),
     "timeline": lambda a: timeline_pg.main(
         a.runs, a.timeline_server, a.timeline_customers, a.timeline_events, a.timeline_reads
     ),

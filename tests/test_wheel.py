@@ -67,6 +67,9 @@ def test_wheel_installs_migrates_and_runs_the_demo(tmp_path: Path) -> None:
     where = _run(python, "-c", "import touchline.store.migrate as m; print(m.MIGRATIONS)")
     assert Path(where.strip()).is_relative_to(purelib), where
     assert (Path(where.strip()) / "versions").is_dir()
+    # The agent console's page ships as package data, as the migrations do.
+    console = "from touchline.api.console import read_console; print(*sorted(read_console()))"
+    assert _run(python, "-c", console).split() == ["console.css", "console.js", "index.html"]
 
     touchline = [fresh / "bin" / "touchline"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -14,7 +15,12 @@ from touchline.handlers.campaign_views import Funnel
 from touchline.processing.clock import ManualClock
 from touchline.progress import ProgressLine
 from touchline.projections.profile_view import Profile
-from touchline.simulate import CAMPAIGN, batches, simulate_day
+from touchline.simulate import CAMPAIGN, Person, batches, simulate_day
+from touchline.store.api_keys import ApiKeys
+
+CONSOLE_KEY_NAME = "demo-console"
+CONSOLE_URL = "http://127.0.0.1:8000/console"
+"""Where ``touchline api`` serves the console with its default host and port."""
 
 # What a broken channel system sends: refused at the edge, the rest goes on.
 _BROKEN_FEED = (
@@ -74,6 +80,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
         profile = backbone.queries.profile(customer_id, now=end_of_day)
         funnel = backbone.queries.funnel(CAMPAIGN)
         journey = backbone.queries.customer_campaigns(customer_id)
+        console_key = demo_console_key(ApiKeys(backbone.engine))
 
     print(f"\n{ann.name} ({ann.email}, {ann.phone}), customer {customer_id}:", file=out)
     print("  newest first, every channel in one story", file=out)
@@ -93,17 +100,43 @@ def run_demo(settings: Settings, *, customers: int, seed: int, day: str) -> int:
             print(f"    {step.at:%H:%M}  {step.state:<10} {detail}".rstrip(), file=out)
     elapsed = time.perf_counter() - started
     print(f"\ndone in {elapsed:.1f}s. Next:", file=out)
-    print(f"  .venv/bin/touchline timeline {ann.email}", file=out)
-    print(
-        f"  .venv/bin/touchline timeline '{ann.phone}' --channel call --channel service", file=out
-    )
-    print(f"  .venv/bin/touchline profile {ann.email}", file=out)
-    print(f"  .venv/bin/touchline campaigns funnel {CAMPAIGN}", file=out)
-    print(f"  .venv/bin/touchline campaigns show {ann.email}", file=out)
-    print("  .venv/bin/touchline campaigns watch --once", file=out)
-    print("  .venv/bin/touchline lag", file=out)
-    print("  .venv/bin/touchline dead-letters list --status all", file=out)
+    for line in next_steps(settings, ann, console_key):
+        print(f"  {line}", file=out)
     return 0
+
+
+def next_steps(settings: Settings, ann: Person, console_key: str) -> list[str]:
+    """What to try next on the demo's data, the console first."""
+    return [
+        f"open the console: {touchline_command(settings)} api, then {CONSOLE_URL} "
+        f"(agent key {console_key}; find {ann.phone})",
+        f".venv/bin/touchline timeline {ann.email}",
+        f".venv/bin/touchline timeline '{ann.phone}' --channel call --channel service",
+        f".venv/bin/touchline profile {ann.email}",
+        f".venv/bin/touchline campaigns funnel {CAMPAIGN}",
+        f".venv/bin/touchline campaigns show {ann.email}",
+        ".venv/bin/touchline campaigns watch --once",
+        ".venv/bin/touchline lag",
+        ".venv/bin/touchline dead-letters list --status all",
+    ]
+
+
+def demo_console_key(keys: ApiKeys) -> str:
+    """A new agent key for the console on the demo's data, the previous demo
+    key revoked: a key is shown once (only its hash is kept), and a demo run
+    again should leave one working demo key, not one more each time."""
+    for key in keys.list_keys():
+        if key.name == CONSOLE_KEY_NAME and key.revoked_at is None:
+            keys.revoke(key.key_id)
+    return keys.create(CONSOLE_KEY_NAME, ["agent"]).token
+
+
+def touchline_command(settings: Settings) -> str:
+    """The command as the person should type it, with the demo's data directory."""
+    default = Settings().data_dir
+    if settings.data_dir == default:
+        return ".venv/bin/touchline"
+    return f".venv/bin/touchline --data-dir {shlex.quote(settings.data_dir)}"
 
 
 def profile_summary(profile: Profile) -> list[str]:

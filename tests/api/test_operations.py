@@ -34,6 +34,8 @@ ROUTES = {
     "/v1/group": {"post"},
     "/v1/alias": {"post"},
     "/v1/unsubscribe/{token}": {"post"},
+    "/v1/customer-overview": {"get"},
+    "/v1/customers/{customer_id}/live": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},

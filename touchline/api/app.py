@@ -29,11 +29,14 @@ from touchline.api.agent import (
     record_offer_response,
     unmerge_customer,
 )
+from touchline.api.console import console_routes, read_console
 from touchline.api.gate import IngestGate
 from touchline.api.health import Dependencies, healthz, readyz
 from touchline.api.ingest import Ingest, IngestLimits, publish_events
+from touchline.api.live import CustomerStreams, stream_customer
 from touchline.api.metrics import ApiMetrics, ProcessorPosition, metrics_middleware
 from touchline.api.openapi import CompleteDocument
+from touchline.api.overview import get_customer_overview
 from touchline.api.problems import exception_handlers, refuse_nul
 from touchline.api.reads import (
     Moved,
@@ -65,6 +68,13 @@ class Api:
     metrics: ApiMetrics
     streams: CampaignStream
     """The campaign-state streams, which the server ends as it shuts down."""
+    live: CustomerStreams
+    """The customers' live streams (the console's), ended with the others."""
+
+    def close_streams(self) -> None:
+        """End every open event stream (call from the server's loop as it stops)."""
+        self.streams.close()
+        self.live.close()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._asgi(scope, receive, send)
@@ -110,6 +120,7 @@ def create_app(backbone: Backbone) -> Api:
         heartbeat=settings.api_sse_heartbeat_seconds,
     )
     unsubscribes = Unsubscribes(unsubscribe_key(backbone), backbone.stores["campaigns"])
+    live = CustomerStreams(heartbeat=settings.api_sse_heartbeat_seconds)
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -146,6 +157,9 @@ def create_app(backbone: Backbone) -> Api:
             stream_campaign_state,
             unsubscribe,
             *SEGMENT_ROUTES,
+            get_customer_overview,
+            stream_customer,
+            *console_routes(read_console()),
             healthz,
             readyz,
             metrics_route,
@@ -159,6 +173,7 @@ def create_app(backbone: Backbone) -> Api:
             "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
             "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
             "unsubscribes": Provide(lambda: unsubscribes, use_cache=True, sync_to_thread=False),
+            "customer_streams": Provide(lambda: live, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],
@@ -177,7 +192,7 @@ def create_app(backbone: Backbone) -> Api:
         debug=False,
     )
     declared_scopes(app)  # a scope that does not exist fails here, not on a request
-    return Api(app=app, metrics=metrics, streams=streams)
+    return Api(app=app, metrics=metrics, streams=streams, live=live)
 
 
 def _distinct(backbone: Backbone) -> dict[str, Any]:

@@ -93,6 +93,14 @@ def complete(
     document_segment(done, max_batch_events)
     for target in ("getProfile", "getTimeline", "getNextOffer"):
         _link(done, ("/v1/customers", "get", "200"), target, customer_id="customer_id")
+    _link(done, ("/v1/customers", "get", "200"), "getCustomerOverview", q="customer_id")
+    _link(
+        done,
+        ("/v1/customer-overview", "get", "200"),
+        "getTimeline",
+        customer_id="customer_id",
+        cursor="timeline/next_cursor",
+    )
     for path_item in done["paths"].values():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:

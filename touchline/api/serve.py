@@ -42,7 +42,7 @@ class ApiServer(uvicorn.Server):
         self.api = api
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.api.streams.close()
+        self.api.close_streams()
         await super().shutdown(sockets)
 
 

@@ -57,6 +57,10 @@ def record_key(identifier: str, secret: bytes) -> bytes:
     return hmac.digest(secret, identifier.encode(), "sha256").hex().encode()
 
 
+_PHONE_PUNCTUATION = str.maketrans("", "", " -.()")
+"""What people put between a phone number's digits: ``(415) 555-0134`` is a phone."""
+
+
 def parse_identifier(text: str) -> tuple[str, str]:
     """``email:ann@example.com`` or a bare value whose kind is plain to see."""
     kind, sep, value = text.partition(":")
@@ -64,7 +68,7 @@ def parse_identifier(text: str) -> tuple[str, str]:
         return kind, value
     if "@" in text:
         return "email", text
-    if text.startswith("+") or text.replace(" ", "").replace("-", "").isdigit():
+    if text.startswith("+") or text.translate(_PHONE_PUNCTUATION).isdigit():
         return "phone", text
     raise ValueError(
         f"cannot tell what kind of identifier {text!r} is; write it as kind:value "
