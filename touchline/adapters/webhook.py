@@ -80,11 +80,9 @@ class WebhookAdapter(Adapter):
 
     def render(self, action: Action, recipient: Recipient) -> Rendered:
         url, event_type, data = self.request(action, recipient)
-        body = {
-            "type": event_type,
-            "timestamp": self.now().isoformat(),
-            "data": data,
-        }
+        # No time in the body: a re-send after a crash is the same bytes, and
+        # the attempt's moment is in the signed webhook-timestamp.
+        body = {"type": event_type, "data": data}
         return Rendered(
             to=url,
             subject=event_type,
