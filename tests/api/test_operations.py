@@ -34,6 +34,8 @@ ROUTES = {
     "/v1/group": {"post"},
     "/v1/alias": {"post"},
     "/v1/unsubscribe/{token}": {"post"},
+    "/v1/webhooks/esp": {"post"},
+    "/v1/webhooks/call-status": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},

@@ -48,6 +48,7 @@ from touchline.api.receipts import Receipts, get_event_receipt
 from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.api.stream import CampaignStream, stream_campaign_state
 from touchline.api.unsubscribe import Unsubscribes, unsubscribe
+from touchline.api.webhooks_in import WEBHOOK_ROUTES, inbound_webhooks
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -110,6 +111,7 @@ def create_app(backbone: Backbone) -> Api:
         heartbeat=settings.api_sse_heartbeat_seconds,
     )
     unsubscribes = Unsubscribes(unsubscribe_key(backbone), backbone.stores["campaigns"])
+    webhooks = inbound_webhooks(settings, ingest, backbone.stores["campaigns"])
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -145,6 +147,7 @@ def create_app(backbone: Backbone) -> Api:
             unmerge_customer,
             stream_campaign_state,
             unsubscribe,
+            *WEBHOOK_ROUTES,
             *SEGMENT_ROUTES,
             healthz,
             readyz,
@@ -159,6 +162,7 @@ def create_app(backbone: Backbone) -> Api:
             "campaign_stream": Provide(lambda: streams, use_cache=True, sync_to_thread=False),
             "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
             "unsubscribes": Provide(lambda: unsubscribes, use_cache=True, sync_to_thread=False),
+            "webhooks": Provide(lambda: webhooks, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],
