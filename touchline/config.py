@@ -130,6 +130,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partner with a webhook (empty: such leads fail as undeliverable)."""
     partner_webhook_secret: str = ""
     """The ``whsec_...`` secret partners' webhooks are signed with, both ways."""
+    fax_webhook_secret: str = ""
+    """The ``whsec_...`` secret the fax gateway signs its delivery reports with."""
     esp_webhook_secret: str = ""
     """The ``whsec_...`` secret the ESP signs its event webhooks with (empty: refused)."""
     adapter_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5

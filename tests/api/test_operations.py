@@ -36,6 +36,8 @@ ROUTES = {
     "/v1/unsubscribe/{token}": {"post"},
     "/v1/webhooks/esp": {"post"},
     "/v1/webhooks/call-status": {"post"},
+    "/v1/webhooks/fax": {"post"},
+    "/v1/webhooks/partner-orders": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},

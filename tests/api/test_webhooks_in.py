@@ -22,12 +22,18 @@ from touchline.processing.dead_letter import describe
 PAYLOADS = Path(__file__).parent.parent / "adapters" / "payloads"
 ESP_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 CALLS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAX_SECRET = "whsec_ZmF4IGdhdGV3YXkgc2VjcmV0IGtleSE="
+PARTNER_SECRET = "whsec_cGFydG5lciBvcmRlcnMgc2VjcmV0IQ=="
 
 
 @pytest.fixture
 def api_settings(api_settings: Settings) -> Settings:
     return msgspec.structs.replace(
-        api_settings, esp_webhook_secret=ESP_SECRET, contact_centre_secret=CALLS_SECRET
+        api_settings,
+        esp_webhook_secret=ESP_SECRET,
+        contact_centre_secret=CALLS_SECRET,
+        fax_webhook_secret=FAX_SECRET,
+        partner_webhook_secret=PARTNER_SECRET,
     )
 
 
@@ -131,11 +137,19 @@ def test_call_status_callbacks_become_call_events(api: Server) -> None:
     assert _statuses(again) == ["skipped", "duplicate", "duplicate", "duplicate"]
 
 
-@pytest.mark.parametrize("path", ["/v1/webhooks/esp", "/v1/webhooks/call-status"])
+SECRETS = {
+    "/v1/webhooks/esp": ESP_SECRET,
+    "/v1/webhooks/call-status": CALLS_SECRET,
+    "/v1/webhooks/fax": FAX_SECRET,
+    "/v1/webhooks/partner-orders": PARTNER_SECRET,
+}
+
+
+@pytest.mark.parametrize("path", list(SECRETS))
 def test_a_bad_signature_or_a_replay_is_401_and_a_signed_non_json_400(
     api: Server, path: str
 ) -> None:
-    secret = ESP_SECRET if path.endswith("esp") else CALLS_SECRET
+    secret = SECRETS[path]
     body = json.dumps([{"event": "delivered"}])
     forged = _signed(body, "whsec_" + "QUJD" * 8)
     assert "signature" in str(problem(api.client.post(path, content=body, headers=forged), 401))
@@ -148,3 +162,40 @@ def test_a_bad_signature_or_a_replay_is_401_and_a_signed_non_json_400(
     garbage = "{not json"
     problem(api.client.post(path, content=garbage, headers=_signed(garbage, secret)), 400)
     assert _letters(api) == []
+
+
+def test_fax_reports_become_fax_events(api: Server) -> None:
+    """Sent (on the customer of the action it names), failed after retries (by
+    number), received (by the caller's number); one still queued skipped."""
+    action_id = requested(api.backbone, "fax")
+    body = _payload("phaxio_fax.json", action_id)
+    answer = _post(api, "/v1/webhooks/fax", body, FAX_SECRET)
+    assert _statuses(answer) == ["accepted", "accepted", "accepted", "skipped"]
+    api.backbone.runtime.catch_up()
+    ann = api.backbone.queries.find("email:ann@example.com").customer_id
+    other = api.backbone.queries.find("fax:+14155550199").customer_id
+    caller = api.backbone.queries.find("fax:+14155550188").customer_id
+    assert ann is not None
+    assert other is not None
+    assert caller is not None
+    assert "fax.sent" in _types(api, ann)  # by the action: the number joins no one
+    assert caller != ann
+    assert "fax.failed" in _types(api, other)
+    assert "fax.received" in _types(api, caller)
+    again = _post(api, "/v1/webhooks/fax", body, FAX_SECRET)
+    assert again["duplicates"] == 3
+
+
+def test_partner_orders_become_partner_events(api: Server) -> None:
+    body = _payload("partner_orders.json")
+    answer = _post(api, "/v1/webhooks/partner-orders", body, PARTNER_SECRET)
+    assert _statuses(answer) == ["accepted", "accepted", "kept"]
+    api.backbone.runtime.catch_up()
+    ann = api.backbone.queries.find("email:ann@example.com").customer_id
+    assert ann is not None
+    types = _types(api, ann)
+    assert "partner.order_placed" in types
+    assert "partner.order_shipped" in types
+    [letter] = _letters(api)
+    assert letter["code"] == "unknown_event"
+    assert "order.returned" in letter["reason"]

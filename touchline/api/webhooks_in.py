@@ -1,4 +1,4 @@
-"""Inbound webhooks: ``POST /v1/webhooks/esp`` and ``POST /v1/webhooks/call-status``.
+"""Inbound webhooks: ``POST /v1/webhooks/esp``, ``/call-status``, ``/fax`` and ``/partner-orders``.
 
 Open routes (no API key): each is authenticated by its Standard Webhooks
 signature instead (``webhook-id``, ``webhook-timestamp``,
@@ -36,6 +36,8 @@ from touchline.api.segment_keep import kept_id
 from touchline.api.webhooks_map import (
     CALLS,
     ESP,
+    FAX,
+    PARTNER_ORDERS,
     Item,
     Mapped,
     Sender,
@@ -44,7 +46,9 @@ from touchline.api.webhooks_map import (
     Unmapped,
     call_item,
     esp_item,
+    fax_item,
     items_of,
+    partner_order_item,
 )
 from touchline.config import Settings
 from touchline.events import Identities
@@ -124,6 +128,8 @@ class InboundWebhooks:
     dead_letter_topic: str
     esp: Provider
     calls: Provider
+    fax: Provider
+    partners: Provider
 
     def sender(self, action_id: UUID) -> Sender | None:
         with self.ledger_db.connect() as connection:
@@ -145,6 +151,16 @@ def inbound_webhooks(settings: Settings, ingest: Ingest, ledger_db: Engine) -> I
             "TOUCHLINE_CONTACT_CENTRE_SECRET",
             "contact-centre",
             call_item,
+        ),
+        fax=Provider(
+            FAX, settings.fax_webhook_secret, "TOUCHLINE_FAX_WEBHOOK_SECRET", "fax", fax_item
+        ),
+        partners=Provider(
+            PARTNER_ORDERS,
+            settings.partner_webhook_secret,
+            "TOUCHLINE_PARTNER_WEBHOOK_SECRET",
+            "partner",
+            partner_order_item,
         ),
     )
 
@@ -330,4 +346,46 @@ async def call_status_webhook(
     return await _receive(request, webhooks, webhooks.calls)
 
 
-WEBHOOK_ROUTES = [esp_webhook, call_status_webhook]
+@post(
+    "/v1/webhooks/fax",
+    status_code=200,
+    summary="A fax gateway's delivery report (Phaxio's fax object), signed",
+    description=(
+        "{event_type, fax: {id, direction, status, num_pages, completed_at, caller_id, "
+        "recipients, tags}} or an array of them, signed the Standard Webhooks way with "
+        "TOUCHLINE_FAX_WEBHOOK_SECRET: a finished fax becomes fax.sent, fax.received or "
+        "fax.failed on the customer of its tags.action_id or its number; one still under way "
+        "is skipped. Idempotent on the fax id and status."
+    ),
+    tags=TAGS,
+    operation_id="faxWebhook",
+    responses=ERRORS,
+)
+async def fax_webhook(
+    request: Request[Any, Any, Any], webhooks: NamedDependency[InboundWebhooks]
+) -> Response[WebhookAnswer]:
+    return await _receive(request, webhooks, webhooks.fax)
+
+
+@post(
+    "/v1/webhooks/partner-orders",
+    status_code=200,
+    summary="A partner's order webhook (placed, shipped, cancelled), signed",
+    description=(
+        "{event_id, event: order.placed|order.shipped|order.cancelled, partner: {account, "
+        "name}, customer: {ref, email, phone}, order: {order_id, items, total, currency, ...}, "
+        "occurred_at} or an array of them, signed the Standard Webhooks way with "
+        "TOUCHLINE_PARTNER_WEBHOOK_SECRET: each becomes a partner.order_* event. "
+        "Idempotent on event_id."
+    ),
+    tags=TAGS,
+    operation_id="partnerOrderWebhook",
+    responses=ERRORS,
+)
+async def partner_order_webhook(
+    request: Request[Any, Any, Any], webhooks: NamedDependency[InboundWebhooks]
+) -> Response[WebhookAnswer]:
+    return await _receive(request, webhooks, webhooks.partners)
+
+
+WEBHOOK_ROUTES = [esp_webhook, call_status_webhook, fax_webhook, partner_order_webhook]

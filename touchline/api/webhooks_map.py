@@ -25,6 +25,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from uuid import UUID, uuid5
 
+import msgspec
+
 from touchline.events import Envelope, Identities, new_event
 from touchline.events.base import Payload
 from touchline.events.call import InboundCallEnded, InboundCallStarted, OutboundCallMade
@@ -36,6 +38,8 @@ from touchline.events.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
+from touchline.events.fax import FaxFailed, FaxReceived, FaxSent
+from touchline.events.partner import PartnerOrderCancelled, PartnerOrderPlaced, PartnerOrderShipped
 
 NAMESPACE = UUID("0c6f4f0e-7a55-4a53-9c3b-5f1e3d1c9a13")
 """The namespace of inbound webhook event ids: ``uuid5(NAMESPACE, provider/item id)``."""
@@ -283,7 +287,10 @@ def _mapped(
             occurred_at=at,
             source=source,
             event_id=event_id,
-            identities=identities,
+            # The action names the customer: identity resolution goes by the
+            # identifiers first, and an address the item carries (a forward,
+            # an alias) must not send the event to someone else.
+            identities=identities if sender is None else Identities(),
             customer_id=None if sender is None else sender.customer_id,
             campaign_id=None if sender is None else sender.campaign_id,
             causation_id=action_id if sender is not None else None,
@@ -294,3 +301,129 @@ def _mapped(
 def items_of(body: Any) -> list[object]:
     """A webhook's items: an array of them, or one."""
     return list(body) if isinstance(body, list) else [body]
+
+
+# --- a fax gateway's delivery report (Phaxio's fax object) ---------------------------
+
+FAX = "fax"
+FAX_PENDING = frozenset({"queued", "pendingbatch", "inprogress"})
+
+
+def fax_item(item: object, senders: Senders, *, source: str) -> Item:
+    """``{"event_type": "fax_completed", "fax": {id, direction, status, ...}}``."""
+    fax = item.get("fax") if isinstance(item, Mapping) else None
+    if not isinstance(fax, Mapping) or fax.get("id") is None:
+        return Unmapped(_raw_id(FAX, item), "invalid", "no fax object with its id")
+    fax_id, status = str(fax["id"]), _text(fax.get("status")) or ""
+    event_id = item_id(FAX, f"{fax_id}/{status}")
+    sent = fax.get("direction") == "sent"
+    recipients = fax.get("recipients")
+    first = recipients[0] if isinstance(recipients, list) and recipients else {}
+    first = first if isinstance(first, Mapping) else {}
+    number = _text(first.get("phone_number") if sent else fax.get("caller_id"))
+    identities = Identities(fax=number) if number else Identities()
+    if status in FAX_PENDING:
+        return Skipped(event_id, f"{status}: not finished yet")
+    try:
+        at = datetime.fromisoformat(str(fax.get("completed_at")))
+        pages = int(str(fax.get("num_pages") or 0))
+    except ValueError:
+        return Unmapped(event_id, "invalid", "completed_at or num_pages unreadable", identities)
+    if at.tzinfo is None:
+        return Unmapped(event_id, "invalid", "a completed_at without its zone", identities)
+    tags = fax.get("tags")
+    tags = tags if isinstance(tags, Mapping) else {}
+    subject = _text(tags.get("subject"))
+    payload: Payload
+    if status == "success" and pages >= 1:
+        payload = (
+            FaxSent(document_id=fax_id, subject=subject, pages=pages)
+            if sent
+            else FaxReceived(document_id=fax_id, subject=subject, pages=pages)
+        )
+    elif status in {"failure", "partialsuccess"}:
+        retries = first.get("retry_count")
+        payload = FaxFailed(
+            document_id=fax_id,
+            subject=subject,
+            reason=_text(first.get("error_message")) or _text(fax.get("error_message")) or status,
+            direction="outbound" if sent else "inbound",
+            attempts=retries + 1 if isinstance(retries, int) and retries >= 0 else None,
+        )
+    else:
+        return Unmapped(event_id, "unknown_status", f"no catalogue type for {status!r}", identities)
+    action = _text(tags.get("action_id"))
+    return _mapped(
+        payload,
+        at=at,
+        event_id=event_id,
+        source=source,
+        action_id=None if action is None else action_of(action),
+        senders=senders,
+        identities=identities,
+    )
+
+
+# --- a partner's order webhook -------------------------------------------------------
+
+PARTNER_ORDERS = "partner-orders"
+
+
+def partner_order_item(item: object, senders: Senders, *, source: str) -> Item:
+    """``{"event_id", "event": "order.placed|shipped|cancelled", "partner": {...},
+    "customer": {"ref", "email"?, "phone"?}, "order": {...}, "occurred_at"}``."""
+    if not isinstance(item, Mapping):
+        return Unmapped(_raw_id(PARTNER_ORDERS, item), "invalid", "an order event is an object")
+    key = _text(item.get("event_id"))
+    event_id = item_id(PARTNER_ORDERS, key) if key else _raw_id(PARTNER_ORDERS, item)
+    partner = item.get("partner")
+    customer = item.get("customer")
+    partner = partner if isinstance(partner, Mapping) else {}
+    customer = customer if isinstance(customer, Mapping) else {}
+    account, ref = _text(partner.get("account")), _text(customer.get("ref"))
+    if account is None or ref is None:
+        return Unmapped(event_id, "no_identifier", "no partner account or customer ref")
+    identities = Identities(
+        partner_account=account,
+        partner_customer_ref=ref,
+        email=_text(customer.get("email")),
+        phone=_text(customer.get("phone")),
+    )
+    kind = _text(item.get("event")) or ""
+    head: dict[str, object] = {
+        "partner_account": account,
+        "partner_customer_ref": ref,
+        "partner_name": _text(partner.get("name")),
+    }
+    order = item.get("order")
+    try:
+        at = datetime.fromisoformat(str(item.get("occurred_at")))
+        payload = msgspec.convert(
+            {**head, **(order if isinstance(order, Mapping) else {})},
+            PARTNER_ORDER_TYPES[kind],
+            strict=False,
+        )
+    except KeyError:
+        return Unmapped(
+            event_id, "unknown_event", f"no catalogue type for order event {kind!r}", identities
+        )
+    except (ValueError, msgspec.ValidationError) as error:
+        return Unmapped(event_id, "invalid", f"{kind}: {error}", identities)
+    if at.tzinfo is None:
+        return Unmapped(event_id, "invalid", "an occurred_at without its zone", identities)
+    return _mapped(
+        payload,
+        at=at,
+        event_id=event_id,
+        source=source,
+        action_id=None,
+        senders=senders,
+        identities=identities,
+    )
+
+
+PARTNER_ORDER_TYPES: dict[str, type[Payload]] = {
+    "order.placed": PartnerOrderPlaced,
+    "order.shipped": PartnerOrderShipped,
+    "order.cancelled": PartnerOrderCancelled,
+}
