@@ -199,3 +199,21 @@ def test_partner_orders_become_partner_events(api: Server) -> None:
     [letter] = _letters(api)
     assert letter["code"] == "unknown_event"
     assert "order.returned" in letter["reason"]
+
+
+def test_an_esp_event_goes_by_its_message_not_by_the_address_it_names(api: Server) -> None:
+    """Ann's email forwarded to another address: the open is still Ann's."""
+    action_id = requested(api.backbone, "email")
+    body = _payload("sendgrid_events.json", action_id).replace("ann@example.com", "fwd@example.org")
+    _post(api, "/v1/webhooks/esp", body, ESP_SECRET)
+    api.backbone.runtime.catch_up()
+    ann = api.backbone.queries.find("email:ann@example.com").customer_id
+    assert ann is not None
+    assert "email.opened" in _types(api, ann)
+    assert api.backbone.queries.find("email:fwd@example.org").customer_id is None
+
+
+def test_more_items_than_the_batch_limit_is_413(api: Server) -> None:
+    body = json.dumps([{"event": "processed", "sg_event_id": str(n)} for n in range(51)])
+    answer = api.client.post("/v1/webhooks/esp", content=body, headers=_signed(body, ESP_SECRET))
+    assert problem(answer, 413)["limit"] == "TOUCHLINE_API_MAX_BATCH_EVENTS"

@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from touchline.api.ingest import Ingest, append
-from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request
+from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
 from touchline.api.segment_keep import kept_id
 from touchline.api.webhooks_map import (
     CALLS,
@@ -67,7 +67,11 @@ ERRORS = {
     401: ResponseSpec(
         None, description="No valid Standard Webhooks signature, or a timestamp out of the window"
     ),
-    413: ResponseSpec(None, description="The body is over TOUCHLINE_API_MAX_REQUEST_BYTES"),
+    413: ResponseSpec(
+        None,
+        description="The body is over TOUCHLINE_API_MAX_REQUEST_BYTES, or it holds more "
+        "items than TOUCHLINE_API_MAX_BATCH_EVENTS",
+    ),
     429: ResponseSpec(None, description="Too many ingest requests: retry after the time given"),
 }
 
@@ -300,6 +304,13 @@ async def _receive(
     # (the app's request_max_body_size bounds them).
     data = await request.body()
     body = verified(provider, data, dict(request.headers.items()))
+    limit = hooks.ingest.limits.max_batch_events
+    if isinstance(body, list) and len(body) > limit:
+        raise limit_exceeded(
+            "TOUCHLINE_API_MAX_BATCH_EVENTS",
+            limit,
+            f"{len(body)} items in one webhook, over the limit of {limit}",
+        )
     answer = await append(hooks.ingest, lambda b: take(hooks, provider, b), body)
     return Response(answer, status_code=200)
 
