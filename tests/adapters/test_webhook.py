@@ -18,6 +18,7 @@ from tests.adapters.scenario import (
     Dispatchers,
     dispatch,
     forget_positions,
+    proof_of,
     publish,
     reports,
     requested,
@@ -95,8 +96,9 @@ def test_a_lead_goes_to_the_partner_that_owns_the_customer(
     assert routing["reasons"][0].startswith("owning partner on the profile: P-NORTH")
     settled = _settled(backbone)
     assert settled.outcome == "sent"
-    assert settled.reason is not None
-    assert settled.reason.startswith("routed to partner P-NORTH: owning partner on the profile")
+    assert settled.proof is not None
+    assert settled.proof.route is not None
+    assert settled.proof.route.startswith("partner P-NORTH: owning partner on the profile")
 
 
 def test_a_lead_without_an_owning_partner_goes_to_the_default_saying_so(
@@ -114,9 +116,8 @@ def test_a_lead_without_an_owning_partner_goes_to_the_default_saying_so(
         "reasons": ["no owning partner on the profile", "the default partner: P-DEFAULT"],
     }
     assert body["data"]["contact"]["email"] == ["ann@example.com"]
-    assert row(backbone, action_id).reason == (
-        "routed to partner P-DEFAULT: no owning partner on the profile; "
-        "the default partner: P-DEFAULT"
+    assert proof_of(backbone, action_id).route == (
+        "partner P-DEFAULT: no owning partner on the profile; the default partner: P-DEFAULT"
     )
 
 

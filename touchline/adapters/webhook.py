@@ -48,6 +48,17 @@ class WebhookSettings:
     connect_timeout: float = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One webhook as an adapter makes it."""
+
+    url: str
+    event_type: str
+    data: dict[str, object]
+    route: str | None = None
+    """Where it goes and why, when the adapter picks among receivers."""
+
+
 class WebhookAdapter(Adapter):
     """A channel whose transport is a signed JSON POST."""
 
@@ -74,19 +85,19 @@ class WebhookAdapter(Adapter):
         return str(action_id)
 
     @abstractmethod
-    def request(self, action: Action, recipient: Recipient) -> tuple[str, str, dict[str, object]]:
-        """The URL, the event type and the ``data`` of the webhook; raises
-        :class:`Undeliverable`."""
+    def request(self, action: Action, recipient: Recipient) -> Outgoing:
+        """The webhook for ``recipient``; raises :class:`Undeliverable`."""
 
     def render(self, action: Action, recipient: Recipient) -> Rendered:
-        url, event_type, data = self.request(action, recipient)
+        out = self.request(action, recipient)
         # No time in the body: a re-send after a crash is the same bytes, and
         # the attempt's moment is in the signed webhook-timestamp.
-        body = {"type": event_type, "data": data}
+        body = {"type": out.event_type, "data": out.data}
         return Rendered(
-            to=url,
-            subject=event_type,
+            to=out.url,
+            subject=out.event_type,
             text=json.dumps(body, separators=(",", ":"), sort_keys=True, default=str),
+            route=out.route,
         )
 
     def headers(self, action: Action, rendered: Rendered) -> dict[str, str]:
@@ -147,14 +158,14 @@ class ContactCentreAdapter(WebhookAdapter):
         super().__init__(settings, now=now, transport=transport)
         self.url = url
 
-    def request(self, action: Action, recipient: Recipient) -> tuple[str, str, dict[str, object]]:
+    def request(self, action: Action, recipient: Recipient) -> Outgoing:
         if not self.url:
             raise Undeliverable("no contact centre URL (TOUCHLINE_CONTACT_CENTRE_URL)")
         phones = recipient.identifiers.get("phone", ())
         if not phones:
             raise Undeliverable(f"customer {recipient.customer_id} has no phone number")
         profile = recipient.data
-        return (
+        return Outgoing(
             self.url,
             "call_task.requested",
             {
@@ -235,7 +246,7 @@ class PartnerAdapter(WebhookAdapter):
         self.webhooks = dict(webhooks)
         self.default = default
 
-    def request(self, action: Action, recipient: Recipient) -> tuple[str, str, dict[str, object]]:
+    def request(self, action: Action, recipient: Recipient) -> Outgoing:
         owning = recipient.data.get("owning_partner")
         chosen = route(owning if isinstance(owning, Mapping) else None, self.webhooks, self.default)
         contact = {
@@ -243,7 +254,7 @@ class PartnerAdapter(WebhookAdapter):
             for kind, values in recipient.identifiers.items()
             if kind in {"email", "phone"}
         }
-        return (
+        return Outgoing(
             chosen.url,
             "lead.referred",
             {
@@ -255,17 +266,8 @@ class PartnerAdapter(WebhookAdapter):
                 "contact": contact,
                 "offer": _offer(action),
             },
+            route=f"partner {chosen.partner}: {'; '.join(chosen.reasons)}",
         )
-
-    def send(self, action: Action, rendered: Rendered) -> Sent:
-        sent = super().send(action, rendered)
-        if sent.outcome != "sent":
-            return sent
-        # The settled event says where the lead went and why (read back from
-        # the body, so the decision recorded is the one that was sent).
-        routing = json.loads(rendered.text)["data"]["routing"]
-        reason = f"routed to partner {routing['partner']}: {'; '.join(routing['reasons'])}"
-        return Sent("sent", message_id=sent.message_id, reason=reason)
 
 
 def _strings(value: object) -> tuple[str, ...]:
