@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import msgspec
@@ -16,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.adapters.scenario import requested
 from tests.api.conftest import Server, problem
 from touchline.config import Settings
+from touchline.dead_letters.index import LetterFilter, LetterRow, list_letters, sync
 from touchline.log.port import TopicPartition
 from touchline.processing.dead_letter import describe
 
@@ -96,6 +98,8 @@ def test_esp_events_land_on_the_customer_the_email_went_to_once(api: Server) -> 
     [letter] = _letters(api)
     assert letter["code"] == "unknown_event"
     assert "dropped" in letter["reason"]
+    [indexed] = _indexed(api, concerning=["email:ann@example.com"])
+    assert indexed.origin.startswith("POST /v1/webhooks/esp")
 
     again = _post(api, "/v1/webhooks/esp", body, ESP_SECRET)
     assert _statuses(again) == ["skipped", *["duplicate"] * 5]
@@ -217,3 +221,21 @@ def test_more_items_than_the_batch_limit_is_413(api: Server) -> None:
     body = json.dumps([{"event": "processed", "sg_event_id": str(n)} for n in range(51)])
     answer = api.client.post("/v1/webhooks/esp", content=body, headers=_signed(body, ESP_SECRET))
     assert problem(answer, 413)["limit"] == "TOUCHLINE_API_MAX_BATCH_EVENTS"
+
+
+def test_an_unmappable_item_naming_a_nul_is_kept_and_indexed(api: Server) -> None:
+    """The letter drops the identifier no database can store, keeps the reason."""
+    body = json.dumps([{"event": "dropped", "email": "a\u0000b@example.com", "sg_event_id": "x"}])
+    answer = _post(api, "/v1/webhooks/esp", body, ESP_SECRET)
+    assert _statuses(answer) == ["kept"]
+    [letter] = _letters(api)
+    assert letter["code"] == "invalid"
+    [indexed] = _indexed(api)
+    assert (indexed.code, indexed.event_type) == ("invalid", "webhook.esp")
+
+
+def _indexed(api: Server, **where: Any) -> list[LetterRow]:
+    backbone = api.backbone
+    sync(backbone.engine, backbone.log, backbone.codec, backbone.settings.topics.dead_letter)
+    with backbone.engine.connect() as connection:
+        return list_letters(connection, LetterFilter(processor="webhooks-in", **where))

@@ -275,12 +275,16 @@ def _keep(
 
 
 def _letter(provider: Provider, index: int, keep: Unmapped, item: object, secret: bytes) -> Record:
-    identifier = source_key(keep.identities)
+    # A NUL fits no PostgreSQL text: the letters' index would stall on it.
+    identities = Identities(
+        **{kind: value for kind, value in keep.identities.items() if "\x00" not in value}
+    )
+    identifier = source_key(identities)
     document = KeptItem(
         id=keep.event_id,
         type=f"webhook.{provider.name}",
         source=provider.source,
-        identities=keep.identities,
+        identities=identities,
         item=item,
     )
     headers = (
