@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -24,15 +25,18 @@ from tests.adapters.scenario import (
     requested,
     row,
 )
+from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
 from tests.kafka_broker import free_port
 from touchline.adapters.port import Action, Recipient
+from touchline.adapters.registry import UnknownChannel, close_adapters, dispatcher_runners
 from touchline.adapters.webhook import (
     ContactCentreAdapter,
     WebhookSettings,
     parse_partner_webhooks,
 )
-from touchline.bootstrap import Backbone
+from touchline.bootstrap import Backbone, build_backbone
+from touchline.config import load_settings
 from touchline.events.action import ActionSettled
 from touchline.events.partner import LeadRegistered
 from touchline.processing.clock import ManualClock
@@ -211,3 +215,17 @@ def test_partner_webhooks_are_read_as_pairs_or_json() -> None:
     assert parse_partner_webhooks('{"A": "https://a.example/h"}') == {"A": "https://a.example/h"}
     with pytest.raises(ValueError, match="partner=url"):
         parse_partner_webhooks("A")
+
+
+def test_an_unconfigured_webhook_channel_is_left_alone_or_named(tmp_path: Path) -> None:
+    """``touchline adapters`` runs what is configured; asked for an unconfigured
+    channel, it says which settings are missing instead of failing its actions."""
+    settings = load_settings({}, data_dir=str(tmp_path / "data"), key_secret=TEST_KEY_SECRET)
+    with build_backbone(settings) as backbone:
+        runners = dispatcher_runners(backbone)
+        try:
+            assert [r.processor.name for r in runners] == ["adapter-email"]
+        finally:
+            close_adapters(runners)
+        with pytest.raises(UnknownChannel, match="phone: not configured"):
+            dispatcher_runners(backbone, only=["phone"])

@@ -239,3 +239,11 @@ def _indexed(api: Server, **where: Any) -> list[LetterRow]:
     sync(backbone.engine, backbone.log, backbone.codec, backbone.settings.topics.dead_letter)
     with backbone.engine.connect() as connection:
         return list_letters(connection, LetterFilter(processor="webhooks-in", **where))
+
+
+def test_svix_headers_are_the_same_signature(api: Server) -> None:
+    body = _payload("sendgrid_bounce_spam.json")
+    headers = {k.replace("webhook-", "svix-"): v for k, v in _signed(body, ESP_SECRET).items()}
+    answer = api.client.post("/v1/webhooks/esp", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 2

@@ -179,6 +179,10 @@ def verified(provider: Provider, body: bytes, headers: dict[str, str]) -> Any:
     """The JSON body, once its signature checks out; 401 or 400 otherwise."""
     if not provider.secret:
         raise _unauthorized(f"no secret configured for {provider.name} ({provider.setting})")
+    # Svix (which many providers send through) names the same headers svix-*.
+    for name in ("id", "timestamp", "signature"):
+        if f"webhook-{name}" not in headers and f"svix-{name}" in headers:
+            headers[f"webhook-{name}"] = headers[f"svix-{name}"]
     try:
         Webhook(provider.secret).verify(body, headers, json_parse=False)
     except (WebhookVerificationError, ValueError) as error:
@@ -307,7 +311,7 @@ async def _receive(
     # The bytes as signed: never decompressed or re-encoded before the check
     # (the app's request_max_body_size bounds them).
     data = await request.body()
-    body = verified(provider, data, dict(request.headers.items()))
+    body = verified(provider, data, {k.lower(): v for k, v in request.headers.items()})
     limit = hooks.ingest.limits.max_batch_events
     if isinstance(body, list) and len(body) > limit:
         raise limit_exceeded(
