@@ -247,3 +247,5 @@ def test_svix_headers_are_the_same_signature(api: Server) -> None:
     answer = api.client.post("/v1/webhooks/esp", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 2
+    exposition = api.client.get("/metrics").text
+    assert 'touchline_api_webhook_items_total{provider="esp",status="accepted"} 2.0' in exposition

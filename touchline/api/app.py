@@ -111,7 +111,7 @@ def create_app(backbone: Backbone) -> Api:
         heartbeat=settings.api_sse_heartbeat_seconds,
     )
     unsubscribes = Unsubscribes(unsubscribe_key(backbone), backbone.stores["campaigns"])
-    webhooks = inbound_webhooks(settings, ingest, backbone.stores["campaigns"])
+    webhooks = inbound_webhooks(settings, ingest, backbone.stores["campaigns"], metrics.registry)
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,

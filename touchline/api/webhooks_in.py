@@ -27,6 +27,7 @@ import structlog
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -123,6 +124,18 @@ class Provider:
     mapper: Callable[..., Item]
 
 
+class WebhookCounters:
+    """The inbound webhooks' counter, in the API's metrics registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.items = Counter(
+            "touchline_api_webhook_items",
+            "Inbound webhook items, by provider and status (accepted, duplicate, kept, skipped)",
+            ["provider", "status"],
+            registry=registry,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class InboundWebhooks:
     """What the routes need: the API's ingest, the action ledger, the providers."""
@@ -134,6 +147,7 @@ class InboundWebhooks:
     calls: Provider
     fax: Provider
     partners: Provider
+    counters: WebhookCounters
 
     def sender(self, action_id: UUID) -> Sender | None:
         with self.ledger_db.connect() as connection:
@@ -141,8 +155,11 @@ class InboundWebhooks:
         return None if row is None else Sender(row.customer_id, row.campaign_id)
 
 
-def inbound_webhooks(settings: Settings, ingest: Ingest, ledger_db: Engine) -> InboundWebhooks:
+def inbound_webhooks(
+    settings: Settings, ingest: Ingest, ledger_db: Engine, registry: CollectorRegistry
+) -> InboundWebhooks:
     return InboundWebhooks(
+        counters=WebhookCounters(registry),
         ingest=ingest,
         ledger_db=ledger_db,
         dead_letter_topic=settings.topics.dead_letter,
@@ -224,6 +241,8 @@ def take(hooks: InboundWebhooks, provider: Provider, body: Any) -> WebhookAnswer
             results[index] = _result(index, status, m)
     _keep(hooks, provider, kept, items, results)
     ordered = [results[index] for index in range(len(items))]
+    for result in ordered:
+        hooks.counters.items.labels(provider.name, result.status).inc()
     return WebhookAnswer(
         accepted=sum(r.status == "accepted" for r in ordered),
         duplicates=sum(r.status == "duplicate" for r in ordered),
