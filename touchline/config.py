@@ -130,6 +130,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partner with a webhook (empty: such leads fail as undeliverable)."""
     partner_webhook_secret: str = ""
     """The ``whsec_...`` secret partners' webhooks are signed with, both ways."""
+    fax_gateway_domain: str = ""
+    """The email-to-fax gateway's domain: a fax goes through the SMTP relay to
+    ``<number>@<domain>`` (empty: the fax adapter does not run)."""
     fax_webhook_secret: str = ""
     """The ``whsec_...`` secret the fax gateway signs its delivery reports with."""
     esp_webhook_secret: str = ""

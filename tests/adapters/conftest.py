@@ -20,13 +20,16 @@ from touchline.events.consent import ContactChannel
 from touchline.processing.clock import ManualClock
 
 
-def _smtp() -> Iterator[Receiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+def _smtp(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
+    def start() -> Iterator[Receiver]:
+        receiver = SmtpReceiver(channel)
+        receiver.start()
+        try:
+            yield receiver
+        finally:
+            receiver.stop()
+
+    return start
 
 
 def _webhook(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
@@ -41,7 +44,12 @@ def _webhook(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
     return start
 
 
-RECEIVERS = {"email": _smtp, "phone": _webhook("phone"), "partner": _webhook("partner")}
+RECEIVERS = {
+    "email": _smtp("email"),
+    "fax": _smtp("fax"),
+    "phone": _webhook("phone"),
+    "partner": _webhook("partner"),
+}
 
 
 @pytest.fixture(params=channels())

@@ -80,11 +80,11 @@ class _CountingHandler:
 class SmtpReceiver:
     """aiosmtpd on a free loopback port."""
 
-    channel: ContactChannel = "email"
     transient = "451 4.3.0 Try again later"
     permanent = "550 5.1.1 No such user"
 
-    def __init__(self) -> None:
+    def __init__(self, channel: ContactChannel = "email") -> None:
+        self.channel = channel
         self.handler = _CountingHandler()
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
@@ -109,6 +109,7 @@ class SmtpReceiver:
             "smtp_port": self.port,
             "email_domain": "shop.example",
             "unsubscribe_url": "https://touchline.example",
+            "fax_gateway_domain": "fax.example" if self.channel == "fax" else "",
         }
 
 

@@ -21,6 +21,7 @@ import msgspec
 from touchline import registry
 from touchline.adapters.dispatcher import Dispatcher
 from touchline.adapters.email import EmailAdapter, SmtpSettings
+from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
 from touchline.adapters.port import Adapter, Recipient
 from touchline.adapters.webhook import (
@@ -49,22 +50,28 @@ class AdapterEntry:
     actions are left for whoever handles them (an agent), not failed."""
 
 
-def _email(settings: Settings, unsubscribe_key: bytes) -> Adapter:
-    return EmailAdapter(
-        SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            timeout=settings.smtp_timeout,
-            sender=settings.email_sender,
-            domain=settings.email_domain,
-            templates=settings.email_templates,
-            unsubscribe_url=settings.unsubscribe_url,
-            unsubscribe_secret=unsubscribe_key,
-        )
+def _smtp(settings: Settings, unsubscribe_key: bytes) -> SmtpSettings:
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout=settings.smtp_timeout,
+        sender=settings.email_sender,
+        domain=settings.email_domain,
+        templates=settings.email_templates,
+        unsubscribe_url=settings.unsubscribe_url,
+        unsubscribe_secret=unsubscribe_key,
     )
+
+
+def _email(settings: Settings, unsubscribe_key: bytes) -> Adapter:
+    return EmailAdapter(_smtp(settings, unsubscribe_key))
+
+
+def _fax(settings: Settings, unsubscribe_key: bytes) -> Adapter:
+    return FaxAdapter(_smtp(settings, unsubscribe_key), settings.fax_gateway_domain)
 
 
 def _webhook_settings(settings: Settings, secret: str) -> WebhookSettings:
@@ -94,6 +101,12 @@ def _partner(settings: Settings, _unsubscribe_key: bytes) -> Adapter:
 
 ADAPTERS: tuple[AdapterEntry, ...] = (
     AdapterEntry("email", _email, "email over SMTP: a Jinja2 body, Message-ID from the action id"),
+    AdapterEntry(
+        "fax",
+        _fax,
+        "fax through an email-to-fax gateway over the SMTP relay, Message-ID from the action id",
+        lambda s: bool(s.fax_gateway_domain),
+    ),
     AdapterEntry(
         "phone",
         _phone,
