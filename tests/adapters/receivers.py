@@ -133,6 +133,10 @@ class WebhookReceiver:
         self.reply = self.transient
         self.unsigned = 0
         """Requests refused for a missing or bad signature."""
+        self.gate: threading.Event | None = None
+        """When set, the first signed request waits until the gate opens (a slow receiver)."""
+        self.waiting = threading.Event()
+        """Set once that request waits at the gate."""
         receiver = self
         verifier = Webhook(SECRET)
 
@@ -146,6 +150,10 @@ class WebhookReceiver:
                         receiver.unsigned += 1
                     self._answer(401)
                     return
+                gate = receiver.gate
+                if gate is not None and not receiver.waiting.is_set():
+                    receiver.waiting.set()
+                    gate.wait()
                 with receiver.lock:
                     if receiver.refusals is None or receiver.refusals > 0:
                         if receiver.refusals is not None:
