@@ -115,6 +115,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ``default.*`` (empty: the built-in ones)."""
     unsubscribe_url: str = ""
     """The API's public base URL, for one-click unsubscribe links (empty: none)."""
+    webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds an outbound webhook may take, whole request."""
+    webhook_connect_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    contact_centre_url: str = ""
+    """Where the phone adapter POSTs call tasks (signed webhooks)."""
+    contact_centre_secret: str = ""
+    """The contact centre's Standard Webhooks secret, ``whsec_...``: signs the
+    call tasks sent to it and checks its call-status callbacks."""
+    partner_webhooks: str = ""
+    """Partner account -> lead webhook URL: ``P1=https://...,P2=https://...`` or JSON."""
+    partner_default: str = ""
+    """The partner account a lead goes to when the customer has no owning
+    partner with a webhook (empty: such leads fail as undeliverable)."""
+    partner_webhook_secret: str = ""
+    """The ``whsec_...`` secret partners' webhooks are signed with, both ways."""
+    fax_gateway_domain: str = ""
+    """The email-to-fax gateway's domain: a fax goes through the SMTP relay to
+    ``<number>@<domain>`` (empty: the fax adapter does not run)."""
+    fax_webhook_secret: str = ""
+    """The ``whsec_...`` secret the fax gateway signs its delivery reports with."""
+    esp_webhook_secret: str = ""
+    """The ``whsec_...`` secret the ESP signs its event webhooks with (empty: refused)."""
     adapter_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     """Attempts per action before a transient failure becomes a dead letter."""
     adapter_backoff_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.5

@@ -4,31 +4,52 @@ on the embedded log, and time that moves only when the dispatcher sleeps."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import Receiver, SmtpReceiver
+from tests.adapters.receivers import Receiver, SmtpReceiver, WebhookReceiver
 from tests.adapters.scenario import Dispatchers, FakeTime
 from tests.conftest import TEST_KEY_SECRET
 from tests.handlers.conftest import CAMPAIGN_T0
 from touchline.adapters.registry import channels
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
+from touchline.events.consent import ContactChannel
 from touchline.processing.clock import ManualClock
 
 
-def _smtp() -> Iterator[Receiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+def _smtp(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
+    def start() -> Iterator[Receiver]:
+        receiver = SmtpReceiver(channel)
+        receiver.start()
+        try:
+            yield receiver
+        finally:
+            receiver.stop()
+
+    return start
 
 
-RECEIVERS = {"email": _smtp}
+def _webhook(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
+    def start() -> Iterator[Receiver]:
+        receiver = WebhookReceiver(channel)
+        receiver.start()
+        try:
+            yield receiver
+        finally:
+            receiver.stop()
+
+    return start
+
+
+RECEIVERS = {
+    "email": _smtp("email"),
+    "fax": _smtp("fax"),
+    "phone": _webhook("phone"),
+    "partner": _webhook("partner"),
+}
 
 
 @pytest.fixture(params=channels())

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 
 from tests.campaign_log import written
 from tests.handlers.conftest import CAMPAIGN_T0
-from tests.helpers import event
+from tests.helpers import ANN, event
 from touchline.adapters.dispatcher import Dispatcher
 from touchline.adapters.recheck import decode_proof
 from touchline.adapters.registry import Pacing, dispatcher_runners
@@ -25,6 +25,7 @@ from touchline.store import action_ledger as ledger
 from touchline.store.tables import campaign_actions, projector_positions
 
 CAMPAIGN = "spring"
+ANN_FAX = "+14155550190"
 T0 = CAMPAIGN_T0
 
 
@@ -55,7 +56,10 @@ def requested(backbone: Backbone, channel: ContactChannel, *, name: str = "Sprin
         name=name, offers=(OfferTerms(code="SPRING10"),), sequence=(Step(channel=channel),)
     )
     publish(backbone, event(terms, T0, identities=Identities(), campaign_id=CAMPAIGN))
-    publish(backbone, event(CustomerTargeted(), T0 + timedelta(minutes=1), campaign_id=CAMPAIGN))
+    # Ann as every channel can reach her (her fax number only where faxed).
+    ann = ANN if channel != "fax" else Identities(email=ANN.email, phone=ANN.phone, fax=ANN_FAX)
+    at = T0 + timedelta(minutes=1)
+    publish(backbone, event(CustomerTargeted(), at, identities=ann, campaign_id=CAMPAIGN))
     with backbone.stores["campaigns"].connect() as connection:
         [action_id] = connection.execute(select(campaign_actions.c.action_id)).scalars()
     return str(action_id)

@@ -1,5 +1,6 @@
 """``touchline adapters`` as a process: it sends until stopped, and a kill -9
-in the middle of a send never leads to a second email."""
+in the middle of a send never leads to a second email (and re-sends a
+webhook under the same webhook-id, which the receiver dedups by)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver
 from tests.adapters.scenario import requested, row
 from tests.conftest import TEST_KEY_SECRET
 from touchline.bootstrap import Backbone, build_backbone
@@ -110,3 +111,46 @@ def test_a_kill_in_the_middle_of_a_send_never_sends_twice(
         assert smtp.handler.arrivals == 1
     finally:
         gate.set()
+
+
+@pytest.fixture
+def contact_centre() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver("phone")
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+def test_a_kill_in_the_middle_of_a_webhook_resends_it_under_the_same_id(
+    backbone: Backbone,
+    contact_centre: WebhookReceiver,
+    env: dict[str, str],
+) -> None:
+    """Killed -9 while the receiver holds the call task, the restarted adapters
+    send it again (the transport dedups by key): every arrival carries the
+    action id as its webhook-id and the same body, and the action is sent."""
+    env = {
+        **env,
+        "TOUCHLINE_CONTACT_CENTRE_URL": contact_centre.url,
+        "TOUCHLINE_CONTACT_CENTRE_SECRET": SECRET,
+    }
+    gate = threading.Event()
+    contact_centre.gate = gate
+    action_id = requested(backbone, "phone")
+    try:
+        first = Adapters(env)
+        try:
+            assert contact_centre.waiting.wait(timeout=60)
+            assert row(backbone, action_id).status == ledger.DISPATCHING
+        finally:
+            first.stop(signal.SIGKILL)
+        second = Adapters(env)
+        try:
+            assert wait_until(lambda: row(backbone, action_id).status == "sent", timeout=60)
+        finally:
+            assert second.stop(signal.SIGTERM) == 0
+    finally:
+        gate.set()
+    assert wait_until(lambda: contact_centre.received() == {action_id: 2}, timeout=30)
+    first_body, second_body = contact_centre.bodies
+    assert first_body == second_body

@@ -1,5 +1,6 @@
 """The adapter contract: every channel's adapter, behind the shared dispatcher,
-against a real receiving end (an SMTP server for email) that counts what
+against a real receiving end (an SMTP server for email, an HTTP server checking
+Standard Webhooks signatures for the webhook channels) that counts what
 arrives by the action's key.
 
 Never twice: an action arrives once, through retries, redeliveries and
@@ -85,7 +86,7 @@ def test_a_transport_failing_three_times_then_recovering_delivers_once(
 ) -> None:
     """Transient refusals are retried after a jittered, growing backoff; one arrives."""
     action_id = requested(backbone, receiver.channel)
-    receiver.refuse(3, "451 4.3.0 Try again later")
+    receiver.refuse(3, receiver.transient)
     runner = dispatchers.new()
     dispatch(runner)
     key = _key(adapter_of(runner).adapter.message_id(UUID(action_id)), action_id)
@@ -103,13 +104,13 @@ def test_a_transport_that_keeps_failing_dead_letters_the_action_with_the_reason(
 ) -> None:
     """Out of attempts: failed in the ledger, the action in the dead letters, reported."""
     action_id = requested(backbone, receiver.channel)
-    receiver.refuse(None, "451 4.3.0 Try again later")
+    receiver.refuse(None, receiver.transient)
     dispatch(dispatchers.new())
     assert receiver.received() == {}
     failed = row(backbone, action_id)
     assert (failed.status, failed.attempts) == ("failed", 5)
     assert failed.reason is not None
-    assert failed.reason.startswith("gave up after 5 attempts: 451")
+    assert failed.reason.startswith(f"gave up after 5 attempts: {receiver.transient.split()[0]}")
     [letter] = _dead_letters(backbone)
     assert letter["code"] == UNDELIVERABLE
     assert letter["reason"] == failed.reason
@@ -122,15 +123,15 @@ def test_a_permanent_refusal_is_not_retried(
     fake_time: FakeTime,
     dispatchers: Dispatchers,
 ) -> None:
-    """A 5xx-like refusal fails at once and goes to the dead letters."""
+    """A refusal for good (SMTP 5xx, HTTP 4xx) fails at once and goes to the dead letters."""
     action_id = requested(backbone, receiver.channel)
-    receiver.refuse(None, "550 5.1.1 No such user")
+    receiver.refuse(None, receiver.permanent)
     dispatch(dispatchers.new())
     failed = row(backbone, action_id)
     assert (failed.status, failed.attempts) == ("failed", 1)
     assert fake_time.sleeps == []
     [letter] = _dead_letters(backbone)
-    assert "550" in letter["reason"]
+    assert receiver.permanent.split()[0] in letter["reason"]
 
 
 def test_consent_revoked_just_before_the_send_sends_nothing_and_records_the_proof(

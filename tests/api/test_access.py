@@ -97,8 +97,9 @@ def test_a_key_without_the_scope_gets_403_naming_both(api: Server) -> None:
 
 
 def test_every_scoped_operation_lets_in_its_scopes_and_admin_and_no_other(api: Server) -> None:
-    """Every operation but the operational ones and the one-click unsubscribe
-    (whose signed token is its credential) is secured; for each, a key
+    """Every operation but the operational ones, the one-click unsubscribe
+    (whose signed token is its credential) and the inbound webhooks (whose
+    Standard Webhooks signature is) is secured; for each, a key
     with one of its scopes (or admin) gets past the guard, a key with any
     other scope is 403."""
     document = api.client.get("/schema/openapi.json").json()
@@ -109,7 +110,16 @@ def test_every_scoped_operation_lets_in_its_scopes_and_admin_and_no_other(api: S
         for method, operation in item.items()
     ]
     open_ = {path for path, _, operation in operations if "security" not in operation}
-    assert open_ == {"/healthz", "/readyz", "/metrics", "/v1/unsubscribe/{token}"}
+    assert open_ == {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/unsubscribe/{token}",
+        "/v1/webhooks/esp",
+        "/v1/webhooks/call-status",
+        "/v1/webhooks/fax",
+        "/v1/webhooks/partner-orders",
+    }
     secured = [
         (path, method, operation["security"][0]["bearer"])
         for path, method, operation in operations

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from uuid import UUID, uuid5
 
+import msgspec
 from sqlalchemy import Connection, Engine
 
 from touchline.adapters.pacing import Backoff, TokenBucket
@@ -172,6 +173,8 @@ class Dispatcher(Processor[Envelope]):
             return self._settle(row, "suppressed", 0, proof.refusal, proof)
         if rendered is None:
             return self._settle(row, "failed", 0, undeliverable, proof)
+        if rendered.route is not None:
+            proof = msgspec.structs.replace(proof, route=rendered.route)
         attempts, sent = self._attempts(action, rendered)
         reason = sent.reason
         if sent.outcome == "failed" and sent.transient:

@@ -52,6 +52,9 @@ class Rendered:
     subject: str
     text: str
     html: str | None = None
+    route: str | None = None
+    """Where a channel that picks its receiver sends this one, and why (a
+    partner lead's partner and the reasons): kept in the consent proof."""
 
 
 class Undeliverable(Exception):

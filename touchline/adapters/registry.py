@@ -21,8 +21,15 @@ import msgspec
 from touchline import registry
 from touchline.adapters.dispatcher import Dispatcher
 from touchline.adapters.email import EmailAdapter, SmtpSettings
+from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
 from touchline.adapters.port import Adapter, Recipient
+from touchline.adapters.webhook import (
+    ContactCentreAdapter,
+    PartnerAdapter,
+    WebhookSettings,
+    parse_partner_webhooks,
+)
 from touchline.bootstrap import Backbone, packing_policies
 from touchline.config import Settings
 from touchline.handlers.synchronizer import SYNCHRONIZER
@@ -38,28 +45,80 @@ class AdapterEntry:
     build: Callable[[Settings, bytes], Adapter]
     """From the settings and the deployment's unsubscribe key."""
     about: str
+    configured: Callable[[Settings], bool] = lambda _settings: True
+    """Whether the settings say where to send: an unconfigured channel's
+    actions are left for whoever handles them (an agent), not failed."""
+
+
+def _smtp(settings: Settings, unsubscribe_key: bytes) -> SmtpSettings:
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout=settings.smtp_timeout,
+        sender=settings.email_sender,
+        domain=settings.email_domain,
+        templates=settings.email_templates,
+        unsubscribe_url=settings.unsubscribe_url,
+        unsubscribe_secret=unsubscribe_key,
+    )
 
 
 def _email(settings: Settings, unsubscribe_key: bytes) -> Adapter:
-    return EmailAdapter(
-        SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            timeout=settings.smtp_timeout,
-            sender=settings.email_sender,
-            domain=settings.email_domain,
-            templates=settings.email_templates,
-            unsubscribe_url=settings.unsubscribe_url,
-            unsubscribe_secret=unsubscribe_key,
-        )
+    return EmailAdapter(_smtp(settings, unsubscribe_key))
+
+
+def _fax(settings: Settings, unsubscribe_key: bytes) -> Adapter:
+    return FaxAdapter(_smtp(settings, unsubscribe_key), settings.fax_gateway_domain)
+
+
+def _webhook_settings(settings: Settings, secret: str) -> WebhookSettings:
+    if not secret:
+        raise ValueError("a webhook adapter needs its whsec_ secret configured")
+    return WebhookSettings(
+        secret=secret,
+        timeout=settings.webhook_timeout,
+        connect_timeout=settings.webhook_connect_timeout,
+    )
+
+
+def _phone(settings: Settings, _unsubscribe_key: bytes) -> Adapter:
+    return ContactCentreAdapter(
+        settings.contact_centre_url,
+        _webhook_settings(settings, settings.contact_centre_secret),
+    )
+
+
+def _partner(settings: Settings, _unsubscribe_key: bytes) -> Adapter:
+    return PartnerAdapter(
+        parse_partner_webhooks(settings.partner_webhooks),
+        settings.partner_default,
+        _webhook_settings(settings, settings.partner_webhook_secret),
     )
 
 
 ADAPTERS: tuple[AdapterEntry, ...] = (
     AdapterEntry("email", _email, "email over SMTP: a Jinja2 body, Message-ID from the action id"),
+    AdapterEntry(
+        "fax",
+        _fax,
+        "fax through an email-to-fax gateway over the SMTP relay, Message-ID from the action id",
+        lambda s: bool(s.fax_gateway_domain),
+    ),
+    AdapterEntry(
+        "phone",
+        _phone,
+        "call tasks with a screen pop to the contact centre, a signed webhook keyed by action id",
+        lambda s: bool(s.contact_centre_url and s.contact_centre_secret),
+    ),
+    AdapterEntry(
+        "partner",
+        _partner,
+        "leads to the owning (or default) partner's signed webhook, keyed by action id",
+        lambda s: bool(s.partner_webhooks and s.partner_webhook_secret),
+    ),
 )
 
 
@@ -127,8 +186,17 @@ def dispatcher_runners(
     ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
     recipients = recipients_from(backbone.queries)
     runners = []
+    unset = [
+        e.channel
+        for e in ADAPTERS
+        if e.channel in only and e.channel not in given and not e.configured(settings)
+    ]
+    if unset:
+        raise UnknownChannel(f"{', '.join(unset)}: not configured (see its adapter's settings)")
     for entry in ADAPTERS:
         if only and entry.channel not in only:
+            continue
+        if not only and entry.channel not in given and not entry.configured(settings):
             continue
         dispatcher = Dispatcher(
             given.get(entry.channel) or entry.build(settings, key),

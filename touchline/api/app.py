@@ -51,6 +51,7 @@ from touchline.api.receipts import Receipts, get_event_receipt
 from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.api.stream import CampaignStream, stream_campaign_state
 from touchline.api.unsubscribe import Unsubscribes, unsubscribe
+from touchline.api.webhooks_in import WEBHOOK_ROUTES, inbound_webhooks
 from touchline.bootstrap import Backbone, make_codec
 from touchline.offers import NextBestOffer
 from touchline.publish import Publisher
@@ -121,6 +122,7 @@ def create_app(backbone: Backbone) -> Api:
     )
     unsubscribes = Unsubscribes(unsubscribe_key(backbone), backbone.stores["campaigns"])
     live = CustomerStreams(heartbeat=settings.api_sse_heartbeat_seconds)
+    webhooks = inbound_webhooks(settings, ingest, backbone.stores["campaigns"], metrics.registry)
     dependencies = Dependencies(
         log=backbone.log,
         topic=settings.topics.touchpoints,
@@ -156,6 +158,7 @@ def create_app(backbone: Backbone) -> Api:
             unmerge_customer,
             stream_campaign_state,
             unsubscribe,
+            *WEBHOOK_ROUTES,
             *SEGMENT_ROUTES,
             get_customer_overview,
             stream_customer,
@@ -174,6 +177,7 @@ def create_app(backbone: Backbone) -> Api:
             "segment": Provide(lambda: segment, use_cache=True, sync_to_thread=False),
             "unsubscribes": Provide(lambda: unsubscribes, use_cache=True, sync_to_thread=False),
             "customer_streams": Provide(lambda: live, use_cache=True, sync_to_thread=False),
+            "webhooks": Provide(lambda: webhooks, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
         guards=[RequireScope(ApiKeys(backbone.engine))],

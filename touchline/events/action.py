@@ -43,6 +43,9 @@ class ConsentProof(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     do_not_contact_event: str | None = None
     refusal: str | None = None
     """Why it may not go out now, or None when it may."""
+    route: str | None = None
+    """Where the channel sent it and why, when the channel picks the receiver
+    (a partner lead: the partner, and the reasons for it)."""
 
 
 class ActionSettled(Payload, frozen=True, kw_only=True):
