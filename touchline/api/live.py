@@ -42,6 +42,7 @@ from touchline.api.live_watch import CustomerWatch, Entries, Merged, Story
 from touchline.api.overview import tell
 from touchline.api.problems import not_found
 from touchline.api.reads import MOVED, follow_merge, known_customer
+from touchline.api.sse_hub import StreamHub
 from touchline.events.consent import ContactChannel
 from touchline.offers import NextBestOffer
 from touchline.queries import Queries
@@ -53,35 +54,18 @@ READERS = 4
 """Streams looking at once; past these a look waits its turn."""
 
 
-class CustomerStreams:
+class CustomerStreams(StreamHub):
     """The route's dependency: the streams now open, and how to end them."""
 
     def __init__(self, *, heartbeat: float, poll: float = POLL_SECONDS) -> None:
-        self.heartbeat = heartbeat
-        self.poll = poll
-        self._wakes: set[anyio.Event] = set()
-        self._closed = False
-        self._readers: anyio.CapacityLimiter | None = None
-
-    @property
-    def open(self) -> int:
-        """How many streams are being served."""
-        return len(self._wakes)
-
-    def close(self) -> None:
-        """End every stream, and any started later (call from the server's loop)."""
-        self._closed = True
-        for wake in self._wakes:
-            wake.set()
+        super().__init__(heartbeat=heartbeat, poll=poll, readers=READERS)
 
     async def messages(self, watch: CustomerWatch) -> AsyncIterator[ServerSentEventMessage]:
-        wake = anyio.Event()
-        self._wakes.add(wake)
-        try:
+        async with self.serving() as wake:
             yield ServerSentEventMessage(data=None, comment=f"live: {watch.customer_id}")
             beat = anyio.current_time() + self.heartbeat
-            while not self._closed and not watch.ended:
-                changes = await anyio.to_thread.run_sync(watch.look, limiter=self._limiter())
+            while not self.closed and not watch.ended:
+                changes = await anyio.to_thread.run_sync(watch.look, limiter=self.limiter())
                 for change in changes:
                     yield _message(change)
                 now = anyio.current_time()
@@ -91,14 +75,6 @@ class CustomerStreams:
                 if not watch.ended:
                     with anyio.move_on_after(min(self.poll, beat - now)):
                         await wake.wait()
-        finally:
-            self._wakes.discard(wake)
-
-    def _limiter(self) -> anyio.CapacityLimiter:
-        # Made on first use: a limiter belongs to the event loop it is made in.
-        if self._readers is None:
-            self._readers = anyio.CapacityLimiter(READERS)
-        return self._readers
 
 
 def _message(change: Entries | Story | Merged) -> ServerSentEventMessage:

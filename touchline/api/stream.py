@@ -41,6 +41,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from touchline.api.problems import bad_request
+from touchline.api.sse_hub import StreamHub
 from touchline.api.stream_ids import MalformedId, format_id, parse_id
 from touchline.api.stream_tail import Change, Reset, Tail
 from touchline.events import EventCodec
@@ -57,7 +58,7 @@ READERS = 4
 subscribers never hold every worker thread the API's other routes need."""
 
 
-class CampaignStream:
+class CampaignStream(StreamHub):
     """The route's dependency: the feed to read, and the streams now open."""
 
     def __init__(
@@ -69,25 +70,10 @@ class CampaignStream:
         heartbeat: float,
         poll: float = POLL_SECONDS,
     ) -> None:
+        super().__init__(heartbeat=heartbeat, poll=poll, readers=READERS)
         self.log = log
         self.topic = topic
         self.codec = codec
-        self.heartbeat = heartbeat
-        self.poll = poll
-        self._wakes: set[anyio.Event] = set()
-        self._closed = False
-        self._readers: anyio.CapacityLimiter | None = None
-
-    @property
-    def open(self) -> int:
-        """How many streams are being served."""
-        return len(self._wakes)
-
-    def close(self) -> None:
-        """End every stream, and any started later (call from the server's loop)."""
-        self._closed = True
-        for wake in self._wakes:
-            wake.set()
 
     def start(self, asked: str | None, *, from_start: bool) -> tuple[Tail, Reset | None]:
         """The tail to serve from (blocking: it reads the log's offsets)."""
@@ -104,9 +90,7 @@ class CampaignStream:
     async def messages(
         self, tail: Tail, reset: Reset | None
     ) -> AsyncIterator[ServerSentEventMessage]:
-        wake = anyio.Event()
-        self._wakes.add(wake)
-        try:
+        async with self.serving() as wake:
             # Where the stream starts, unless a reset says it (a client that
             # dropped before the reset arrived must be told of it again).
             start = format_id(tail.positions) if reset is None else None
@@ -114,8 +98,8 @@ class CampaignStream:
             if reset is not None:
                 yield _message(reset)
             beat = anyio.current_time() + self.heartbeat
-            while not self._closed:
-                items = await anyio.to_thread.run_sync(tail.poll, BATCH, limiter=self._limiter())
+            while not self.closed:
+                items = await anyio.to_thread.run_sync(tail.poll, BATCH, limiter=self.limiter())
                 for item in items:
                     yield _message(item)
                 now = anyio.current_time()
@@ -125,14 +109,6 @@ class CampaignStream:
                 if not items:
                     with anyio.move_on_after(min(self.poll, beat - now)):
                         await wake.wait()
-        finally:
-            self._wakes.discard(wake)
-
-    def _limiter(self) -> anyio.CapacityLimiter:
-        # Made on first use: a limiter belongs to the event loop it is made in.
-        if self._readers is None:
-            self._readers = anyio.CapacityLimiter(READERS)
-        return self._readers
 
 
 def _message(item: Change | Reset) -> ServerSentEventMessage:
