@@ -29,7 +29,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from touchline.api.access import FORBIDDEN
 from touchline.api.ingest import Ingest
-from touchline.api.segment_keep import Kept, kept_id, letter
+from touchline.api.kept_letters import KeptBefore, kept_id
+from touchline.api.segment_keep import Kept, letter
 from touchline.api.segment_mapping import SegmentRules, Unmapped, event_id, map_call
 from touchline.api.segment_spec import CALL_TYPES, Call, CallHead
 from touchline.events import Envelope
@@ -272,14 +273,12 @@ def _keep(
         return
     publisher = segment.ingest.publisher
     ledger = publisher.ledger
-    asked = [i for _, k in kept for i in (k.event_id, kept_id(k.event_id))]
-    known = set() if ledger is None else set(ledger.digests(asked))
+    before = KeptBefore(ledger, (keep.event_id for _, keep in kept))
     fresh: list[Kept] = []
     for read, keep in kept:
-        if keep.event_id in known or kept_id(keep.event_id) in known:
+        if not before.first_time(keep.event_id):
             results[keep.index] = _result(read, "duplicate")
             continue
-        known.add(kept_id(keep.event_id))
         fresh.append(keep)
         results[keep.index] = _result(read, "kept", code=keep.code, reason=keep.reason)
     if not fresh:

@@ -11,20 +11,20 @@ they were sent.
 
 A kept call was never on a topic, so there is nowhere to re-drive it to:
 once a mapping covers it, its sender sends it again (the ledger remembers
-it as kept under :func:`kept_id`, apart from its event id, so the call is
-published then), and a person discards the letter.
+it as kept under :func:`touchline.api.kept_letters.kept_id`, apart from its
+event id, so the call is published then), and a person discards the letter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import msgspec
 
+from touchline.api.kept_letters import kept_record, storable
 from touchline.api.segment_spec import CALL_TYPES
 from touchline.events import Identities
-from touchline.events.keys import record_key, source_key
 from touchline.log.port import Record
 
 PROCESSOR = "segment-ingest"
@@ -61,15 +61,9 @@ class Kept:
 _encode = msgspec.json.Encoder().encode
 
 
-def kept_id(event_id: UUID) -> UUID:
-    """The id under which the API's ledger remembers that a call was kept."""
-    return uuid5(event_id, "kept")
-
-
 def letter(kept: Kept, *, source: str, route: str, key_secret: bytes) -> Record:
     """The dead letter that keeps ``kept``, placed as its event would have been."""
-    identities = _storable(kept.identities)
-    identifier = source_key(identities)
+    identities = storable(kept.identities)
     document = KeptCall(
         id=kept.event_id,
         type=f"segment.{kept.call_type if kept.call_type in CALL_TYPES else 'unknown'}",
@@ -77,23 +71,13 @@ def letter(kept: Kept, *, source: str, route: str, key_secret: bytes) -> Record:
         identities=identities,
         call=msgspec.Raw(kept.raw),
     )
-    headers = (
-        ("reason", kept.reason.replace("\x00", "\\u0000").encode()),
-        ("code", kept.code.encode()),
-        ("processor", PROCESSOR.encode()),
-        # Where it came from: the route, not a topic (see the module's docstring).
-        ("origin.topic", f"POST {route}".encode()),
-        ("origin.index", str(kept.index).encode()),
+    return kept_record(
+        _encode(document),
+        identities,
+        reason=kept.reason,
+        code=kept.code,
+        processor=PROCESSOR,
+        route=route,
+        index=kept.index,
+        key_secret=key_secret,
     )
-    return Record(
-        value=_encode(document),
-        key=None if identifier is None else record_key(identifier, key_secret),
-        headers=headers,
-    )
-
-
-def _storable(identities: Identities) -> Identities:
-    """The identifiers a letter's index can store. A NUL fits no PostgreSQL
-    text, and the edge refuses it, so a call may be kept for one: the index
-    would then stall on its letter. (The reason is escaped the same way.)"""
-    return Identities(**{kind: value for kind, value in identities.items() if "\x00" not in value})

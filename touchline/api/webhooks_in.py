@@ -32,8 +32,8 @@ from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from touchline.api.ingest import Ingest, append
+from touchline.api.kept_letters import KeptBefore, kept_id, kept_record, storable
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
-from touchline.api.segment_keep import kept_id
 from touchline.api.webhooks_map import (
     CALLS,
     ESP,
@@ -53,7 +53,6 @@ from touchline.api.webhooks_map import (
 )
 from touchline.config import Settings
 from touchline.events import Identities
-from touchline.events.keys import record_key, source_key
 from touchline.log.port import Record
 from touchline.publish import CONFLICTING_DUPLICATE, REFUSED, utc_now
 from touchline.store.action_ledger import load_action
@@ -268,17 +267,15 @@ def _keep(
         return
     publisher = hooks.ingest.publisher
     ledger = publisher.ledger
-    asked = [i for _, k in kept for i in (k.event_id, kept_id(k.event_id))]
-    known = set() if ledger is None else set(ledger.digests(asked))
+    before = KeptBefore(ledger, (keep.event_id for _, keep in kept))
     letters: list[Record] = []
     fresh: list[UUID] = []
     for index, keep in kept:
-        if keep.event_id in known or kept_id(keep.event_id) in known:
+        if not before.first_time(keep.event_id):
             results[index] = ItemResult(
                 index=index, status="duplicate", event_id=str(keep.event_id)
             )
             continue
-        known.add(kept_id(keep.event_id))
         fresh.append(keep.event_id)
         results[index] = ItemResult(
             index=index,
@@ -298,11 +295,7 @@ def _keep(
 
 
 def _letter(provider: Provider, index: int, keep: Unmapped, item: object, secret: bytes) -> Record:
-    # A NUL fits no PostgreSQL text: the letters' index would stall on it.
-    identities = Identities(
-        **{kind: value for kind, value in keep.identities.items() if "\x00" not in value}
-    )
-    identifier = source_key(identities)
+    identities = storable(keep.identities)
     document = KeptItem(
         id=keep.event_id,
         type=f"webhook.{provider.name}",
@@ -310,17 +303,15 @@ def _letter(provider: Provider, index: int, keep: Unmapped, item: object, secret
         identities=identities,
         item=item,
     )
-    headers = (
-        ("reason", keep.reason.replace("\x00", "\\u0000").encode()),
-        ("code", keep.code.encode()),
-        ("processor", PROCESSOR.encode()),
-        ("origin.topic", f"POST /v1/webhooks/{provider.name}".encode()),
-        ("origin.index", str(index).encode()),
-    )
-    return Record(
-        value=msgspec.json.encode(document),
-        key=None if identifier is None else record_key(identifier, secret),
-        headers=headers,
+    return kept_record(
+        msgspec.json.encode(document),
+        identities,
+        reason=keep.reason,
+        code=keep.code,
+        processor=PROCESSOR,
+        route=f"/v1/webhooks/{provider.name}",
+        index=index,
+        key_secret=secret,
     )
 
 
