@@ -50,3 +50,16 @@ def test_recorded_at_is_stamped_at_the_edge(backbone: Backbone) -> None:
     result = backbone.publisher.publish(ann_story(DAY)[:1])
     [(accepted, _)] = result.accepted
     assert accepted.recorded_at is not None
+
+
+def test_refusals_name_the_places_of_the_refused_events(backbone: Backbone) -> None:
+    """A typed batch's refusals carry no index of their own: ``refusals``
+    places each at its event, between the accepted ones."""
+    good = event(EmailOpened(message_id="m-1"), DAY)
+    nobody = event(EmailOpened(message_id="m-2"), DAY, identities=Identities())
+    also = event(EmailOpened(message_id="m-3"), DAY, identities=Identities())
+    result = backbone.publisher.publish([nobody, good, also])
+    assert [(place, error.event_id) for place, error in result.refusals(3)] == [
+        (0, str(nobody.id)),
+        (2, str(also.id)),
+    ]

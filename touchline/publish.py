@@ -61,6 +61,12 @@ class PublishResult:
     statuses: dict[int, tuple[UUID, Status]] = field(default_factory=dict)
     """Each event not refused, by its place in the input: its id and status."""
 
+    def refusals(self, count: int) -> list[tuple[int, InvalidEvent]]:
+        """Each refused event's place among the ``count`` published, with why:
+        refusals are listed in input order, at the places no status holds."""
+        places = [place for place in range(count) if place not in self.statuses]
+        return list(zip(places, self.rejected, strict=True))
+
 
 class Ledger(Protocol):
     """The ids accepted before, with their content digests

@@ -232,10 +232,8 @@ def _publish(
     if not events:
         return []
     result = segment.ingest.publisher.publish([event for _, event in events], screen)
-    refused = [place for place in range(len(events)) if place not in result.statuses]
     kept = []
-    # The publisher lists its refusals in input order, the same order as ``refused``.
-    for place, error in zip(refused, result.rejected, strict=True):
+    for place, error in result.refusals(len(events)):
         read, event = events[place]
         if error.code == CONFLICTING_DUPLICATE:
             results[read.arrived.index] = _result(read, "duplicate", event)

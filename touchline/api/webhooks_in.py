@@ -225,8 +225,7 @@ def take(hooks: InboundWebhooks, provider: Provider, body: Any) -> WebhookAnswer
     publisher = hooks.ingest.publisher
     if events:
         published = publisher.publish([m.event for _, m in events])
-        refused = [place for place in range(len(events)) if place not in published.statuses]
-        for place, error in zip(refused, published.rejected, strict=True):
+        for place, error in published.refusals(len(events)):
             index, m = events[place]
             if error.code == CONFLICTING_DUPLICATE:
                 results[index] = _result(index, "duplicate", m)
