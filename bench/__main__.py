@@ -61,6 +61,7 @@ def main() -> None:
     )
     sending = parser.add_argument_group("adapters")
     sending.add_argument("--emails", type=int, default=2_000, help="emails sent per run")
+    sending.add_argument("--webhooks", type=int, default=4_000, help="webhooks sent per run")
     api = parser.add_argument_group("the HTTP API")
     api.add_argument(
         "--ingest-batches", type=int, default=100, help="requests of 500 events per ingest run"
@@ -108,7 +109,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "timeline": lambda a: timeline_pg.main(
         a.runs, a.timeline_server, a.timeline_customers, a.timeline_events, a.timeline_reads
     ),
-    "adapters": lambda a: adapters.main(a.runs, a.emails),
+    "adapters": lambda a: adapters.main(a.runs, a.emails, a.webhooks),
 }
 """Each benchmark by the name ``--only`` takes, in the order they run."""
 

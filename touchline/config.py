@@ -145,6 +145,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     adapter_rate: Annotated[float, msgspec.Meta(gt=0)] = 50.0
     """Sends per second per channel and process (a token bucket)."""
     adapter_burst: Annotated[int, msgspec.Meta(ge=1)] = 10
+    adapter_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 64
+    """Actions a dispatcher takes at once, then sends and settles together:
+    what a crash can leave in flight (an email among them is then recorded
+    ``unknown`` and not sent again)."""
+    smtp_connections: Annotated[int, msgspec.Meta(ge=1)] = 4
+    """SMTP connections an email (or fax) dispatcher sends on at once."""
+    webhook_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 8
+    """Webhooks a dispatcher has going at once."""
     topics: Topics = Topics()
 
     @property

@@ -91,7 +91,7 @@ class Dispatchers:
 
     def close(self) -> None:
         for runner in self.made:
-            adapter_of(runner).adapter.close()
+            adapter_of(runner).close()
 
 
 def dispatch(runner: ProcessorRunner) -> None:

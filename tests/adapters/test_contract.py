@@ -211,7 +211,7 @@ def test_a_restart_after_a_crash_in_flight_does_not_send_twice(
     dedups by key; otherwise its outcome is recorded unknown."""
     action_id = requested(backbone, receiver.channel)
     with backbone.stores["campaigns"].begin() as connection:
-        assert ledger.take(connection, action_id, 0)  # the dispatcher that died took it
+        assert ledger.take_all(connection, [action_id], 0)  # the dispatcher that died took it
     runner = dispatchers.new()
     dispatch(runner)
     again = dispatchers.new()

@@ -42,8 +42,8 @@ def test_an_action_is_taken_once(engine: Engine) -> None:
     """Of two takes the second finds it no longer pending."""
     _requested(engine)
     with engine.begin() as connection:
-        assert ledger.take(connection, ACTION, 2)
-        assert not ledger.take(connection, ACTION, 3)
+        assert ledger.take_all(connection, [ACTION], 2) == {ACTION}
+        assert not ledger.take_all(connection, [ACTION], 3)
     assert _status(engine) == ledger.DISPATCHING
 
 
@@ -53,7 +53,7 @@ def test_a_cancel_after_the_take_changes_nothing_and_a_take_after_a_cancel_fails
     """The synchronizer cancels only what is pending; a dispatcher takes only that."""
     _requested(engine)
     with engine.begin() as connection:
-        assert ledger.take(connection, ACTION, 2)
+        assert ledger.take_all(connection, [ACTION], 2) == {ACTION}
         store.end_actions(connection, [ACTION], "cancelled", 3)
     assert _status(engine) == ledger.DISPATCHING
     with engine.begin() as connection:
@@ -71,5 +71,5 @@ def test_a_cancelled_action_cannot_be_taken(engine: Engine) -> None:
     _requested(engine)
     with engine.begin() as connection:
         store.end_actions(connection, [ACTION], "cancelled", 2)
-        assert not ledger.take(connection, ACTION, 3)
+        assert not ledger.take_all(connection, [ACTION], 3)
     assert _status(engine) == ledger.CANCELLED

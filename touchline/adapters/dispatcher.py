@@ -26,7 +26,9 @@ committed its position) is reported again from the ledger, byte for byte.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid5
 
@@ -35,7 +37,7 @@ from sqlalchemy import Connection, Engine
 
 from touchline.adapters.pacing import Backoff, TokenBucket
 from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
-from touchline.adapters.recheck import check, decode_proof, encode_proof
+from touchline.adapters.recheck import check_all, decode_proof, encode_proof
 from touchline.events import Envelope, new_event
 from touchline.events.action import ActionOutcome, ActionSettled, ConsentProof
 from touchline.events.campaign_feed import ActionRequested
@@ -61,6 +63,18 @@ OUTCOMES: dict[str, ActionOutcome] = {
 FINAL = frozenset(OUTCOMES)
 
 
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    """An outcome to record: ``row`` (as it was: ``was``) becomes ``status``."""
+
+    row: ledger.ActionRow
+    status: str
+    attempts: int
+    reason: str | None
+    proof: ConsentProof | None
+    was: str = ledger.DISPATCHING
+
+
 class Dispatcher(Processor[Envelope]):
     reads = EVENTS
 
@@ -71,13 +85,14 @@ class Dispatcher(Processor[Envelope]):
         actions_topic: str,
         reports_topic: str,
         ledger_db: Engine,
-        recipients: Callable[[str], Recipient],
+        recipients: Callable[[Sequence[str]], Mapping[str, Recipient]],
         clock: Clock | None = None,
         backoff: Backoff | None = None,
         limiter: TokenBucket | None = None,
         sleep: Callable[[float], None] = time.sleep,
         complaint_window: timedelta = timedelta(days=90),
         resend_in_flight: bool | None = None,
+        in_flight: int = 1,
     ) -> None:
         self.adapter = adapter
         self.name = f"adapter-{adapter.channel}"
@@ -97,94 +112,152 @@ class Dispatcher(Processor[Envelope]):
         )
         """Whether an action a crash left in flight is sent again: only where
         the transport dedups by key, whatever a campaign asks."""
+        if in_flight < 1:
+            raise ValueError("at least one action in flight")
+        self.in_flight = in_flight
+        """Actions taken at once: what a crash can leave ``dispatching``."""
+        self._pool = (
+            ThreadPoolExecutor(adapter.parallel, thread_name_prefix=self.name)
+            if adapter.parallel > 1
+            else None
+        )
 
     def process(self, _connection: Connection, events: Sequence[Envelope]) -> Outcome:
         # The runner's connection keeps only the positions: each ledger move
-        # commits on its own, before the send it guards.
+        # commits on its own, before the sends it guards.
         outcome = Outcome.nothing()
-        for event in events:
-            payload = event.payload
-            if not isinstance(payload, ActionRequested) or payload.via != self.adapter.channel:
-                continue  # another channel's, or a cancel (the ledger already says so)
-            row = self._dispatch(event)
-            if row is None or row.status not in FINAL:
-                continue  # another dispatcher took it between our read and our take
-            if row.status == ledger.CANCELLED and row.reason is None:
-                continue  # the synchronizer cancelled it and said why itself
-            message_id = self.adapter.message_id(UUID(row.action_id))
-            report = _report(row, self.adapter.channel, event, message_id)
-            key = row.customer_id.encode()
-            outcome.emitted.append(Emit(self.reports_topic, key, report))
-            if row.status == "failed":
-                outcome.rejected.append(Rejected(event, row.reason or "failed", UNDELIVERABLE))
+        ours = [
+            event
+            for event in events
+            if isinstance(event.payload, ActionRequested)
+            and event.payload.via == self.adapter.channel
+        ]  # not another channel's, nor a cancel (the ledger already says so)
+        for start in range(0, len(ours), self.in_flight):
+            chunk = ours[start : start + self.in_flight]
+            settled = self._dispatch(chunk)
+            for event in chunk:
+                row = settled.get(str(event.id))
+                if row is None or row.status not in FINAL:
+                    continue  # another dispatcher took it between our read and our take
+                if row.status == ledger.CANCELLED and row.reason is None:
+                    continue  # the synchronizer cancelled it and said why itself
+                message_id = self.adapter.message_id(UUID(row.action_id))
+                report = _report(row, self.adapter.channel, event, message_id)
+                key = row.customer_id.encode()
+                outcome.emitted.append(Emit(self.reports_topic, key, report))
+                if row.status == "failed":
+                    outcome.rejected.append(Rejected(event, row.reason or "failed", UNDELIVERABLE))
         return outcome
 
-    def _dispatch(self, event: Envelope) -> ledger.ActionRow | None:
-        """The action's ledger row once settled (None: not ours to settle)."""
-        action_id = str(event.id)
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        self.adapter.close()
+
+    def _dispatch(self, chunk: Sequence[Envelope]) -> dict[str, ledger.ActionRow]:
+        """The chunk's ledger rows once settled, by action id (those missing:
+        not ours to settle)."""
+        ids = list(dict.fromkeys(str(event.id) for event in chunk))
         now_us = to_us(self.clock.now())
         with self.ledger_db.begin() as connection:
-            row = ledger.load_action(connection, action_id)
-            if row is None:
+            rows = ledger.load_actions(connection, ids)
+            if len(rows) < len(ids):
                 # The synchronizer appends an action before it commits its row.
-                raise RetryLater(f"action {action_id} is not in the ledger yet")
-            if row.status in FINAL:
-                return row
-            expired = row.expires_at_us is not None and row.expires_at_us <= now_us
-            taken = row.status == ledger.PENDING and not expired
-            if taken and not ledger.take(connection, action_id, now_us):
-                return ledger.load_action(connection, action_id)  # cancelled meanwhile
-        if taken:  # and committed: the take guards the send
-            return self._send(row)
-        if row.status == ledger.PENDING:
-            return self._settle(
-                row, "cancelled", 0, "expired before it went out", None, was=row.status
-            )
-        if not self.resend_in_flight:
-            reason = (
-                f"in flight when a dispatcher stopped; {self.adapter.channel} "
-                "cannot tell a re-send from a new message, so it was not sent again"
-            )
-            return self._settle(row, "unknown", row.attempts, reason, None)
-        return self._send(row)
+                missing = next(i for i in ids if i not in rows)
+                raise RetryLater(f"action {missing} is not in the ledger yet")
+            open_ = [r for r in rows.values() if r.status not in FINAL]
+            expired = {
+                r.action_id
+                for r in open_
+                if r.status == ledger.PENDING
+                and r.expires_at_us is not None
+                and r.expires_at_us <= now_us
+            }
+            wanted = [
+                r.action_id
+                for r in open_
+                if r.status == ledger.PENDING and r.action_id not in expired
+            ]
+            taken = ledger.take_all(connection, wanted, now_us)
+            if len(taken) < len(wanted):  # cancelled meanwhile: as it is now
+                rows.update(ledger.load_actions(connection, set(wanted) - taken))
+        # Committed: the take guards the sends.
+        settles = [
+            _Settle(r, "cancelled", 0, "expired before it went out", None, was=ledger.PENDING)
+            for r in open_
+            if r.action_id in expired
+        ]
+        sending = [r for r in open_ if r.action_id in taken]
+        for r in open_:
+            if r.status != ledger.DISPATCHING:
+                continue
+            if self.resend_in_flight:
+                sending.append(r)
+            else:
+                reason = (
+                    f"in flight when a dispatcher stopped; {self.adapter.channel} "
+                    "cannot tell a re-send from a new message, so it was not sent again"
+                )
+                settles.append(_Settle(r, "unknown", r.attempts, reason, None))
+        if sending:
+            settles += self._send(sending)
+        if settles:
+            rows.update(self._settle(settles))
+        return rows
 
-    def _send(self, row: ledger.ActionRow) -> ledger.ActionRow | None:
+    def _send(self, rows: Sequence[ledger.ActionRow]) -> list[_Settle]:
         with self.ledger_db.connect() as connection:
-            campaign = stored_campaigns(connection).get(row.campaign_id)
-        action = Action(
-            action_id=UUID(row.action_id),
-            campaign_id=row.campaign_id,
-            campaign_name=campaign.terms.name if campaign else row.campaign_id,
-            customer_id=row.customer_id,
-            channel=row.channel,
-            offer_code=row.offer_code,
-            step=row.step,
-            expires_at=None if row.expires_at_us is None else from_us(row.expires_at_us),
-        )
-        rendered: Rendered | None = None
-        try:
-            rendered = self.adapter.render(action, self.recipients(row.customer_id))
-        except Undeliverable as error:
-            undeliverable = f"undeliverable: {error}"
-        # Checked last, right before the send: what was true while rendering may not be now.
+            campaigns = stored_campaigns(connection)
+        recipients = self.recipients([row.customer_id for row in rows])
+        work: list[tuple[ledger.ActionRow, Action, Rendered | str]] = []
+        for row in rows:
+            campaign = campaigns.get(row.campaign_id)
+            action = Action(
+                action_id=UUID(row.action_id),
+                campaign_id=row.campaign_id,
+                campaign_name=campaign.terms.name if campaign else row.campaign_id,
+                customer_id=row.customer_id,
+                channel=row.channel,
+                offer_code=row.offer_code,
+                step=row.step,
+                expires_at=None if row.expires_at_us is None else from_us(row.expires_at_us),
+            )
+            try:
+                work.append((row, action, self.adapter.render(action, recipients[row.customer_id])))
+            except Undeliverable as error:
+                work.append((row, action, f"undeliverable: {error}"))
+        # Checked last, right before the sends: what was true while rendering may not be now.
         with self.ledger_db.connect() as connection:
-            proof = check(connection, row, self.clock.now(), self.complaint_window)
-        if proof.refusal is not None:
-            return self._settle(row, "suppressed", 0, proof.refusal, proof)
-        if rendered is None:
-            return self._settle(row, "failed", 0, undeliverable, proof)
-        if rendered.route is not None:
-            proof = msgspec.structs.replace(proof, route=rendered.route)
-        attempts, sent = self._attempts(action, rendered)
-        reason = sent.reason
-        if sent.outcome == "failed" and sent.transient:
-            reason = f"gave up after {attempts} attempts: {sent.reason}"
-        return self._settle(row, sent.outcome, attempts, reason, proof)
+            proofs = check_all(connection, rows, self.clock.now(), self.complaint_window)
+        settles: list[_Settle] = []
+        going: list[tuple[ledger.ActionRow, Action, Rendered, ConsentProof]] = []
+        for row, action, rendered in work:
+            proof = proofs[row.action_id]
+            if proof.refusal is not None:
+                settles.append(_Settle(row, "suppressed", 0, proof.refusal, proof))
+            elif isinstance(rendered, str):
+                settles.append(_Settle(row, "failed", 0, rendered, proof))
+            else:
+                if rendered.route is not None:
+                    proof = msgspec.structs.replace(proof, route=rendered.route)
+                going.append((row, action, rendered, proof))
+        pairs = [(action, rendered) for _row, action, rendered, _proof in going]
+        if self._pool is None:
+            results = [self._attempts(pair) for pair in pairs]
+        else:
+            results = list(self._pool.map(self._attempts, pairs))
+        for (row, _action, _rendered, proof), (attempts, sent) in zip(going, results, strict=True):
+            reason = sent.reason
+            if sent.outcome == "failed" and sent.transient:
+                reason = f"gave up after {attempts} attempts: {sent.reason}"
+            settles.append(_Settle(row, sent.outcome, attempts, reason, proof))
+        return settles
 
-    def _attempts(self, action: Action, rendered: Rendered) -> tuple[int, Sent]:
+    def _attempts(self, pair: tuple[Action, Rendered]) -> tuple[int, Sent]:
         """Send until it is not a transient failure or the attempts run out,
         waiting a jittered backoff between attempts and for the rate limit
         before each; how many attempts, and the last one's answer."""
+        action, rendered = pair
         attempts, sent = 0, Sent.retry("never tried")
         while attempts < self.backoff.attempts:
             if self.limiter is not None:
@@ -197,30 +270,22 @@ class Dispatcher(Processor[Envelope]):
                 self.sleep(self.backoff.delay(attempts))
         return attempts, sent
 
-    def _settle(
-        self,
-        row: ledger.ActionRow,
-        status: str,
-        attempts: int,
-        reason: str | None,
-        proof: ConsentProof | None,
-        *,
-        was: str = ledger.DISPATCHING,
-    ) -> ledger.ActionRow | None:
+    def _settle(self, settles: Sequence[_Settle]) -> dict[str, ledger.ActionRow]:
+        """Record every outcome in one transaction: the rows as they are then."""
         at_us = to_us(self.clock.now())
-        blob = None if proof is None else encode_proof(proof)
         with self.ledger_db.begin() as connection:
-            ledger.settle(
-                connection,
-                row.action_id,
-                status=status,
-                at_us=at_us,
-                attempts=attempts,
-                reason=reason,
-                proof=blob,
-                was=was,
-            )
-            return ledger.load_action(connection, row.action_id)
+            for s in settles:
+                ledger.settle(
+                    connection,
+                    s.row.action_id,
+                    status=s.status,
+                    at_us=at_us,
+                    attempts=s.attempts,
+                    reason=s.reason,
+                    proof=None if s.proof is None else encode_proof(s.proof),
+                    was=s.was,
+                )
+            return ledger.load_actions(connection, [s.row.action_id for s in settles])
 
 
 def _report(

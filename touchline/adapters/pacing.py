@@ -7,6 +7,7 @@ test moves a fake clock instead of waiting.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +52,9 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = burst
         self._at = monotonic()
+        # Sends run on several threads; one waits for its token at a time,
+        # holding the others back, which is what a limit is for.
+        self._lock = threading.Lock()
 
     def _refill(self) -> None:
         now = self._monotonic()
@@ -59,11 +63,12 @@ class TokenBucket:
 
     def take(self) -> float:
         """Take one token, waiting for it if need be; the seconds waited."""
-        self._refill()
-        waited = 0.0
-        if self._tokens < 1:
-            waited = (1 - self._tokens) / self.rate
-            self._sleep(waited)
+        with self._lock:
             self._refill()
-        self._tokens -= 1
-        return waited
+            waited = 0.0
+            if self._tokens < 1:
+                waited = (1 - self._tokens) / self.rate
+                self._sleep(waited)
+                self._refill()
+            self._tokens -= 1
+            return waited

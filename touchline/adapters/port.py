@@ -96,6 +96,9 @@ class Adapter(ABC):
     """Whether the transport drops a second send under the same key. Only
     then may an action a crash left in flight be sent again: SMTP does not
     (a second message is a second email in the inbox)."""
+    parallel: int = 1
+    """Sends the dispatcher may have going at once (from as many threads):
+    above 1, :meth:`send` must be safe to call concurrently."""
 
     @abstractmethod
     def render(self, action: Action, recipient: Recipient) -> Rendered:

@@ -9,6 +9,7 @@ the versions read: the :class:`~touchline.events.action.ConsentProof`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import msgspec
@@ -35,41 +36,48 @@ def decode_proof(blob: bytes | None) -> ConsentProof | None:
     return None if blob is None else _DECODE(blob)
 
 
-def check(
-    connection: Connection, row: ActionRow, at: datetime, complaint_window: timedelta
-) -> ConsentProof:
-    """What was read, the versions read, and the refusal if any."""
+def check_all(
+    connection: Connection, rows: Sequence[ActionRow], at: datetime, complaint_window: timedelta
+) -> dict[str, ConsentProof]:
+    """What was read for each action, the versions read, and the refusal if
+    any, by action id: the campaigns read once for them all."""
     campaigns = stored_campaigns(connection)
     version = campaign_store.campaigns_version(connection)
     # Merged since the action was requested: the survivor's records are the
     # person's now (their consent, their state in the campaign).
-    customer_id = survivor_in(connection, campaign_aliases, row.customer_id)
-    pairs, facts_of = stored_records(connection, [customer_id])
-    campaign = campaigns.get(row.campaign_id)
-    pair = pairs.get(customer_id, {}).get(row.campaign_id)
-    facts = facts_of.get(customer_id) or Facts()
-    refusal = refusal_at_send(
-        campaign,
-        pair,
-        facts,
-        channel=row.channel,
-        at=at,
-        complaint_window=complaint_window,
-        action_id=row.action_id,
-    )
-    purpose = campaign.terms.consent_purpose if campaign else "marketing"
-    consent = _latest_consent(facts, row.channel, purpose)
-    dnc = facts.do_not_contact
-    return ConsentProof(
-        checked_at=at,
-        campaigns_version=version,
-        campaign_state=None if pair is None else pair.state,
-        state_sequence=0 if pair is None else pair.sequence,
-        consent_event=None if consent is None else consent.event_id,
-        consent_granted=None if consent is None else consent.active,
-        do_not_contact_event=None if dnc is None else dnc.event_id,
-        refusal=refusal,
-    )
+    survivors = {
+        row.customer_id: survivor_in(connection, campaign_aliases, row.customer_id) for row in rows
+    }
+    pairs, facts_of = stored_records(connection, list(dict.fromkeys(survivors.values())))
+    proofs = {}
+    for row in rows:
+        customer_id = survivors[row.customer_id]
+        campaign = campaigns.get(row.campaign_id)
+        pair = pairs.get(customer_id, {}).get(row.campaign_id)
+        facts = facts_of.get(customer_id) or Facts()
+        refusal = refusal_at_send(
+            campaign,
+            pair,
+            facts,
+            channel=row.channel,
+            at=at,
+            complaint_window=complaint_window,
+            action_id=row.action_id,
+        )
+        purpose = campaign.terms.consent_purpose if campaign else "marketing"
+        consent = _latest_consent(facts, row.channel, purpose)
+        dnc = facts.do_not_contact
+        proofs[row.action_id] = ConsentProof(
+            checked_at=at,
+            campaigns_version=version,
+            campaign_state=None if pair is None else pair.state,
+            state_sequence=0 if pair is None else pair.sequence,
+            consent_event=None if consent is None else consent.event_id,
+            consent_granted=None if consent is None else consent.active,
+            do_not_contact_event=None if dnc is None else dnc.event_id,
+            refusal=refusal,
+        )
+    return proofs
 
 
 def _latest_consent(facts: Facts, channel: str, purpose: str) -> Decision | None:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,6 +63,7 @@ def _smtp(settings: Settings, unsubscribe_key: bytes) -> SmtpSettings:
         templates=settings.email_templates,
         unsubscribe_url=settings.unsubscribe_url,
         unsubscribe_secret=unsubscribe_key,
+        connections=settings.smtp_connections,
     )
 
 
@@ -81,6 +82,7 @@ def _webhook_settings(settings: Settings, secret: str) -> WebhookSettings:
         secret=secret,
         timeout=settings.webhook_timeout,
         connect_timeout=settings.webhook_connect_timeout,
+        concurrency=settings.webhook_concurrency,
     )
 
 
@@ -137,24 +139,30 @@ def unsubscribe_key(backbone: Backbone) -> bytes:
     return hmac.new(secret, b"touchline unsubscribe", hashlib.sha256).digest()
 
 
-def recipients_from(queries: Queries) -> Callable[[str], Recipient]:
-    """The customer as the identity graph and the profile know them now."""
+def recipients_from(queries: Queries) -> Callable[[Sequence[str]], dict[str, Recipient]]:
+    """The customers as the identity graph and the profile know them now."""
 
-    def recipient(customer_id: str) -> Recipient:
-        _ids, identifiers = queries.identities(customer_id)
-        by_kind: dict[str, list[str]] = {}
-        for identifier in identifiers:
-            kind, _, value = identifier.partition(":")
-            by_kind.setdefault(kind, []).append(value)
-        profile = queries.profile(customer_id)
-        data = {} if profile is None else msgspec.to_builtins(profile)
-        return Recipient(
-            customer_id=customer_id,
-            identifiers={kind: tuple(values) for kind, values in by_kind.items()},
-            data=data,
-        )
+    def recipients(customer_ids: Sequence[str]) -> dict[str, Recipient]:
+        found = {}
+        for customer_id, profile in queries.profiles(customer_ids).items():
+            if profile is None:  # the profile has not seen them yet: the graph has
+                identifiers = queries.identities(customer_id)[1]
+                data = {}
+            else:
+                identifiers = list(profile.identifiers)
+                data = msgspec.to_builtins(profile)
+            by_kind: dict[str, list[str]] = {}
+            for identifier in identifiers:
+                kind, _, value = identifier.partition(":")
+                by_kind.setdefault(kind, []).append(value)
+            found[customer_id] = Recipient(
+                customer_id=customer_id,
+                identifiers={kind: tuple(values) for kind, values in by_kind.items()},
+                data=data,
+            )
+        return found
 
-    return recipient
+    return recipients
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +227,7 @@ def dispatcher_runners(
             ),
             sleep=pacing.sleep,
             complaint_window=timedelta(days=settings.profile_complaint_days),
+            in_flight=settings.adapter_in_flight,
         )
         runners.append(
             ProcessorRunner(
@@ -239,4 +248,4 @@ def close_adapters(runners: Collection[ProcessorRunner]) -> None:
     """Close the adapters of dispatchers :func:`dispatcher_runners` made."""
     for runner in runners:
         if isinstance(runner.processor, Dispatcher):
-            runner.processor.adapter.close()
+            runner.processor.close()

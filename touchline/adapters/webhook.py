@@ -46,6 +46,8 @@ class WebhookSettings:
     timeout: float = 10.0
     """Seconds for the whole request."""
     connect_timeout: float = 5.0
+    concurrency: int = 1
+    """Webhooks sent at once (httpx's client is safe to share between threads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class WebhookAdapter(Adapter):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
+        self.parallel = settings.concurrency
         self.signer = Webhook(settings.secret)
         self.now = now
         """Wall-clock time for ``webhook-timestamp``: the receiver checks it

@@ -6,12 +6,14 @@ Both read the synchronizer's own tables, so they show what it has applied
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, select
 
 from touchline.handlers.campaign_records import ACTIVE, decode_pair
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import campaign_states
 
 
@@ -58,34 +60,48 @@ class Funnel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def customer_campaigns(connection: Connection, customer_id: str) -> list[CampaignView]:
+    return customers_campaigns(connection, [customer_id])[customer_id]
+
+
+def customers_campaigns(
+    connection: Connection, customer_ids: Sequence[str]
+) -> dict[str, list[CampaignView]]:
+    """Each customer's campaigns, the latest moved first (none: an empty list)."""
     s = campaign_states.c
-    rows = connection.execute(
-        select(s.campaign_id, s.record)
-        .where(s.customer_id == customer_id)
-        .order_by(s.updated_at_us.desc(), s.campaign_id)
+    found: dict[str, list[tuple[int, CampaignView]]] = {c: [] for c in customer_ids}
+    rows = rows_where_in(
+        connection,
+        campaign_states,
+        [s.customer_id, s.campaign_id, s.record, s.updated_at_us],
+        s.customer_id,
+        list(found),
     )
-    views = []
-    for campaign_id, blob in rows:
-        pair = decode_pair(blob)
-        views.append(
-            CampaignView(
-                campaign_id=campaign_id,
-                customer_id=customer_id,
-                state=pair.state,
-                offer_code=pair.offer_code,
-                offered_via=pair.offered_via,
-                offered_at=pair.offered_at,
-                made_by=pair.made_by,
-                pending_actions=tuple(pair.pending),
-                history=tuple(
-                    TransitionView(
-                        state=t.state, at=t.at, caused_by=t.caused_by, via=t.via, reason=t.reason
-                    )
-                    for t in pair.history
-                ),
+    for customer_id, campaign_id, blob, updated_at_us in rows:
+        found[customer_id].append((updated_at_us, _view(customer_id, campaign_id, blob)))
+    return {
+        customer_id: [view for _at, view in sorted(views, key=lambda v: (-v[0], v[1].campaign_id))]
+        for customer_id, views in found.items()
+    }
+
+
+def _view(customer_id: str, campaign_id: str, blob: bytes) -> CampaignView:
+    pair = decode_pair(blob)
+    return CampaignView(
+        campaign_id=campaign_id,
+        customer_id=customer_id,
+        state=pair.state,
+        offer_code=pair.offer_code,
+        offered_via=pair.offered_via,
+        offered_at=pair.offered_at,
+        made_by=pair.made_by,
+        pending_actions=tuple(pair.pending),
+        history=tuple(
+            TransitionView(
+                state=t.state, at=t.at, caused_by=t.caused_by, via=t.via, reason=t.reason
             )
-        )
-    return views
+            for t in pair.history
+        ),
+    )
 
 
 def funnel(connection: Connection, campaign_id: str) -> Funnel:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ARRAY, ColumnElement, Connection, String, any_, bindparam, select, update
 
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import customers, identifiers, identity_separations, processor_clocks
 from touchline.store.writes import bulk_insert_ignoring_duplicates
 
@@ -248,6 +249,28 @@ def _keys_of(connection: Connection, root: str) -> list[Key]:
 def identifiers_of(connection: Connection, customer_id: str) -> list[str]:
     """A customer's identifiers as ``kind:value``, sorted."""
     return [f"{kind}:{value}" for kind, value in _keys_of(connection, customer_id)]
+
+
+def identifiers_of_all(connection: Connection, customer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """:func:`identifiers_of` for many customers in one read."""
+    i = identifiers.c
+    found: dict[str, list[tuple[str, str]]] = {c: [] for c in customer_ids}
+    rows = rows_where_in(
+        connection, identifiers, [i.customer_id, i.kind, i.value], i.customer_id, list(found)
+    )
+    for customer_id, kind, value in rows:
+        found[customer_id].append((kind, value))
+    return {c: [f"{kind}:{value}" for kind, value in sorted(keys)] for c, keys in found.items()}
+
+
+def surviving_customers(connection: Connection, customer_ids: Sequence[str]) -> dict[str, str]:
+    """:func:`surviving_customer` for many: those the graph knows."""
+    c = customers.c
+    return dict(
+        rows_where_in(
+            connection, customers, [c.customer_id, c.root_id], c.customer_id, list(customer_ids)
+        )
+    )
 
 
 def surviving_customer(connection: Connection, customer_id: str) -> str | None:

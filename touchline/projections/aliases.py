@@ -8,7 +8,7 @@ where a merged id lives now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import Connection
 
@@ -21,6 +21,12 @@ TIMELINE = aliases.AliasTable(timeline_aliases, "timeline-aliases")
 class Aliases(aliases.Aliases):
     def __init__(self, connection: Connection, customer_ids: Iterable[str], *, exclusive: bool):
         super().__init__(connection, customer_ids, TIMELINE, exclusive=exclusive)
+
+
+def survivors_of(connection: Connection, customer_ids: Collection[str]) -> dict[str, str]:
+    """:func:`survivor_of` for each of ``customer_ids``, in one read."""
+    merged = aliases.load(connection, timeline_aliases, set(customer_ids))
+    return {c: merged.get(c, c) for c in customer_ids}
 
 
 def survivor_of(connection: Connection, customer_id: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 from touchline.events import EventCodec
 from touchline.events.instants import to_us
 from touchline.processing.port import Emit
-from touchline.projections.aliases import survivor_of
+from touchline.projections.aliases import survivors_of
 from touchline.projections.profile import ProfileState, apply, decode_state, encode_state
 from touchline.projections.timeline import Landed, events_of
 from touchline.store.reads import rows_where_in
@@ -202,17 +202,19 @@ def _switch(connection: Connection, gens: Generations) -> None:
     connection.execute(delete(customer_profiles).where(customer_profiles.c.generation == gens.live))
 
 
-def stored_state(connection: Connection, customer_id: str) -> tuple[str, ProfileState] | None:
-    """The live profile state of a customer (a merged id reads its survivor),
-    with the id it is stored under; None when there is none yet."""
-    customer_id = survivor_of(connection, customer_id)
-    p = customer_profiles.c
-    blob = connection.execute(
-        select(p.state).where(
-            p.customer_id == customer_id, p.generation == generations(connection).live
-        )
-    ).scalar_one_or_none()
-    return None if blob is None else (customer_id, decode_state(blob))
+def stored_states(
+    connection: Connection, customer_ids: Sequence[str]
+) -> dict[str, tuple[str, ProfileState]]:
+    """The live profile state of each customer (a merged id reads its
+    survivor), with the id it is stored under, by the id asked; those with
+    none yet are left out."""
+    survivors = survivors_of(connection, customer_ids)
+    states = _load(connection, generations(connection).live, sorted(set(survivors.values())))
+    return {
+        asked: (survivor, states[survivor][0])
+        for asked, survivor in survivors.items()
+        if survivor in states
+    }
 
 
 def live_states(connection: Connection) -> Iterator[tuple[str, ProfileState]]:

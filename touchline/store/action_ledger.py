@@ -8,6 +8,7 @@ same pending row exactly one wins, and an action is taken at most once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
@@ -35,37 +36,48 @@ class ActionRow:
     proof: bytes | None
 
 
+_a = campaign_actions.c
+_ROW = (
+    _a.action_id,
+    _a.campaign_id,
+    _a.customer_id,
+    _a.channel,
+    _a.offer_code,
+    _a.step,
+    _a.status,
+    _a.expires_at_us,
+    _a.updated_at_us,
+    _a.attempts,
+    _a.reason,
+    _a.proof,
+)
+
+
 def load_action(connection: Connection, action_id: str) -> ActionRow | None:
-    a = campaign_actions.c
-    row = connection.execute(
-        select(
-            a.action_id,
-            a.campaign_id,
-            a.customer_id,
-            a.channel,
-            a.offer_code,
-            a.step,
-            a.status,
-            a.expires_at_us,
-            a.updated_at_us,
-            a.attempts,
-            a.reason,
-            a.proof,
-        ).where(a.action_id == action_id)
-    ).first()
+    row = connection.execute(select(*_ROW).where(_a.action_id == action_id)).first()
     return None if row is None else ActionRow(**row._mapping)
 
 
-def take(connection: Connection, action_id: str, at_us: int) -> bool:
-    """Mark a pending action ``dispatching``; False when it is not pending
-    (the synchronizer cancelled it first, or another dispatcher took it)."""
+def load_actions(connection: Connection, action_ids: Collection[str]) -> dict[str, ActionRow]:
+    """The rows of those of ``action_ids`` the ledger holds, by id."""
+    rows = connection.execute(select(*_ROW).where(_a.action_id.in_(list(action_ids))))
+    return {row.action_id: ActionRow(**row._mapping) for row in rows}
+
+
+def take_all(connection: Connection, action_ids: Collection[str], at_us: int) -> set[str]:
+    """Mark those of ``action_ids`` still pending ``dispatching``: the ids
+    taken (one not pending was cancelled by the synchronizer first, or taken
+    by another dispatcher)."""
+    if not action_ids:
+        return set()
     a = campaign_actions.c
-    result = connection.execute(
+    taken = connection.execute(
         update(campaign_actions)
-        .where(a.action_id == action_id, a.status == PENDING)
+        .where(a.action_id.in_(list(action_ids)), a.status == PENDING)
         .values(status=DISPATCHING, updated_at_us=at_us)
+        .returning(a.action_id)
     )
-    return result.rowcount == 1
+    return set(taken.scalars())
 
 
 def settle(
