@@ -57,12 +57,10 @@ def test_a_cancel_after_the_take_changes_nothing_and_a_take_after_a_cancel_fails
         store.end_actions(connection, [ACTION], "cancelled", 3)
     assert _status(engine) == ledger.DISPATCHING
     with engine.begin() as connection:
-        assert ledger.settle(
-            connection, ACTION, status="sent", at_us=4, attempts=1, reason=None, proof=None
-        )
-        assert not ledger.settle(
-            connection, ACTION, status="failed", at_us=5, attempts=2, reason="late", proof=None
-        )
+        sent = ledger.Settlement(ACTION, "sent", 1, None, None)
+        assert ledger.settle_all(connection, [sent], 4) == 1
+        late = ledger.Settlement(ACTION, "failed", 2, "late", None)
+        assert ledger.settle_all(connection, [late], 5) == 0
     assert _status(engine) == "sent"
 
 

@@ -274,17 +274,21 @@ class Dispatcher(Processor[Envelope]):
         """Record every outcome in one transaction: the rows as they are then."""
         at_us = to_us(self.clock.now())
         with self.ledger_db.begin() as connection:
-            for s in settles:
-                ledger.settle(
-                    connection,
-                    s.row.action_id,
-                    status=s.status,
-                    at_us=at_us,
-                    attempts=s.attempts,
-                    reason=s.reason,
-                    proof=None if s.proof is None else encode_proof(s.proof),
-                    was=s.was,
-                )
+            ledger.settle_all(
+                connection,
+                [
+                    ledger.Settlement(
+                        s.row.action_id,
+                        s.status,
+                        s.attempts,
+                        s.reason,
+                        None if s.proof is None else encode_proof(s.proof),
+                        s.was,
+                    )
+                    for s in settles
+                ],
+                at_us,
+            )
             return ledger.load_actions(connection, [s.row.action_id for s in settles])
 
 

@@ -8,11 +8,12 @@ same pending row exactly one wins, and an action is taken at most once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
+from touchline.store.reads import rows_where_in
 from touchline.store.tables import campaign_actions
 
 PENDING = "pending"
@@ -60,8 +61,9 @@ def load_action(connection: Connection, action_id: str) -> ActionRow | None:
 
 def load_actions(connection: Connection, action_ids: Collection[str]) -> dict[str, ActionRow]:
     """The rows of those of ``action_ids`` the ledger holds, by id."""
-    rows = connection.execute(select(*_ROW).where(_a.action_id.in_(list(action_ids))))
-    return {row.action_id: ActionRow(**row._mapping) for row in rows}
+    columns = [column.name for column in _ROW]
+    rows = rows_where_in(connection, campaign_actions, _ROW, _a.action_id, list(action_ids))
+    return {row[0]: ActionRow(**dict(zip(columns, row, strict=True))) for row in rows}
 
 
 def take_all(connection: Connection, action_ids: Collection[str], at_us: int) -> set[str]:
@@ -80,22 +82,38 @@ def take_all(connection: Connection, action_ids: Collection[str], at_us: int) ->
     return set(taken.scalars())
 
 
-def settle(
-    connection: Connection,
-    action_id: str,
-    *,
-    status: str,
-    at_us: int,
-    attempts: int,
-    reason: str | None,
-    proof: bytes | None,
-    was: str = DISPATCHING,
-) -> bool:
-    """Record the outcome of an action that is ``was``; False when it is not."""
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """An outcome to record: the action, if it is still ``was``, becomes ``status``."""
+
+    action_id: str
+    status: str
+    attempts: int
+    reason: str | None
+    proof: bytes | None
+    was: str = DISPATCHING
+
+
+def settle_all(connection: Connection, settlements: Sequence[Settlement], at_us: int) -> int:
+    """Record each outcome whose action is still as it says it was, in one
+    statement run for them all: how many were."""
+    if not settlements:
+        return 0
     a = campaign_actions.c
-    result = connection.execute(
+    statement = (
         update(campaign_actions)
-        .where(a.action_id == action_id, a.status == was)
-        .values(status=status, updated_at_us=at_us, attempts=attempts, reason=reason, proof=proof)
+        .where(a.action_id == bindparam("id"), a.status == bindparam("was"))
+        .values(
+            status=bindparam("to"),
+            updated_at_us=at_us,
+            attempts=bindparam("n"),
+            reason=bindparam("why"),
+            proof=bindparam("blob"),
+        )
     )
-    return result.rowcount == 1
+    rows = [
+        {"id": s.action_id, "was": s.was, "to": s.status, "n": s.attempts, "why": s.reason}
+        | {"blob": s.proof}
+        for s in settlements
+    ]
+    return connection.execute(statement, rows).rowcount
