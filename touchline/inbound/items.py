@@ -100,7 +100,7 @@ def mapped(
     action_id: UUID | None,
     senders: Senders,
     identities: Identities,
-) -> Item:
+) -> Mapped | Unmapped:
     """The event, on the customer of the action it names, else by its identifiers."""
     sender = None if action_id is None else senders(action_id)
     if sender is None and not identities.items():

@@ -20,6 +20,7 @@ from touchline.events.base import Payload
 from touchline.events.partner import PartnerOrderCancelled, PartnerOrderPlaced, PartnerOrderShipped
 from touchline.inbound.items import (
     Item,
+    Mapped,
     Senders,
     Unmapped,
     item_id,
@@ -53,7 +54,7 @@ def partner_order_item(item: object, senders: Senders, *, source: str) -> Item:
     return partner_order(item, event_id=event_id, source=source)
 
 
-def partner_order(item: Mapping[str, object], *, event_id: UUID, source: str) -> Item:
+def partner_order(item: Mapping[str, object], *, event_id: UUID, source: str) -> Mapped | Unmapped:
     """The event for one order event in the webhook's shape, under ``event_id``."""
     partner = item.get("partner")
     customer = item.get("customer")
