@@ -173,7 +173,7 @@ def _publish(publisher: Publisher, header: Header, batch: list[Line], outcome: F
         code = error.code or "refused"
         reason = str(error.reason)
         if code == CONFLICTING_DUPLICATE:
-            reason = f"this order event was published before with other content: {reason}"
+            reason += "; a change to an order event already published is not applied"
         outcome.errors.append(LineError(number, code, reason, m.event.id))
 
 
