@@ -116,7 +116,10 @@ def take_all(
         if stop is not None and stop.is_set():
             return outcomes
         claimed = folder / PROCESSING / path.name
-        os.replace(path, claimed)
+        try:
+            os.replace(path, claimed)
+        except FileNotFoundError:  # taken away since the folder was listed
+            continue
         outcomes.append(process_file(claimed, publisher, chunk=chunk))
         on_file(outcomes[-1])
     return outcomes
