@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -20,6 +21,7 @@ from touchline.processing.packing import Packing
 from touchline.processing.runner import ProcessorRunner
 from touchline.publish import Publisher
 from touchline.queries import Queries
+from touchline.store.accepted import AcceptedEvents
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
 from touchline.store.relocate import relocate
@@ -169,4 +171,20 @@ def build_backbone(
             identity=stores[registry.store_of(RESOLVER)],
             campaigns=stores[registry.store_of(SYNCHRONIZER)],
         ),
+    )
+
+
+def remembering_publisher(backbone: Backbone, codec: EventCodec | None = None) -> Publisher:
+    """The backbone's publisher, remembering the ids it accepted (for
+    ``TOUCHLINE_API_DEDUPE_DAYS``): an id published again is ``duplicate``
+    and appends nothing. The HTTP API's (with its own ``codec``), and the
+    partner order files'."""
+    settings = backbone.settings
+    return Publisher(
+        backbone.log,
+        codec or backbone.codec,
+        settings.topics.touchpoints,
+        rules=settings.edge_rules(),
+        key_secret=backbone.publisher.key_secret,
+        ledger=AcceptedEvents(backbone.engine, timedelta(days=settings.api_dedupe_days)),
     )

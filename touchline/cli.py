@@ -24,6 +24,7 @@ from touchline import (
     cli_customers,
     cli_dead_letters,
     cli_keys,
+    cli_partner_orders,
     exit_codes,
     parallel,
     registry,
@@ -142,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_campaigns.add_commands(commands)
     cli_keys.add_commands(commands)
     cli_adapters.add_commands(commands)
+    cli_partner_orders.add_commands(commands)
 
     publish = commands.add_parser("publish", help="publish events from a JSON file (or -)")
     publish.add_argument("file", help="a JSON event or array of events; - reads stdin")

@@ -10,7 +10,6 @@ accepted-ids ledger that makes ``POST /v1/events`` idempotent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -52,9 +51,8 @@ from touchline.api.segment import SEGMENT_ROUTES, segment_ingest
 from touchline.api.stream import CampaignStream, stream_campaign_state
 from touchline.api.unsubscribe import Unsubscribes, unsubscribe
 from touchline.api.webhooks_in import WEBHOOK_ROUTES, inbound_webhooks
-from touchline.bootstrap import Backbone, make_codec
+from touchline.bootstrap import Backbone, make_codec, remembering_publisher
 from touchline.offers import NextBestOffer
-from touchline.publish import Publisher
 from touchline.store.accepted import AcceptedEvents
 from touchline.store.api_keys import ApiKeys
 
@@ -91,14 +89,7 @@ def create_app(backbone: Backbone) -> Api:
         raise ValueError("the HTTP API takes JSON: run it with TOUCHLINE_WIRE_FORMAT=json")
     event_limit = min(settings.api_max_event_bytes, settings.max_event_bytes)
     codec = make_codec(msgspec.structs.replace(settings, max_event_bytes=event_limit))
-    publisher = Publisher(
-        backbone.log,
-        codec,
-        settings.topics.touchpoints,
-        rules=settings.edge_rules(),
-        key_secret=backbone.publisher.key_secret,
-        ledger=AcceptedEvents(backbone.engine, timedelta(days=settings.api_dedupe_days)),
-    )
+    publisher = remembering_publisher(backbone, codec)
     processors = [
         ProcessorPosition(runner.processor.name, runner.topic, runner.engine)
         for runner in backbone.runners

@@ -34,25 +34,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from touchline.api.ingest import Ingest, append
 from touchline.api.kept_letters import KeptBefore, kept_id, kept_record, storable
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
-from touchline.api.webhooks_map import (
-    CALLS,
-    ESP,
-    FAX,
-    PARTNER_ORDERS,
-    Item,
-    Mapped,
-    Sender,
-    Senders,
-    Skipped,
-    Unmapped,
-    call_item,
-    esp_item,
-    fax_item,
-    items_of,
-    partner_order_item,
-)
+from touchline.api.webhooks_map import CALLS, ESP, FAX, call_item, esp_item, fax_item, items_of
 from touchline.config import Settings
 from touchline.events import Identities
+from touchline.inbound.items import Item, Mapped, Sender, Senders, Skipped, Unmapped
+from touchline.inbound.partner_orders import PARTNER_ORDERS, SOURCE, partner_order_item
 from touchline.log.port import Record
 from touchline.publish import CONFLICTING_DUPLICATE, REFUSED, utc_now
 from touchline.store.action_ledger import load_action
@@ -179,7 +165,7 @@ def inbound_webhooks(
             PARTNER_ORDERS,
             settings.partner_webhook_secret,
             "TOUCHLINE_PARTNER_WEBHOOK_SECRET",
-            "partner",
+            SOURCE,
             partner_order_item,
         ),
     )

@@ -1,0 +1,91 @@
+"""``touchline partner-orders watch DIR``: partner order files dropped in a folder.
+
+Each ``*.csv`` in the folder is claimed, its good lines published as
+``partner.order_*`` events, and the file moved to ``done`` or ``failed``
+with a report of the lines that were not published
+(:mod:`touchline.inbound.drop_folder`). ``--once`` takes what is there and
+exits: 1 when any line was reported or any file failed, so a script notices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.exc import DBAPIError
+
+from touchline import exit_codes
+from touchline.bootstrap import build_backbone, remembering_publisher
+from touchline.config import Settings
+from touchline.inbound.drop_folder import CHUNK, FileOutcome, take_all, watch
+from touchline.log.port import LogError
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    orders = commands.add_parser(
+        "partner-orders", help="partner order files (README: Partner order files)"
+    ).add_subparsers(required=True, metavar="COMMAND")
+    watch_parser = orders.add_parser(
+        "watch",
+        help="publish the order files dropped in a folder, then file them in done/ or failed/",
+    )
+    watch_parser.add_argument("folder", type=Path, help="where partners drop their *.csv files")
+    watch_parser.add_argument(
+        "--once", action="store_true", help="take the files there now, then exit"
+    )
+    watch_parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between looks (default 5)"
+    )
+    watch_parser.add_argument(
+        "--chunk", type=int, default=CHUNK, help=f"lines per publish (default {CHUNK})"
+    )
+    watch_parser.set_defaults(command=cmd_watch)
+
+
+def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    if args.interval <= 0 or args.chunk < 1:
+        raise ValueError("--interval must be above 0 and --chunk at least 1")
+    with build_backbone(settings) as backbone:
+        publisher = remembering_publisher(backbone)
+        if args.once:
+            outcomes = take_all(folder, publisher, chunk=args.chunk, on_file=_print)
+            troubled = any(outcome.failed or outcome.errors for outcome in outcomes)
+            return exit_codes.REFUSED if troubled else exit_codes.OK
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            name = signal.Signals(signum).name
+            print(f"touchline: {name}, stopping after this file", file=sys.stderr)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        print(f"touchline: watching {folder} for order files (Ctrl-C stops)", file=sys.stderr)
+        watch(
+            folder,
+            publisher,
+            stop,
+            interval=args.interval,
+            chunk=args.chunk,
+            on_file=_print,
+            retry_on=(LogError, DBAPIError),
+        )
+    return exit_codes.OK
+
+
+def _print(outcome: FileOutcome) -> None:
+    where = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"
+    report = outcome.report
+    reported = f" (report {outcome.moved_to.parent.name}/{report.name})" if report else ""
+    print(
+        f"{outcome.name}: {outcome.lines} lines, {outcome.accepted} accepted, "
+        f"{outcome.duplicates} duplicates, {len(outcome.errors)} reported -> {where}{reported}",
+        flush=True,
+    )
