@@ -14,9 +14,12 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
+from sqlalchemy import select
+
 from tests.adapters.receivers import Receiver
 from tests.adapters.scenario import (
     CAMPAIGN,
+    T0,
     Dispatchers,
     FakeTime,
     adapter_of,
@@ -31,13 +34,15 @@ from tests.adapters.scenario import (
 from tests.helpers import event
 from touchline.adapters.dispatcher import UNDELIVERABLE
 from touchline.bootstrap import Backbone
+from touchline.events import Identities
 from touchline.events.action import ActionSettled
-from touchline.events.campaign import OfferResponded
+from touchline.events.campaign import CustomerTargeted, OfferResponded
 from touchline.events.consent import ConsentRevoked
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
 from touchline.processing.dead_letter import describe
 from touchline.store import action_ledger as ledger
+from touchline.store.tables import campaign_actions
 
 
 def _key(runner_adapter_message_id: str | None, action_id: str) -> str:
@@ -234,3 +239,39 @@ def _dead_letters(backbone: Backbone) -> list[dict[str, str]]:
         for partition in range(backbone.log.partitions(topic))
         for record in backbone.log.read(TopicPartition(topic, partition), 0, 1000)
     ]
+
+
+def test_many_actions_go_out_a_chunk_at_a_time_each_once(
+    backbone: Backbone,
+    receiver: Receiver,
+    dispatchers: Dispatchers,
+) -> None:
+    """Taken, sent (several at once) and settled a chunk at a time: every
+    action arrives once, and each is settled with its own proof."""
+    first = requested(backbone, receiver.channel)
+    others = [
+        event(
+            CustomerTargeted(),
+            T0 + timedelta(minutes=2),
+            identities=Identities(
+                email=f"c{i}@example.com", phone=f"+1415555{i:04d}", fax=f"+1415666{i:04d}"
+            ),
+            campaign_id=CAMPAIGN,
+        )
+        for i in range(6)
+    ]
+    publish(backbone, *others)
+    with backbone.stores["campaigns"].connect() as connection:
+        action_ids = list(connection.execute(select(campaign_actions.c.action_id)).scalars())
+    assert first in action_ids
+    assert len(action_ids) == 7
+    runner = dispatchers.new()
+    adapter_of(runner).in_flight = 3  # chunks of 3, 3 and 1
+    dispatch(runner)
+    adapter = adapter_of(runner).adapter
+    keys = [_key(adapter.message_id(UUID(a)), a) for a in action_ids]
+    assert receiver.received() == dict.fromkeys(keys, 1)
+    assert {row(backbone, a).status for a in action_ids} == {"sent"}
+    assert {proof_of(backbone, a).refusal for a in action_ids} == {None}
+    settled = [e.payload for e in reports(backbone) if isinstance(e.payload, ActionSettled)]
+    assert sorted(str(p.action_id) for p in settled) == sorted(action_ids)
