@@ -20,7 +20,9 @@ runner's transaction holds only its positions. Per action:
 An action found ``dispatching`` was in flight when a dispatcher stopped:
 sent again only where the adapter dedups by key, else settled ``unknown``.
 A settled action met again (a redelivery after a crash before the runner
-committed its position) is reported again from the ledger, byte for byte.
+committed its position) is reported again from the ledger, under the same
+id: byte for byte, unless the channel's own report (an ESP's delivered or
+bounce) has moved the row since, when readers keep the first by its id.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ class Dispatcher(Processor[Envelope]):
         at_us = to_us(self.clock.now())
         blob = None if proof is None else encode_proof(proof)
         with self.ledger_db.begin() as connection:
-            ledger.settle(
+            settled = ledger.settle(
                 connection,
                 row.action_id,
                 status=status,
@@ -220,6 +222,11 @@ class Dispatcher(Processor[Envelope]):
                 proof=blob,
                 was=was,
             )
+            if not settled and status == ledger.SENT:
+                # The channel's report (an ESP's delivered, read by the
+                # synchronizer) outran this settle: its word on the status
+                # stands, and the proof of what was checked joins it.
+                ledger.fill_in(connection, row.action_id, attempts=attempts, proof=blob)
             return ledger.load_action(connection, row.action_id)
 
 

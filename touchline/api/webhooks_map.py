@@ -28,6 +28,7 @@ from uuid import UUID, uuid5
 import msgspec
 
 from touchline.events import Envelope, Identities, new_event
+from touchline.events.action import named_action
 from touchline.events.base import Payload
 from touchline.events.call import InboundCallEnded, InboundCallStarted, OutboundCallMade
 from touchline.events.email import (
@@ -88,15 +89,6 @@ def _raw_id(provider: str, item: object) -> UUID:
     return item_id(provider, "sha256:" + hashlib.sha256(canonical.encode()).hexdigest())
 
 
-def action_of(message_id: str) -> UUID | None:
-    """The action id in ``<action id@domain>`` (or a bare action id)."""
-    local = message_id.strip().strip("<>").partition("@")[0]
-    try:
-        return UUID(local)
-    except ValueError:
-        return None
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -134,7 +126,7 @@ def esp_item(item: object, senders: Senders, *, source: str) -> Item:
         at=datetime.fromtimestamp(at, UTC),
         event_id=event_id,
         source=source,
-        action_id=action_of(message_id),
+        action_id=named_action(message_id),
         senders=senders,
         identities=identities,
     )
@@ -220,7 +212,7 @@ def call_item(item: object, senders: Senders, *, source: str) -> Item:
         at=at,
         event_id=event_id,
         source=source,
-        action_id=None if task is None else action_of(task),
+        action_id=None if task is None else named_action(task),
         senders=senders,
         identities=identities,
     )
@@ -358,7 +350,7 @@ def fax_item(item: object, senders: Senders, *, source: str) -> Item:
         at=at,
         event_id=event_id,
         source=source,
-        action_id=None if action is None else action_of(action),
+        action_id=None if action is None else named_action(action),
         senders=senders,
         identities=identities,
     )
