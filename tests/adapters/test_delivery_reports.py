@@ -87,6 +87,7 @@ def test_a_hard_bounce_fails_it_with_the_reason_and_nothing_moves_it_back(
     publish(backbone, event(EmailDelivered(message_id=message_id), at + timedelta(minutes=2)))
     _replay_the_synchronizer(backbone)
     assert row(backbone, action_id) == failed
+    assert receiver.received() == {message_id: 1}
 
 
 def test_a_report_naming_a_cancelled_action_leaves_it_cancelled(
