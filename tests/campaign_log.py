@@ -22,7 +22,7 @@ Records = tuple[dict[tuple[str, str], bytes], dict[str, bytes]]
 
 def written(backbone: Backbone, topic: str) -> list[Envelope]:
     """Everything on ``topic``, partition by partition, in the order written."""
-    out = []
+    out: list[Envelope] = []
     for partition in range(backbone.log.partitions(topic)):
         for record in backbone.log.read(TopicPartition(topic, partition), 0, 100_000):
             codec = backbone.codec

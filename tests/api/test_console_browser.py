@@ -3,23 +3,22 @@
 The API is the test's real server (tests/api/conftest.py) and the
 processors are the test's to drive, so what the page shows is decided, not
 raced: every wait is Playwright's ``expect``, which retries until the page
-shows it (or its deadline passes). Never ``playwright install``: the browser
-is the system's ``/usr/bin/chromium`` (``.ci/run`` installs it); without it
-these tests skip and say why. The SQLite store is enough here: the reads
+shows it (or its deadline passes). The browser is the system's
+(tests/api/console_page.py). The SQLite store is enough here: the reads
 under the page run on both stores in test_console_api.py and test_live.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.api.conftest import Server
+from tests.api.console_page import chromium, found, fresh_tab, needs_chromium, signed_in
 from tests.api.console_story import CAMPAIGN, OFFER, PHONE, anns_day, published, spring_for_ann
 from tests.conftest import DAY
 from tests.helpers import event
@@ -27,15 +26,8 @@ from touchline.events import Identities
 from touchline.events.email import EmailOpened
 from touchline.events.web import PageViewed, ProductViewed
 
-CHROMIUM = os.environ.get("TOUCHLINE_TEST_CHROMIUM", "/usr/bin/chromium")
-WAIT_MS = 15_000
-"""How long an expect retries before it fails: room for a busy 2-core machine."""
-
 pytestmark = [
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-    ),
+    needs_chromium,
     pytest.mark.parametrize("store_url", ["sqlite"], indirect=True),
     pytest.mark.slow,
 ]
@@ -43,35 +35,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh tab at laptop size, with nothing in its sessionStorage."""
-    expect.set_options(timeout=WAIT_MS)
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def _signed_in(api: Server, page: Page) -> None:
-    agent = api.keys.create("contact-centre", ["agent"])
-    page.goto(f"{api.client.base_url}/console")
-    expect(page.locator("#status")).to_have_text("Sign in with your API key to start.")
-    page.get_by_label("API key").fill(agent.token)
-    page.get_by_label("Your agent id").fill("ag-7")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#whoami")).to_contain_text("ag-7")
-
-
-def _found(page: Page, asked: str) -> None:
-    page.get_by_role("searchbox", name="Find a customer").fill(asked)
-    page.get_by_role("searchbox", name="Find a customer").press("Enter")
+    with fresh_tab(browser) as opened:
+        yield opened
 
 
 def test_an_agent_finds_a_caller_sees_the_story_live_and_takes_an_offer(
@@ -83,8 +54,8 @@ def test_an_agent_finds_a_caller_sees_the_story_live_and_takes_an_offer(
     campaign move, record the call; then a screenshot."""
     customer = anns_day(api)
     spring_for_ann(api)
-    _signed_in(api, page)
-    _found(page, PHONE)
+    signed_in(api, page)
+    found(page, PHONE)
 
     story = page.locator("#story")
     expect(story.locator("h2")).to_have_text(customer)
@@ -155,8 +126,8 @@ def test_what_a_channel_sent_is_shown_as_text_never_run(api: Server, page: Page)
     customer = anns_day(api)
     trap = '<img src=x onerror="window.pwned = 1">Winter <b>sale</b>'
     published(api, event(PageViewed(url="https://x.example/", title=trap), DAY + timedelta(1)))
-    _signed_in(api, page)
-    _found(page, customer)
+    signed_in(api, page)
+    found(page, customer)
     first = page.locator("#timeline .entry").first
     expect(first.locator(".summary")).to_have_text(f"Viewed page '{trap}' (https://x.example/)")
     assert first.locator("img, b").count() == 0
@@ -171,8 +142,8 @@ def test_a_merge_during_the_call_opens_the_customer_it_merged_into(api: Server, 
     published(api, event(PageViewed(url="https://shop.example/"), DAY, identities=phone))
     merged = api.client.get("/v1/customers", params={"phone": "+14155550199"}).json()
     survivor = api.client.get("/v1/customers", params={"email": "ann@example.com"}).json()
-    _signed_in(api, page)
-    _found(page, "(415) 555-0199")
+    signed_in(api, page)
+    found(page, "(415) 555-0199")
     expect(page.locator("#story h2")).to_have_text(merged["customer_id"])
     expect(page.locator("#live")).to_have_attribute("data-live", "on")
 
@@ -196,9 +167,9 @@ def test_scrolling_down_fetches_the_next_page_by_cursor(api: Server, page: Page)
         for i in range(40)
     ]
     published(api, *views)
-    _signed_in(api, page)
+    signed_in(api, page)
     with page.expect_request(lambda request: "cursor=" in request.url) as paged:
-        _found(page, customer)
+        found(page, customer)
         timeline = page.locator("#timeline .entry")
         expect(timeline).to_have_count(30)
         page.locator("#timeline-end").scroll_into_view_if_needed()
@@ -216,7 +187,7 @@ def test_a_refused_key_asks_the_agent_again(api: Server, page: Page) -> None:
     page.get_by_label("API key").fill("tl_not_a_key")
     page.get_by_label("Your agent id").fill("ag-7")
     page.get_by_role("button", name="Sign in").click()
-    _found(page, PHONE)
+    found(page, PHONE)
     expect(page.locator("#status")).to_have_text("The API refused that key: sign in again.")
     expect(page.get_by_label("API key")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('touchline.key')") is None

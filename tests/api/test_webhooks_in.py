@@ -43,7 +43,7 @@ def _payload(name: str, action_id: str = "") -> str:
     return (PAYLOADS / name).read_text().replace("ACTION_ID", action_id)
 
 
-def _signed(body: str, secret: str, *, at: datetime | None = None) -> dict[str, str]:
+def signed(body: str, secret: str, *, at: datetime | None = None) -> dict[str, str]:
     webhook_id = f"msg_{uuid4().hex}"
     at = at or datetime.now(UTC)
     return {
@@ -55,7 +55,7 @@ def _signed(body: str, secret: str, *, at: datetime | None = None) -> dict[str, 
 
 
 def _post(api: Server, path: str, body: str, secret: str) -> dict[str, object]:
-    answer = api.client.post(path, content=body, headers=_signed(body, secret))
+    answer = api.client.post(path, content=body, headers=signed(body, secret))
     assert answer.status_code == 200, answer.text
     result: dict[str, object] = answer.json()
     return result
@@ -155,16 +155,16 @@ def test_a_bad_signature_or_a_replay_is_401_and_a_signed_non_json_400(
 ) -> None:
     secret = SECRETS[path]
     body = json.dumps([{"event": "delivered"}])
-    forged = _signed(body, "whsec_" + "QUJD" * 8)
+    forged = signed(body, "whsec_" + "QUJD" * 8)
     assert "signature" in str(problem(api.client.post(path, content=body, headers=forged), 401))
-    stale = _signed(body, secret, at=datetime.now(UTC) - timedelta(minutes=10))
+    stale = signed(body, secret, at=datetime.now(UTC) - timedelta(minutes=10))
     assert "too old" in str(problem(api.client.post(path, content=body, headers=stale), 401))
     bare = {"content-type": "application/json"}
     problem(api.client.post(path, content=body, headers=bare), 401)
-    tampered = _signed(body, secret)
+    tampered = signed(body, secret)
     problem(api.client.post(path, content=body.replace("delivered", "open"), headers=tampered), 401)
     garbage = "{not json"
-    problem(api.client.post(path, content=garbage, headers=_signed(garbage, secret)), 400)
+    problem(api.client.post(path, content=garbage, headers=signed(garbage, secret)), 400)
     assert _letters(api) == []
 
 
@@ -219,7 +219,7 @@ def test_an_esp_event_goes_by_its_message_not_by_the_address_it_names(api: Serve
 
 def test_more_items_than_the_batch_limit_is_413(api: Server) -> None:
     body = json.dumps([{"event": "processed", "sg_event_id": str(n)} for n in range(51)])
-    answer = api.client.post("/v1/webhooks/esp", content=body, headers=_signed(body, ESP_SECRET))
+    answer = api.client.post("/v1/webhooks/esp", content=body, headers=signed(body, ESP_SECRET))
     assert problem(answer, 413)["limit"] == "TOUCHLINE_API_MAX_BATCH_EVENTS"
 
 
@@ -243,7 +243,7 @@ def _indexed(api: Server, **where: Any) -> list[LetterRow]:
 
 def test_svix_headers_are_the_same_signature(api: Server) -> None:
     body = _payload("sendgrid_bounce_spam.json")
-    headers = {k.replace("webhook-", "svix-"): v for k, v in _signed(body, ESP_SECRET).items()}
+    headers = {k.replace("webhook-", "svix-"): v for k, v in signed(body, ESP_SECRET).items()}
     answer = api.client.post("/v1/webhooks/esp", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 2

@@ -20,7 +20,9 @@ runner's transaction holds only its positions. Per action:
 An action found ``dispatching`` was in flight when a dispatcher stopped:
 sent again only where the adapter dedups by key, else settled ``unknown``.
 A settled action met again (a redelivery after a crash before the runner
-committed its position) is reported again from the ledger, byte for byte.
+committed its position) is reported again from the ledger, under the same
+id: byte for byte, unless the channel's own report (an ESP's delivered or
+bounce) has moved the row since, when readers keep the first by its id.
 """
 
 from __future__ import annotations
@@ -289,7 +291,17 @@ class Dispatcher(Processor[Envelope]):
                 ],
                 at_us,
             )
-            return ledger.load_actions(connection, [s.row.action_id for s in settles])
+            rows = ledger.load_actions(connection, [s.row.action_id for s in settles])
+            for s in settles:
+                now = rows[s.row.action_id]
+                if s.status == ledger.SENT and now.status != ledger.SENT and now.proof is None:
+                    # The channel's report (an ESP's delivered, read by the
+                    # synchronizer) outran this settle: its word on the status
+                    # stands, and the proof of what was checked joins it.
+                    blob = None if s.proof is None else encode_proof(s.proof)
+                    ledger.fill_in(connection, s.row.action_id, attempts=s.attempts, proof=blob)
+                    rows[s.row.action_id] = ledger.load_action(connection, s.row.action_id) or now
+            return rows
 
 
 def _report(

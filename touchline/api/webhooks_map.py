@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from touchline.events import Identities
+from touchline.events.action import named_action
 from touchline.events.base import Payload
 from touchline.events.call import InboundCallEnded, InboundCallStarted, OutboundCallMade
 from touchline.events.email import (
@@ -38,7 +39,6 @@ from touchline.inbound.items import (
     Senders,
     Skipped,
     Unmapped,
-    action_of,
     item_id,
     mapped,
     raw_id,
@@ -78,7 +78,7 @@ def esp_item(item: object, senders: Senders, *, source: str) -> Item:
         at=datetime.fromtimestamp(at, UTC),
         event_id=event_id,
         source=source,
-        action_id=action_of(message_id),
+        action_id=named_action(message_id),
         senders=senders,
         identities=identities,
     )
@@ -164,7 +164,7 @@ def call_item(item: object, senders: Senders, *, source: str) -> Item:
         at=at,
         event_id=event_id,
         source=source,
-        action_id=None if task is None else action_of(task),
+        action_id=None if task is None else named_action(task),
         senders=senders,
         identities=identities,
     )
@@ -270,7 +270,7 @@ def fax_item(item: object, senders: Senders, *, source: str) -> Item:
         at=at,
         event_id=event_id,
         source=source,
-        action_id=None if action is None else action_of(action),
+        action_id=None if action is None else named_action(action),
         senders=senders,
         identities=identities,
     )

@@ -72,3 +72,13 @@ class ActionSettled(Payload, frozen=True, kw_only=True):
 
 
 ACTION_EVENTS: tuple[type[Payload], ...] = (ActionSettled,)
+
+
+def named_action(reference: str) -> UUID | None:
+    """The action id a channel's reference names: an email's Message-ID
+    ``<action id@domain>``, a call task's or a fax's bare action id."""
+    local = reference.strip().strip("<>").partition("@")[0]
+    try:
+        return UUID(local)
+    except ValueError:
+        return None

@@ -6,6 +6,9 @@ that causes it, moves each customer's campaigns through their states
 ``touchline.campaign-state`` for the campaign engine, and the actions (and
 their cancellations) to ``touchline.actions`` for the adapters. Follow-ups
 and expiries are timers, fired by the injected clock live and on replay.
+What a channel reports of an action it took (an ESP's delivered or hard
+bounce) moves the action's ledger row on, in the same transaction
+(:mod:`touchline.handlers.delivery_reports`).
 
 A campaign's launch reaches every partition: the publisher appends it to
 every partition of the touchpoints and each resolver hands it to every
@@ -41,6 +44,7 @@ from touchline.handlers import campaign_unmerge as unmerging
 from touchline.handlers.campaign_model import Campaign, Effects
 from touchline.handlers.campaign_reads import encode_terms, stored_campaigns, stored_records
 from touchline.handlers.campaign_rules import CustomerCampaigns
+from touchline.handlers.delivery_reports import Delivery, delivery_of
 from touchline.processing.port import (
     EVENTS_WITH_BYTES,
     CancelTimer,
@@ -51,6 +55,7 @@ from touchline.processing.port import (
     Rejected,
     Timer,
 )
+from touchline.store import action_ledger
 from touchline.store import campaign_journal as journal
 from touchline.store import campaigns as store
 from touchline.store.aliases import Aliases, AliasTable
@@ -96,6 +101,9 @@ class CampaignSynchronizer(Processor[Received[Envelope]]):
         for received in events:
             event = received.event
             payload = event.payload
+            delivery = delivery_of(event)
+            if delivery is not None:
+                batch.deliveries.append(delivery)
             if isinstance(payload, CampaignLaunched | CampaignClosed) and event.customer_id is None:
                 refused = batch.campaign_wide(event, payload)
             elif event.customer_id is None:
@@ -152,6 +160,8 @@ class _Batch:
         self.ledgers: dict[str, CustomerCampaigns] = {}
         self.journaled: dict[str, list[journal.JournalEntry]] = {}
         """Journal entries not written yet, per customer."""
+        self.deliveries: list[Delivery] = []
+        """What the channels said became of our actions, in log order."""
 
     def _load(self, customer_id: str) -> None:
         """A customer the batch had no event of (a merge's merged side)."""
@@ -349,3 +359,11 @@ class _Batch:
             at_us = max(to_us(entry.at) for entry in cancelled)
             ids = [entry.action_id for entry in cancelled]
             store.end_actions(self.connection, ids, "cancelled", at_us)
+        for delivery in self.deliveries:
+            action_ledger.report(
+                self.connection,
+                delivery.action_id,
+                status=delivery.status,
+                reason=delivery.reason,
+                at_us=delivery.at_us,
+            )

@@ -78,15 +78,6 @@ def raw_id(provider: str, item: object) -> UUID:
     return item_id(provider, "sha256:" + hashlib.sha256(canonical.encode()).hexdigest())
 
 
-def action_of(message_id: str) -> UUID | None:
-    """The action id in ``<action id@domain>`` (or a bare action id)."""
-    local = message_id.strip().strip("<>").partition("@")[0]
-    try:
-        return UUID(local)
-    except ValueError:
-        return None
-
-
 def text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 

@@ -1,9 +1,12 @@
 """The adapters' side of the action ledger (``campaign_actions``).
 
 The synchronizer requests actions (``pending``) and cancels pending ones;
-an adapter takes one (``dispatching``) and settles it with an outcome. Each
-move is one conditional update, so of a cancel and a take racing for the
-same pending row exactly one wins, and an action is taken at most once.
+an adapter takes one (``dispatching``) and settles it with an outcome; the
+channel's own word on it afterwards (an ESP's ``delivered`` or hard bounce,
+which the synchronizer reads) moves it on once more. Each move is one
+conditional update, so of a cancel and a take racing for the same pending
+row exactly one wins, an action is taken at most once, and a report never
+moves a row back.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import campaign_actions
@@ -19,6 +22,22 @@ from touchline.store.tables import campaign_actions
 PENDING = "pending"
 DISPATCHING = "dispatching"
 CANCELLED = "cancelled"
+SENT = "sent"
+DELIVERED = "delivered"
+FAILED = "failed"
+UNKNOWN = "unknown"
+
+REPORTED_FROM: dict[str, tuple[str, ...]] = {
+    DELIVERED: (DISPATCHING, SENT, UNKNOWN),
+    FAILED: (DISPATCHING, SENT, UNKNOWN, DELIVERED),
+}
+"""The statuses the channel's report moves a row on from: forward only.
+``dispatching``: the report outran the dispatcher's own settle (which then
+adds its attempts and proof, :func:`fill_in`); ``unknown``: a crash left it
+in flight, and the channel says it went out after all; ``delivered`` then a
+hard bounce: the receiving server bounced it after taking it. Never from
+``pending`` (nothing went out), nor from ``cancelled``, ``suppressed`` or a
+dispatcher's ``failed`` (nothing did either), nor back from ``failed``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +136,40 @@ def settle_all(connection: Connection, settlements: Sequence[Settlement], at_us:
         for s in settlements
     ]
     return connection.execute(statement, rows).rowcount
+
+
+def report(
+    connection: Connection, action_id: str, *, status: str, reason: str | None, at_us: int
+) -> bool:
+    """The channel's word that the action was ``delivered`` or ``failed``
+    (:data:`REPORTED_FROM`); False when the row is not where that moves from
+    (already there, further on, never sent, or not ours). Its time never
+    goes back, whatever the channel's clock said."""
+    a = campaign_actions.c
+    result = connection.execute(
+        update(campaign_actions)
+        .where(a.action_id == action_id, a.status.in_(REPORTED_FROM[status]))
+        .values(
+            status=status,
+            reason=reason,
+            updated_at_us=case((a.updated_at_us > at_us, a.updated_at_us), else_=at_us),
+        )
+    )
+    return result.rowcount == 1
+
+
+def fill_in(connection: Connection, action_id: str, *, attempts: int, proof: bytes | None) -> bool:
+    """A row the channel's report settled while its dispatcher was still
+    sending: the dispatcher's attempts and consent proof join it, its
+    status and reason stay the channel's."""
+    a = campaign_actions.c
+    result = connection.execute(
+        update(campaign_actions)
+        .where(
+            a.action_id == action_id,
+            a.status.in_(tuple(REPORTED_FROM)),
+            a.proof.is_(None),
+        )
+        .values(attempts=attempts, proof=proof)
+    )
+    return result.rowcount == 1
