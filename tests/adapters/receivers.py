@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.kafka_broker import free_port
-from touchline.adapters.webhook import parse_partner_webhooks
+from touchline.adapters.partners import parse_partner_webhooks
 from touchline.events.consent import ContactChannel
 
 

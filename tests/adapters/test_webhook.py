@@ -28,13 +28,10 @@ from tests.adapters.scenario import (
 from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
 from tests.kafka_broker import free_port
+from touchline.adapters.partners import parse_partner_webhooks
 from touchline.adapters.port import Action, Recipient
 from touchline.adapters.registry import UnknownChannel, close_adapters, dispatcher_runners
-from touchline.adapters.webhook import (
-    ContactCentreAdapter,
-    WebhookSettings,
-    parse_partner_webhooks,
-)
+from touchline.adapters.webhook import ContactCentreAdapter, WebhookSettings
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
 from touchline.events.action import ActionSettled
@@ -117,11 +114,16 @@ def test_a_lead_without_an_owning_partner_goes_to_the_default_saying_so(
     [body] = receiver.bodies
     assert body["data"]["routing"] == {
         "partner": "P-DEFAULT",
-        "reasons": ["no owning partner on the profile", "the default partner: P-DEFAULT"],
+        "reasons": [
+            "no owning partner on the profile",
+            "no configured partner has sold to or covers the customer",
+            "the default partner: P-DEFAULT",
+        ],
     }
     assert body["data"]["contact"]["email"] == ["ann@example.com"]
     assert proof_of(backbone, action_id).route == (
-        "partner P-DEFAULT: no owning partner on the profile; the default partner: P-DEFAULT"
+        "partner P-DEFAULT: no owning partner on the profile; no configured partner has sold "
+        "to or covers the customer; the default partner: P-DEFAULT"
     )
 
 

@@ -160,6 +160,7 @@ class Dispatcher(Processor[Envelope]):
             offer_code=row.offer_code,
             step=row.step,
             expires_at=None if row.expires_at_us is None else from_us(row.expires_at_us),
+            routed_to=row.routed_to,
         )
         rendered: Rendered | None = None
         try:
@@ -175,6 +176,11 @@ class Dispatcher(Processor[Envelope]):
             return self._settle(row, "failed", 0, undeliverable, proof)
         if rendered.route is not None:
             proof = msgspec.structs.replace(proof, route=rendered.route)
+        if rendered.routed_to is not None and rendered.routed_to != row.routed_to:
+            # Committed before the send: the receiver's open leads count it,
+            # and a re-send after a crash goes to the same receiver.
+            with self.ledger_db.begin() as connection:
+                ledger.route_to(connection, row.action_id, rendered.routed_to)
         attempts, sent = self._attempts(action, rendered)
         reason = sent.reason
         if sent.outcome == "failed" and sent.transient:

@@ -8,15 +8,18 @@ same pending row exactly one wins, and an action is taken at most once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
-from touchline.store.tables import campaign_actions
+from touchline.store.tables import campaign_actions, campaign_states
 
 PENDING = "pending"
 DISPATCHING = "dispatching"
 CANCELLED = "cancelled"
+OUT = (DISPATCHING, "sent", "delivered")
+"""The statuses of an action that went (or is going) out to its receiver."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class ActionRow:
     attempts: int
     reason: str | None
     proof: bytes | None
+    routed_to: str | None = None
 
 
 def load_action(connection: Connection, action_id: str) -> ActionRow | None:
@@ -51,6 +55,7 @@ def load_action(connection: Connection, action_id: str) -> ActionRow | None:
             a.attempts,
             a.reason,
             a.proof,
+            a.routed_to,
         ).where(a.action_id == action_id)
     ).first()
     return None if row is None else ActionRow(**row._mapping)
@@ -87,3 +92,42 @@ def settle(
         .values(status=status, updated_at_us=at_us, attempts=attempts, reason=reason, proof=proof)
     )
     return result.rowcount == 1
+
+
+def route_to(connection: Connection, action_id: str, receiver: str) -> None:
+    """Record the receiver a ``dispatching`` action goes to, before it is sent."""
+    a = campaign_actions.c
+    connection.execute(
+        update(campaign_actions)
+        .where(a.action_id == action_id, a.status == DISPATCHING)
+        .values(routed_to=receiver)
+    )
+
+
+def open_by_receiver(
+    connection: Connection,
+    channel: str,
+    *,
+    since_us: int,
+    ended: Collection[str],
+    leaving_out: str,
+) -> dict[str, int]:
+    """Per receiver, the ``channel`` actions routed to it since ``since_us``
+    that went out and whose campaign is still open for the customer (its
+    state not one of ``ended``), ``leaving_out`` one action (the one routed now)."""
+    a, s = campaign_actions.c, campaign_states.c
+    pair = and_(s.campaign_id == a.campaign_id, s.customer_id == a.customer_id)
+    rows = connection.execute(
+        select(a.routed_to, func.count())
+        .select_from(campaign_actions.outerjoin(campaign_states, pair))
+        .where(
+            a.channel == channel,
+            a.routed_to.is_not(None),
+            a.status.in_(OUT),
+            a.updated_at_us >= since_us,
+            a.action_id != leaving_out,
+            or_(s.state.is_(None), s.state.not_in(list(ended))),
+        )
+        .group_by(a.routed_to)
+    )
+    return {str(receiver): int(count) for receiver, count in rows}
