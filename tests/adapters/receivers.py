@@ -124,8 +124,10 @@ class WebhookReceiver:
     transient = "503 Service Unavailable"
     permanent = "422 Unprocessable Entity"
 
-    def __init__(self, channel: ContactChannel) -> None:
+    def __init__(self, channel: ContactChannel, secret: str = SECRET) -> None:
         self.channel = channel
+        self.secret = secret
+        """The only secret this receiver takes a signature by."""
         self.lock = threading.Lock()
         self.by_id: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
@@ -138,7 +140,7 @@ class WebhookReceiver:
         self.waiting = threading.Event()
         """Set once that request waits at the gate."""
         receiver = self
-        verifier = Webhook(SECRET)
+        verifier = Webhook(secret)
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:

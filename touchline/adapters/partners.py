@@ -40,7 +40,7 @@ class Partner(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """Open leads it takes at once; None: no limit."""
 
 
-_DIRECTORY = msgspec.json.Decoder(dict[str, Partner])
+_RAW = msgspec.json.Decoder(dict[str, object])
 
 
 def parse_partner_webhooks(text: str) -> dict[str, str]:
@@ -68,12 +68,15 @@ def partner_directory(partners: str, webhooks: str, shared_secret: str) -> dict[
     directory: dict[str, Partner] = {}
     if partners.strip():
         try:
-            directory = _DIRECTORY.decode(partners)
-        except msgspec.ValidationError as error:
-            # msgspec names the field: "... - at `$.P1.capacity`".
-            raise ValueError(f"bad TOUCHLINE_PARTNERS: {error}") from None
+            raw = _RAW.decode(partners)
         except msgspec.DecodeError as error:
-            raise ValueError(f"bad TOUCHLINE_PARTNERS: not JSON: {error}") from None
+            raise ValueError(f"bad TOUCHLINE_PARTNERS: not a JSON object: {error}") from None
+        for name, fields in raw.items():
+            try:
+                directory[name] = msgspec.convert(fields, Partner)
+            except msgspec.ValidationError as error:
+                # msgspec names the field: "Expected `int` >= 0 - at `$.capacity`".
+                raise ValueError(f"bad TOUCHLINE_PARTNERS: partner {name}: {error}") from None
     for name, url in parse_partner_webhooks(webhooks).items():
         if name in directory:
             raise ValueError(
