@@ -138,6 +138,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partner_lead_days: Annotated[int, msgspec.Meta(ge=1)] = 30
     """How long a lead sent to a partner counts against its capacity while
     its campaign is still open for the customer."""
+    web_push_url: str = ""
+    """Where the web adapter POSTs the offers of campaigns' ``web`` steps (a CMS
+    or personalization service; empty: the site asks next-best-offer instead)."""
+    web_push_secret: str = ""
+    """The web push receiver's ``whsec_...`` secret."""
     fax_gateway_domain: str = ""
     """The email-to-fax gateway's domain: a fax goes through the SMTP relay to
     ``<number>@<domain>`` (empty: the fax adapter does not run)."""

@@ -201,11 +201,13 @@ class WebhookReceiver:
 
     def settings(self) -> dict[str, object]:
         if self.channel == "phone":
-            return {"contact_centre_url": self.url, "contact_centre_secret": SECRET}
+            return {"contact_centre_url": self.url, "contact_centre_secret": self.secret}
+        if self.channel == "web":
+            return {"web_push_url": self.url, "web_push_secret": self.secret}
         webhooks = f"P-NORTH={self.url},P-DEFAULT={self.url}"
         assert parse_partner_webhooks(webhooks)
         return {
             "partner_webhooks": webhooks,
             "partner_default": "P-DEFAULT",
-            "partner_webhook_secret": SECRET,
+            "partner_webhook_secret": self.secret,
         }

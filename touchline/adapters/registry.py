@@ -27,6 +27,7 @@ from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
 from touchline.adapters.partners import partner_directory
 from touchline.adapters.port import Adapter, Recipient
+from touchline.adapters.web_push import WebPushAdapter
 from touchline.adapters.webhook import (
     ContactCentreAdapter,
     OpenLeads,
@@ -109,6 +110,15 @@ def _phone(context: AdapterContext) -> Adapter:
     )
 
 
+def _web(context: AdapterContext) -> Adapter:
+    settings = context.settings
+    if not settings.web_push_secret:
+        raise ValueError("the web adapter needs TOUCHLINE_WEB_PUSH_SECRET (whsec_...)")
+    return WebPushAdapter(
+        settings.web_push_url, _webhook_settings(settings, settings.web_push_secret)
+    )
+
+
 def open_leads_from(ledger_db: Engine, clock: Clock, window: timedelta) -> OpenLeads:
     """Each partner's open leads as the ledger has them now: leads that went
     out within ``window`` whose campaign has not ended for the customer."""
@@ -160,6 +170,13 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
         "leads to the partner with the best affinity (ownership, past orders, territory, "
         "capacity), a webhook signed with its secret, keyed by action id",
         lambda s: bool(s.partners.strip() or (s.partner_webhooks and s.partner_webhook_secret)),
+    ),
+    AdapterEntry(
+        "web",
+        _web,
+        "offers of web steps pushed to the site's CMS or personalization service, a signed "
+        "webhook keyed by action id (opt-in: else the site asks next-best-offer)",
+        lambda s: bool(s.web_push_url and s.web_push_secret),
     ),
 )
 

@@ -33,7 +33,7 @@ from touchline.adapters.partners import Partner
 from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -73,7 +73,7 @@ class WebhookAdapter(Adapter):
         self,
         settings: WebhookSettings,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
@@ -143,7 +143,7 @@ class WebhookAdapter(Adapter):
         self.client.close()
 
 
-def _offer(action: Action) -> dict[str, object]:
+def offer_of(action: Action) -> dict[str, object]:
     return {
         "action_id": str(action.action_id),
         "campaign_id": action.campaign_id,
@@ -164,7 +164,7 @@ class ContactCentreAdapter(WebhookAdapter):
         url: str,
         settings: WebhookSettings,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(settings, now=now, transport=transport)
@@ -185,7 +185,7 @@ class ContactCentreAdapter(WebhookAdapter):
                 "customer_id": recipient.customer_id,
                 "name": profile.get("name"),
                 "phone": phones[0],
-                "offer": _offer(action),
+                "offer": offer_of(action),
                 "screen_pop": {
                     "value_tier": profile.get("value_tier"),
                     "talking_points": list(_strings(profile.get("talking_points"))),
@@ -233,7 +233,7 @@ class PartnerAdapter(WebhookAdapter):
         settings: WebhookSettings,
         *,
         open_leads: OpenLeads = no_open_leads,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(settings, now=now, transport=transport)
@@ -271,7 +271,7 @@ class PartnerAdapter(WebhookAdapter):
                 "customer_id": recipient.customer_id,
                 "name": recipient.data.get("name"),
                 "contact": contact,
-                "offer": _offer(action),
+                "offer": offer_of(action),
             },
             route=f"partner {chosen.partner}: {'; '.join(chosen.reasons)}",
             routed_to=chosen.partner,
