@@ -123,13 +123,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     contact_centre_secret: str = ""
     """The contact centre's Standard Webhooks secret, ``whsec_...``: signs the
     call tasks sent to it and checks its call-status callbacks."""
+    partners: str = ""
+    """The partner directory, JSON: account -> ``{"url", "secret", "territories",
+    "capacity"}`` (see touchline/adapters/partners.py)."""
     partner_webhooks: str = ""
-    """Partner account -> lead webhook URL: ``P1=https://...,P2=https://...`` or JSON."""
+    """Partner account -> lead webhook URL: ``P1=https://...,P2=https://...`` or
+    JSON; partners with the shared secret, no territory and no capacity limit."""
     partner_default: str = ""
-    """The partner account a lead goes to when the customer has no owning
-    partner with a webhook (empty: such leads fail as undeliverable)."""
+    """The partner account a lead goes to when no partner owns, has sold to or
+    covers the customer (empty: such leads fail as undeliverable)."""
     partner_webhook_secret: str = ""
-    """The ``whsec_...`` secret partners' webhooks are signed with, both ways."""
+    """The shared ``whsec_...`` secret of partners without one of their own,
+    both ways (their leads, and the orders they send in)."""
+    partner_lead_days: Annotated[int, msgspec.Meta(ge=1)] = 30
+    """How long a lead sent to a partner counts against its capacity while
+    its campaign is still open for the customer."""
+    web_push_url: str = ""
+    """Where the web adapter POSTs the offers of campaigns' ``web`` steps (a CMS
+    or personalization service; empty: the site asks next-best-offer instead)."""
+    web_push_secret: str = ""
+    """The web push receiver's ``whsec_...`` secret."""
     fax_gateway_domain: str = ""
     """The email-to-fax gateway's domain: a fax goes through the SMTP relay to
     ``<number>@<domain>`` (empty: the fax adapter does not run)."""

@@ -49,6 +49,7 @@ RECEIVERS = {
     "fax": _smtp("fax"),
     "phone": _webhook("phone"),
     "partner": _webhook("partner"),
+    "web": _webhook("web"),
 }
 
 

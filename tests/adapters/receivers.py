@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.kafka_broker import free_port
-from touchline.adapters.webhook import parse_partner_webhooks
+from touchline.adapters.partners import parse_partner_webhooks
 from touchline.events.consent import ContactChannel
 
 
@@ -124,8 +124,10 @@ class WebhookReceiver:
     transient = "503 Service Unavailable"
     permanent = "422 Unprocessable Entity"
 
-    def __init__(self, channel: ContactChannel) -> None:
+    def __init__(self, channel: ContactChannel, secret: str = SECRET) -> None:
         self.channel = channel
+        self.secret = secret
+        """The only secret this receiver takes a signature by."""
         self.lock = threading.Lock()
         self.by_id: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
@@ -138,7 +140,7 @@ class WebhookReceiver:
         self.waiting = threading.Event()
         """Set once that request waits at the gate."""
         receiver = self
-        verifier = Webhook(SECRET)
+        verifier = Webhook(secret)
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -199,11 +201,13 @@ class WebhookReceiver:
 
     def settings(self) -> dict[str, object]:
         if self.channel == "phone":
-            return {"contact_centre_url": self.url, "contact_centre_secret": SECRET}
+            return {"contact_centre_url": self.url, "contact_centre_secret": self.secret}
+        if self.channel == "web":
+            return {"web_push_url": self.url, "web_push_secret": self.secret}
         webhooks = f"P-NORTH={self.url},P-DEFAULT={self.url}"
         assert parse_partner_webhooks(webhooks)
         return {
             "partner_webhooks": webhooks,
             "partner_default": "P-DEFAULT",
-            "partner_webhook_secret": SECRET,
+            "partner_webhook_secret": self.secret,
         }

@@ -28,17 +28,17 @@ from tests.adapters.scenario import (
 from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
 from tests.kafka_broker import free_port
-from touchline.adapters.port import Action, Recipient
+from touchline.adapters.partners import parse_partner_webhooks
+from touchline.adapters.port import Action, Recipient, Undeliverable
 from touchline.adapters.registry import UnknownChannel, close_adapters, dispatcher_runners
-from touchline.adapters.webhook import (
-    ContactCentreAdapter,
-    WebhookSettings,
-    parse_partner_webhooks,
-)
+from touchline.adapters.web_push import WebPushAdapter
+from touchline.adapters.webhook import ContactCentreAdapter, WebhookSettings
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
+from touchline.events import Identities
 from touchline.events.action import ActionSettled
 from touchline.events.partner import LeadRegistered
+from touchline.events.web import PageViewed
 from touchline.processing.clock import ManualClock
 from touchline.store import action_ledger as ledger
 from touchline.store.tables import campaign_actions
@@ -81,6 +81,43 @@ def test_a_call_task_carries_the_screen_pop(
     assert _settled(backbone).message_id == action_id
 
 
+@pytest.mark.parametrize("receiver", ["web"], indirect=True)
+def test_a_web_step_pushes_the_offer_with_what_the_site_knows_the_customer_by(
+    backbone: Backbone,
+    receiver: WebhookReceiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """``offer.push``: the customer, the identifiers a site knows (not the phone), the offer."""
+    visit = PageViewed(url="https://shop.example/spring")
+    ann_on_the_web = Identities(email="ann@example.com", web_id="v-123")
+    publish(backbone, event(visit, T0 - timedelta(days=1), identities=ann_on_the_web))
+    action_id = requested(backbone, "web")
+    clock.advance(timedelta(minutes=5))
+    dispatch(dispatchers.new())
+    assert receiver.received() == {action_id: 1}
+    [body] = receiver.bodies
+    assert body["type"] == "offer.push"
+    data = body["data"]
+    assert data["push_id"] == action_id
+    assert data["identifiers"] == {"web_id": ["v-123"], "email": ["ann@example.com"]}
+    assert (data["offer"]["offer_code"], data["offer"]["campaign_id"]) == ("SPRING10", "spring")
+    assert _settled(backbone).outcome == "sent"
+
+
+@pytest.mark.parametrize("receiver", ["web"], indirect=True)
+def test_a_web_push_for_a_customer_no_site_knows_is_undeliverable(
+    receiver: WebhookReceiver,
+) -> None:
+    """Only a phone number: nothing a site could show the offer against."""
+    adapter = WebPushAdapter(receiver.url, WebhookSettings(secret=SECRET))
+    try:
+        with pytest.raises(Undeliverable, match="no identifier a site knows"):
+            adapter.render(_action(), ANN)
+    finally:
+        adapter.close()
+
+
 def test_a_lead_goes_to_the_partner_that_owns_the_customer(
     backbone: Backbone,
     receiver: WebhookReceiver,
@@ -117,11 +154,16 @@ def test_a_lead_without_an_owning_partner_goes_to_the_default_saying_so(
     [body] = receiver.bodies
     assert body["data"]["routing"] == {
         "partner": "P-DEFAULT",
-        "reasons": ["no owning partner on the profile", "the default partner: P-DEFAULT"],
+        "reasons": [
+            "no owning partner on the profile",
+            "no configured partner has sold to or covers the customer",
+            "the default partner: P-DEFAULT",
+        ],
     }
     assert body["data"]["contact"]["email"] == ["ann@example.com"]
     assert proof_of(backbone, action_id).route == (
-        "partner P-DEFAULT: no owning partner on the profile; the default partner: P-DEFAULT"
+        "partner P-DEFAULT: no owning partner on the profile; no configured partner has sold "
+        "to or covers the customer; the default partner: P-DEFAULT"
     )
 
 
@@ -229,3 +271,5 @@ def test_an_unconfigured_webhook_channel_is_left_alone_or_named(tmp_path: Path) 
             close_adapters(runners)
         with pytest.raises(UnknownChannel, match="phone: not configured"):
             dispatcher_runners(backbone, only=["phone"])
+        with pytest.raises(UnknownChannel, match="web: not configured"):
+            dispatcher_runners(backbone, only=["web"])

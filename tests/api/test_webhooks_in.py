@@ -26,6 +26,7 @@ ESP_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 CALLS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAX_SECRET = "whsec_ZmF4IGdhdGV3YXkgc2VjcmV0IGtleSE="
 PARTNER_SECRET = "whsec_cGFydG5lciBvcmRlcnMgc2VjcmV0IQ=="
+NORTH_SECRET = "whsec_UC1OT1JUSCBvd24gc2VjcmV0IGtleSE="
 
 
 @pytest.fixture
@@ -36,6 +37,9 @@ def api_settings(api_settings: Settings) -> Settings:
         contact_centre_secret=CALLS_SECRET,
         fax_webhook_secret=FAX_SECRET,
         partner_webhook_secret=PARTNER_SECRET,
+        partners=json.dumps(
+            {"P-NORTH": {"url": "https://north.example/leads", "secret": NORTH_SECRET}}
+        ),
     )
 
 
@@ -203,6 +207,26 @@ def test_partner_orders_become_partner_events(api: Server) -> None:
     [letter] = _letters(api)
     assert letter["code"] == "unknown_event"
     assert "order.returned" in letter["reason"]
+
+
+def test_a_partner_signs_its_orders_with_its_own_secret_for_its_own_orders(
+    api: Server,
+) -> None:
+    """``?partner=P-NORTH`` checks P-NORTH's own secret (not the shared one, nor
+    another's); an item naming another partner is kept, never published."""
+    path = "/v1/webhooks/partner-orders?partner=P-NORTH"
+    body = _payload("partner_orders.json")
+    shared = api.client.post(path, content=body, headers=signed(body, PARTNER_SECRET))
+    assert "signature" in str(problem(shared, 401))
+    unknown = "/v1/webhooks/partner-orders?partner=P-SOUTH"
+    refused = api.client.post(unknown, content=body, headers=signed(body, NORTH_SECRET))
+    assert "no partner P-SOUTH" in str(problem(refused, 401))
+    answer = _post(api, path, body, NORTH_SECRET)
+    assert _statuses(answer) == ["accepted", "accepted", "kept"]
+    posing = body.replace('"P-NORTH"', '"P-EAST"').replace("evt_01", "evt_02")
+    assert _statuses(_post(api, path, posing, NORTH_SECRET)) == ["kept", "kept", "kept"]
+    codes = sorted(letter["code"] for letter in _letters(api))
+    assert codes == ["unknown_event", "unknown_event", "wrong_partner", "wrong_partner"]
 
 
 def test_an_esp_event_goes_by_its_message_not_by_the_address_it_names(api: Server) -> None:

@@ -650,7 +650,8 @@ def test_spam_complaints_older_than_the_latest_by_the_bound_are_dropped() -> Non
 
 
 def test_owning_partner_is_the_latest_partner_event() -> None:
-    """The owning partner is the one of the latest partner event, not the one with most orders."""
+    """The owning partner is the one of the latest partner event, not the one with most
+    orders; every partner is listed, latest first, with its live orders."""
     lead = LeadRegistered(
         partner_account="BOLT", partner_customer_ref="b-1", partner_name="Bolt Trade", lead_id="L-1"
     )
@@ -662,6 +663,8 @@ def test_owning_partner_is_the_latest_partner_event() -> None:
     assert profile.owning_partner is not None
     assert (profile.owning_partner.account, profile.owning_partner.name) == ("BOLT", "Bolt Trade")
     assert profile.owning_partner.orders == 0
+    assert [(p.account, p.orders) for p in profile.partners] == [("BOLT", 0), ("ACME", 2)]
+    assert profile.partners[0] == profile.owning_partner
 
 
 def test_owning_rep_and_open_opportunities_follow_the_latest_sales_events() -> None:

@@ -223,26 +223,35 @@ class Dispatcher(Processor[Envelope]):
                 offer_code=row.offer_code,
                 step=row.step,
                 expires_at=None if row.expires_at_us is None else from_us(row.expires_at_us),
+                routed_to=row.routed_to,
             )
             try:
-                work.append((row, action, self.adapter.render(action, recipients[row.customer_id])))
+                rendered = self.adapter.render(action, recipients[row.customer_id])
             except Undeliverable as error:
                 work.append((row, action, f"undeliverable: {error}"))
+                continue
+            if rendered.routed_to is not None and rendered.routed_to != row.routed_to:
+                # Committed before the send, and before the next render: the
+                # receiver's open leads count it (a chunk does not overfill a
+                # partner), and a re-send after a crash goes to the same one.
+                with self.ledger_db.begin() as connection:
+                    ledger.route_to(connection, row.action_id, rendered.routed_to)
+            work.append((row, action, rendered))
         # Checked last, right before the sends: what was true while rendering may not be now.
         with self.ledger_db.connect() as connection:
             proofs = check_all(connection, rows, self.clock.now(), self.complaint_window)
         settles: list[_Settle] = []
         going: list[tuple[ledger.ActionRow, Action, Rendered, ConsentProof]] = []
-        for row, action, rendered in work:
+        for row, action, made in work:
             proof = proofs[row.action_id]
             if proof.refusal is not None:
                 settles.append(_Settle(row, "suppressed", 0, proof.refusal, proof))
-            elif isinstance(rendered, str):
-                settles.append(_Settle(row, "failed", 0, rendered, proof))
+            elif isinstance(made, str):
+                settles.append(_Settle(row, "failed", 0, made, proof))
             else:
-                if rendered.route is not None:
-                    proof = msgspec.structs.replace(proof, route=rendered.route)
-                going.append((row, action, rendered, proof))
+                if made.route is not None:
+                    proof = msgspec.structs.replace(proof, route=made.route)
+                going.append((row, action, made, proof))
         pairs = [(action, rendered) for _row, action, rendered, _proof in going]
         if self._pool is None:
             results = [self._attempts(pair) for pair in pairs]

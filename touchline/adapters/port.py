@@ -31,6 +31,9 @@ class Action:
     offer_code: str
     step: int
     expires_at: datetime | None
+    routed_to: str | None = None
+    """The receiver an earlier attempt was routed to (a partner), which a
+    re-send keeps: a lead never reaches two partners."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,10 @@ class Rendered:
     route: str | None = None
     """Where a channel that picks its receiver sends this one, and why (a
     partner lead's partner and the reasons): kept in the consent proof."""
+    routed_to: str | None = None
+    """Which of the channel's receivers it goes to (a partner account): the
+    ledger records it before the send, to count the receiver's open leads
+    and to keep a re-send on the same receiver."""
 
 
 class Undeliverable(Exception):

@@ -15,35 +15,52 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 import msgspec
+from sqlalchemy import Engine
 
 from touchline import registry
 from touchline.adapters.dispatcher import Dispatcher
 from touchline.adapters.email import EmailAdapter, SmtpSettings
 from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
+from touchline.adapters.partners import partner_directory
 from touchline.adapters.port import Adapter, Recipient
+from touchline.adapters.web_push import WebPushAdapter
 from touchline.adapters.webhook import (
     ContactCentreAdapter,
+    OpenLeads,
     PartnerAdapter,
     WebhookSettings,
-    parse_partner_webhooks,
 )
 from touchline.bootstrap import Backbone, packing_policies
 from touchline.config import Settings
+from touchline.events.instants import to_us
+from touchline.handlers.campaign_records import ENDED
 from touchline.handlers.synchronizer import SYNCHRONIZER
-from touchline.processing.clock import Clock
+from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.runner import ProcessorRunner
 from touchline.queries import Queries
+from touchline.store import action_ledger as ledger
 from touchline.store.secrets import deployment_secret
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What an adapter may be built from."""
+
+    settings: Settings
+    unsubscribe_key: bytes
+    ledger_db: Engine
+    """The action ledger's database, for an adapter that reads it (a partner's open leads)."""
+    clock: Clock
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterEntry:
     channel: str
-    build: Callable[[Settings, bytes], Adapter]
-    """From the settings and the deployment's unsubscribe key."""
+    build: Callable[[AdapterContext], Adapter]
     about: str
     configured: Callable[[Settings], bool] = lambda _settings: True
     """Whether the settings say where to send: an unconfigured channel's
@@ -67,17 +84,16 @@ def _smtp(settings: Settings, unsubscribe_key: bytes) -> SmtpSettings:
     )
 
 
-def _email(settings: Settings, unsubscribe_key: bytes) -> Adapter:
-    return EmailAdapter(_smtp(settings, unsubscribe_key))
+def _email(context: AdapterContext) -> Adapter:
+    return EmailAdapter(_smtp(context.settings, context.unsubscribe_key))
 
 
-def _fax(settings: Settings, unsubscribe_key: bytes) -> Adapter:
-    return FaxAdapter(_smtp(settings, unsubscribe_key), settings.fax_gateway_domain)
+def _fax(context: AdapterContext) -> Adapter:
+    settings = context.settings
+    return FaxAdapter(_smtp(settings, context.unsubscribe_key), settings.fax_gateway_domain)
 
 
 def _webhook_settings(settings: Settings, secret: str) -> WebhookSettings:
-    if not secret:
-        raise ValueError("a webhook adapter needs its whsec_ secret configured")
     return WebhookSettings(
         secret=secret,
         timeout=settings.webhook_timeout,
@@ -86,18 +102,53 @@ def _webhook_settings(settings: Settings, secret: str) -> WebhookSettings:
     )
 
 
-def _phone(settings: Settings, _unsubscribe_key: bytes) -> Adapter:
+def _phone(context: AdapterContext) -> Adapter:
+    settings = context.settings
+    if not settings.contact_centre_secret:
+        raise ValueError("the phone adapter needs TOUCHLINE_CONTACT_CENTRE_SECRET (whsec_...)")
     return ContactCentreAdapter(
         settings.contact_centre_url,
         _webhook_settings(settings, settings.contact_centre_secret),
     )
 
 
-def _partner(settings: Settings, _unsubscribe_key: bytes) -> Adapter:
+def _web(context: AdapterContext) -> Adapter:
+    settings = context.settings
+    if not settings.web_push_secret:
+        raise ValueError("the web adapter needs TOUCHLINE_WEB_PUSH_SECRET (whsec_...)")
+    return WebPushAdapter(
+        settings.web_push_url, _webhook_settings(settings, settings.web_push_secret)
+    )
+
+
+def open_leads_from(ledger_db: Engine, clock: Clock, window: timedelta) -> OpenLeads:
+    """Each partner's open leads as the ledger has them now: leads that went
+    out within ``window`` whose campaign has not ended for the customer."""
+
+    def open_leads(action_id: UUID) -> dict[str, int]:
+        with ledger_db.connect() as connection:
+            return ledger.open_by_receiver(
+                connection,
+                "partner",
+                since_us=to_us(clock.now() - window),
+                ended=ENDED,
+                leaving_out=str(action_id),
+            )
+
+    return open_leads
+
+
+def _partner(context: AdapterContext) -> Adapter:
+    settings = context.settings
     return PartnerAdapter(
-        parse_partner_webhooks(settings.partner_webhooks),
+        partner_directory(
+            settings.partners, settings.partner_webhooks, settings.partner_webhook_secret
+        ),
         settings.partner_default,
         _webhook_settings(settings, settings.partner_webhook_secret),
+        open_leads=open_leads_from(
+            context.ledger_db, context.clock, timedelta(days=settings.partner_lead_days)
+        ),
     )
 
 
@@ -118,8 +169,16 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
     AdapterEntry(
         "partner",
         _partner,
-        "leads to the owning (or default) partner's signed webhook, keyed by action id",
-        lambda s: bool(s.partner_webhooks and s.partner_webhook_secret),
+        "leads to the partner with the best affinity (ownership, past orders, territory, "
+        "capacity), a webhook signed with its secret, keyed by action id",
+        lambda s: bool(s.partners.strip() or (s.partner_webhooks and s.partner_webhook_secret)),
+    ),
+    AdapterEntry(
+        "web",
+        _web,
+        "offers of web steps pushed to the site's CMS or personalization service, a signed "
+        "webhook keyed by action id (opt-in: else the site asks next-best-offer)",
+        lambda s: bool(s.web_push_url and s.web_push_secret),
     ),
 )
 
@@ -190,8 +249,10 @@ def dispatcher_runners(
     pacing = pacing or Pacing()
     settings = backbone.settings
     given = {adapter.channel: adapter for adapter in adapters}
-    key = unsubscribe_key(backbone)
     ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
+    context = AdapterContext(
+        settings, unsubscribe_key(backbone), ledger_db, pacing.clock or SystemClock()
+    )
     recipients = recipients_from(backbone.queries)
     runners = []
     unset = [
@@ -207,7 +268,7 @@ def dispatcher_runners(
         if not only and entry.channel not in given and not entry.configured(settings):
             continue
         dispatcher = Dispatcher(
-            given.get(entry.channel) or entry.build(settings, key),
+            given.get(entry.channel) or entry.build(context),
             actions_topic=settings.topics.actions,
             reports_topic=settings.topics.touchpoints,
             ledger_db=ledger_db,

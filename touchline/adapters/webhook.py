@@ -28,10 +28,12 @@ from uuid import UUID
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from touchline.adapters.partner_routing import Customer, route
+from touchline.adapters.partners import Partner
 from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -42,7 +44,8 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
     secret: str
-    """The receiver's signing secret, ``whsec_`` and base64."""
+    """The receiver's signing secret, ``whsec_`` and base64 (empty where each
+    receiver has its own, as partners may)."""
     timeout: float = 10.0
     """Seconds for the whole request."""
     connect_timeout: float = 5.0
@@ -59,6 +62,8 @@ class Outgoing:
     data: dict[str, object]
     route: str | None = None
     """Where it goes and why, when the adapter picks among receivers."""
+    routed_to: str | None = None
+    """The receiver it picked (signed with that receiver's secret)."""
 
 
 class WebhookAdapter(Adapter):
@@ -70,12 +75,12 @@ class WebhookAdapter(Adapter):
         self,
         settings: WebhookSettings,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.parallel = settings.concurrency
-        self.signer = Webhook(settings.secret)
+        self.signer = Webhook(settings.secret) if settings.secret else None
         self.now = now
         """Wall-clock time for ``webhook-timestamp``: the receiver checks it
         against its own clock, whatever time the dispatcher runs on."""
@@ -101,7 +106,14 @@ class WebhookAdapter(Adapter):
             subject=out.event_type,
             text=json.dumps(body, separators=(",", ":"), sort_keys=True, default=str),
             route=out.route,
+            routed_to=out.routed_to,
         )
+
+    def signer_for(self, rendered: Rendered) -> Webhook:
+        """The secret the receiver of ``rendered`` checks (one per adapter here)."""
+        if self.signer is None:
+            raise ValueError(f"no webhook secret for {rendered.to}")
+        return self.signer
 
     def headers(self, action: Action, rendered: Rendered) -> dict[str, str]:
         webhook_id = self.message_id(action.action_id)
@@ -110,7 +122,7 @@ class WebhookAdapter(Adapter):
             "content-type": "application/json",
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": self.signer.sign(webhook_id, at, rendered.text),
+            "webhook-signature": self.signer_for(rendered).sign(webhook_id, at, rendered.text),
         }
 
     def send(self, action: Action, rendered: Rendered) -> Sent:
@@ -134,7 +146,7 @@ class WebhookAdapter(Adapter):
         self.client.close()
 
 
-def _offer(action: Action) -> dict[str, object]:
+def offer_of(action: Action) -> dict[str, object]:
     return {
         "action_id": str(action.action_id),
         "campaign_id": action.campaign_id,
@@ -155,7 +167,7 @@ class ContactCentreAdapter(WebhookAdapter):
         url: str,
         settings: WebhookSettings,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(settings, now=now, transport=transport)
@@ -176,7 +188,7 @@ class ContactCentreAdapter(WebhookAdapter):
                 "customer_id": recipient.customer_id,
                 "name": profile.get("name"),
                 "phone": phones[0],
-                "offer": _offer(action),
+                "offer": offer_of(action),
                 "screen_pop": {
                     "value_tier": profile.get("value_tier"),
                     "talking_points": list(_strings(profile.get("talking_points"))),
@@ -185,73 +197,68 @@ class ContactCentreAdapter(WebhookAdapter):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Which partner gets the lead, where, and why."""
-
-    partner: str
-    url: str
-    reasons: tuple[str, ...]
+OpenLeads = Callable[[UUID], Mapping[str, int]]
+"""Partner account -> the open leads it holds now, leaving out the given action."""
 
 
-def parse_partner_webhooks(text: str) -> dict[str, str]:
-    """``partner=url,partner=url`` (or a JSON object) -> partner account -> URL."""
-    text = text.strip()
-    if not text:
-        return {}
-    if text.startswith("{"):
-        loaded = json.loads(text)
-        if not isinstance(loaded, dict):
-            raise ValueError("TOUCHLINE_PARTNER_WEBHOOKS: a JSON object of partner -> URL")
-        return {str(k): str(v) for k, v in loaded.items()}
-    mapping = {}
-    for item in text.split(","):
-        partner, sep, url = item.strip().partition("=")
-        if not sep or not partner or not url:
-            raise ValueError(f"bad TOUCHLINE_PARTNER_WEBHOOKS item {item!r}: write partner=url")
-        mapping[partner.strip()] = url.strip()
-    return mapping
+def no_open_leads(_action_id: UUID) -> Mapping[str, int]:
+    return {}
 
 
-def route(owning: Mapping[str, object] | None, webhooks: Mapping[str, str], default: str) -> Route:
-    """The customer's owning partner when it has a webhook, else the default."""
-    reasons: list[str] = []
-    if owning is not None:
-        account = str(owning.get("account"))
-        seen = owning.get("last_seen_at")
-        if account in webhooks:
-            reasons.append(f"owning partner on the profile: {account} (last seen {seen})")
-            return Route(account, webhooks[account], tuple(reasons))
-        reasons.append(f"owning partner {account} has no webhook configured")
-    else:
-        reasons.append("no owning partner on the profile")
-    if default and default in webhooks:
-        reasons.append(f"the default partner: {default}")
-        return Route(default, webhooks[default], tuple(reasons))
-    raise Undeliverable("; ".join([*reasons, "and no default partner with a webhook"]))
+def routing_customer(recipient: Recipient) -> Customer:
+    """What partner routing weighs, from the profile and identifiers the dispatcher read."""
+    owning = recipient.data.get("owning_partner")
+    partners = recipient.data.get("partners")
+    orders = {}
+    if isinstance(partners, list | tuple):
+        for seen in partners:
+            if isinstance(seen, Mapping) and isinstance(count := seen.get("orders"), int):
+                orders[str(seen.get("account"))] = count
+    owning_map = owning if isinstance(owning, Mapping) else None
+    return Customer(
+        owning=None if owning_map is None else str(owning_map.get("account")),
+        owning_seen=None if owning_map is None else str(owning_map.get("last_seen_at")),
+        orders=orders,
+        numbers=(*recipient.identifiers.get("phone", ()), *recipient.identifiers.get("fax", ())),
+    )
 
 
 class PartnerAdapter(WebhookAdapter):
-    """A lead to the partner that owns the customer (or the default one)."""
+    """A lead to the partner with the best affinity for the customer
+    (:mod:`touchline.adapters.partner_routing`), signed with its own secret."""
 
     channel = "partner"
 
     def __init__(
         self,
-        webhooks: Mapping[str, str],
+        partners: Mapping[str, Partner],
         default: str,
         settings: WebhookSettings,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        open_leads: OpenLeads = no_open_leads,
+        now: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(settings, now=now, transport=transport)
-        self.webhooks = dict(webhooks)
+        self.partners = dict(partners)
         self.default = default
+        self.open_leads = open_leads
+        """Read at each render, from the action ledger (injected: the adapter keeps no store)."""
+        self.signers = {name: Webhook(p.secret) for name, p in self.partners.items() if p.secret}
+
+    def signer_for(self, rendered: Rendered) -> Webhook:
+        if rendered.routed_to in self.signers:
+            return self.signers[rendered.routed_to]
+        return super().signer_for(rendered)
 
     def request(self, action: Action, recipient: Recipient) -> Outgoing:
-        owning = recipient.data.get("owning_partner")
-        chosen = route(owning if isinstance(owning, Mapping) else None, self.webhooks, self.default)
+        chosen = route(
+            routing_customer(recipient),
+            self.partners,
+            self.open_leads(action.action_id),
+            self.default,
+            sent_to=action.routed_to,
+        )
         contact = {
             kind: list(values)
             for kind, values in recipient.identifiers.items()
@@ -267,9 +274,10 @@ class PartnerAdapter(WebhookAdapter):
                 "customer_id": recipient.customer_id,
                 "name": recipient.data.get("name"),
                 "contact": contact,
-                "offer": _offer(action),
+                "offer": offer_of(action),
             },
             route=f"partner {chosen.partner}: {'; '.join(chosen.reasons)}",
+            routed_to=chosen.partner,
         )
 
 

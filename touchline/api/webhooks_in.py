@@ -6,6 +6,9 @@ signature instead (``webhook-id``, ``webhook-timestamp``,
 the settings). A missing or bad signature, or a timestamp outside the
 five-minute window (a replay), is a 401 problem; a signed body that is not
 JSON a 400. A provider with no secret configured is refused the same way.
+A partner may sign with its own secret, naming itself (``?partner=P1``):
+the Standard Webhooks signature does not cover the headers or the URL, so
+the name only picks the key, and the items must then be that partner's own.
 
 Each item is mapped (:mod:`touchline.api.webhooks_map`) and published
 through the API's publisher, so the edge checks it and the accepted-ids
@@ -17,8 +20,8 @@ call still ringing) is ``skipped``. The answer is 200 with a result per item.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
@@ -31,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from touchline.adapters.partners import partner_directory
 from touchline.api.ingest import Ingest, append
 from touchline.api.kept_letters import KeptBefore, kept_id, kept_record, storable
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
@@ -133,6 +137,25 @@ class InboundWebhooks:
     fax: Provider
     partners: Provider
     counters: WebhookCounters
+    partner_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Partner account -> the secret its order webhooks are signed with (its
+    own from ``TOUCHLINE_PARTNERS``, else the shared one)."""
+
+    def partner(self, account: str | None) -> Provider:
+        """The provider for orders from ``account`` (``?partner=``): its own
+        secret, and only its own orders; None: the shared secret, any partner."""
+        if account is None:
+            return self.partners
+        secret = self.partner_secrets.get(account)
+        if secret is None:
+            raise _unauthorized(f"no partner {account} is configured (TOUCHLINE_PARTNERS)")
+        return Provider(
+            PARTNER_ORDERS,
+            secret,
+            f"TOUCHLINE_PARTNERS {account}.secret",
+            self.partners.source,
+            _only_from(account, self.partners.mapper),
+        )
 
     def sender(self, action_id: UUID) -> Sender | None:
         with self.ledger_db.connect() as connection:
@@ -168,7 +191,31 @@ def inbound_webhooks(
             SOURCE,
             partner_order_item,
         ),
+        partner_secrets={
+            account: partner.secret
+            for account, partner in partner_directory(
+                settings.partners,
+                # The older form's partners share the secret: without it there are none.
+                settings.partner_webhooks if settings.partner_webhook_secret else "",
+                settings.partner_webhook_secret,
+            ).items()
+        },
     )
+
+
+def _only_from(account: str, mapper: Callable[..., Item]) -> Callable[..., Item]:
+    """``mapper``, keeping (not publishing) an item that names another partner:
+    a partner's own secret vouches for its own orders only."""
+
+    def mapped(item: object, senders: Senders, *, source: str) -> Item:
+        m = mapper(item, senders, source=source)
+        named = getattr(m.event.payload, "partner_account", None) if isinstance(m, Mapped) else None
+        if isinstance(m, Mapped) and named != account:
+            reason = f"signed by partner {account}, but names partner {named}"
+            return Unmapped(m.event.id, "wrong_partner", reason, m.event.identities)
+        return m
+
+    return mapped
 
 
 def _unauthorized(detail: str) -> ApiProblem:
@@ -389,7 +436,9 @@ async def fax_webhook(
         "{event_id, event: order.placed|order.shipped|order.cancelled, partner: {account, "
         "name}, customer: {ref, email, phone}, order: {order_id, items, total, currency, ...}, "
         "occurred_at} or an array of them, signed the Standard Webhooks way with "
-        "TOUCHLINE_PARTNER_WEBHOOK_SECRET: each becomes a partner.order_* event. "
+        "TOUCHLINE_PARTNER_WEBHOOK_SECRET, or, with ?partner=<account>, with that "
+        "partner's own secret (TOUCHLINE_PARTNERS), its items then naming that partner "
+        "only (another's is kept, wrong_partner): each becomes a partner.order_* event. "
         "Idempotent on event_id."
     ),
     tags=TAGS,
@@ -399,7 +448,7 @@ async def fax_webhook(
 async def partner_order_webhook(
     request: Request[Any, Any, Any], webhooks: NamedDependency[InboundWebhooks]
 ) -> Response[WebhookAnswer]:
-    return await _receive(request, webhooks, webhooks.partners)
+    return await _receive(request, webhooks, webhooks.partner(request.query_params.get("partner")))
 
 
 WEBHOOK_ROUTES = [esp_webhook, call_status_webhook, fax_webhook, partner_order_webhook]

@@ -135,6 +135,9 @@ class ProfileFacts(_View, frozen=True, kw_only=True):
     satisfaction: SatisfactionView
     engagement: EngagementView
     owning_partner: PartnerView | None
+    partners: tuple[PartnerView, ...]
+    """Every partner the customer has dealt with, the latest first (the
+    owning partner leads): what routing a partner lead weighs."""
     active_offers: tuple[OfferView, ...]
     owning_rep: RepView | None
     """The rep of the latest sales-force event."""

@@ -117,6 +117,7 @@ def render(
         satisfaction=_satisfaction(state),
         engagement=_engagement(state, rules, now),
         owning_partner=_owning_partner(state),
+        partners=_partners(state),
         active_offers=_active_offers(state, now),
         owning_rep=owning_rep(state),
         open_opportunities=open_opportunities(state),
@@ -278,15 +279,27 @@ def _engagement(state: ProfileState, rules: ProfileRules, now: datetime) -> Enga
 
 
 def _owning_partner(state: ProfileState) -> PartnerView | None:
-    if not state.partners:
-        return None
-    account, seen = max(state.partners.items(), key=lambda i: (i[1].last_at, i[1].last_event_id))
-    orders = state.partner_orders.get(account, {}).values()
-    return PartnerView(
-        account=account,
-        name=seen.name,
-        last_seen_at=seen.last_at,
-        orders=sum(1 for o in orders if o.placed is not None and o.cancelled_at is None),
+    partners = _partners(state)
+    return partners[0] if partners else None
+
+
+def _partners(state: ProfileState) -> tuple[PartnerView, ...]:
+    """Latest first, by time then event id (the same order whichever came in first)."""
+    seen = sorted(
+        state.partners.items(), key=lambda i: (i[1].last_at, i[1].last_event_id), reverse=True
+    )
+    return tuple(
+        PartnerView(
+            account=account,
+            name=partner.name,
+            last_seen_at=partner.last_at,
+            orders=sum(
+                1
+                for o in state.partner_orders.get(account, {}).values()
+                if o.placed is not None and o.cancelled_at is None
+            ),
+        )
+        for account, partner in seen
     )
 
 

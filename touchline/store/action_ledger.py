@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from touchline.store.reads import rows_where_in
-from touchline.store.tables import campaign_actions
+from touchline.store.tables import campaign_actions, campaign_states
 
 PENDING = "pending"
 DISPATCHING = "dispatching"
@@ -38,6 +38,8 @@ in flight, and the channel says it went out after all; ``delivered`` then a
 hard bounce: the receiving server bounced it after taking it. Never from
 ``pending`` (nothing went out), nor from ``cancelled``, ``suppressed`` or a
 dispatcher's ``failed`` (nothing did either), nor back from ``failed``."""
+OUT = (DISPATCHING, SENT, DELIVERED)
+"""The statuses of an action that went (or is going) out to its receiver."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class ActionRow:
     attempts: int
     reason: str | None
     proof: bytes | None
+    routed_to: str | None = None
 
 
 _a = campaign_actions.c
@@ -70,6 +73,7 @@ _ROW = (
     _a.attempts,
     _a.reason,
     _a.proof,
+    _a.routed_to,
 )
 
 
@@ -173,3 +177,42 @@ def fill_in(connection: Connection, action_id: str, *, attempts: int, proof: byt
         .values(attempts=attempts, proof=proof)
     )
     return result.rowcount == 1
+
+
+def route_to(connection: Connection, action_id: str, receiver: str) -> None:
+    """Record the receiver a ``dispatching`` action goes to, before it is sent."""
+    a = campaign_actions.c
+    connection.execute(
+        update(campaign_actions)
+        .where(a.action_id == action_id, a.status == DISPATCHING)
+        .values(routed_to=receiver)
+    )
+
+
+def open_by_receiver(
+    connection: Connection,
+    channel: str,
+    *,
+    since_us: int,
+    ended: Collection[str],
+    leaving_out: str,
+) -> dict[str, int]:
+    """Per receiver, the ``channel`` actions routed to it since ``since_us``
+    that went out and whose campaign is still open for the customer (its
+    state not one of ``ended``), ``leaving_out`` one action (the one routed now)."""
+    a, s = campaign_actions.c, campaign_states.c
+    pair = and_(s.campaign_id == a.campaign_id, s.customer_id == a.customer_id)
+    rows = connection.execute(
+        select(a.routed_to, func.count())
+        .select_from(campaign_actions.outerjoin(campaign_states, pair))
+        .where(
+            a.channel == channel,
+            a.routed_to.is_not(None),
+            a.status.in_(OUT),
+            a.updated_at_us >= since_us,
+            a.action_id != leaving_out,
+            or_(s.state.is_(None), s.state.not_in(list(ended))),
+        )
+        .group_by(a.routed_to)
+    )
+    return {str(receiver): int(count) for receiver, count in rows}

@@ -267,12 +267,16 @@ campaign_actions = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("reason", Text, nullable=True),
     Column("proof", LargeBinary, nullable=True),
+    Column("routed_to", String(100), nullable=True),
     Index("ix_campaign_actions_customer", "customer_id", "status"),
+    Index("ix_campaign_actions_routed_to", "routed_to", "status"),
 )
 """The action ledger: ``pending`` when requested, then ``cancelled`` by the
 synchronizer, or ``dispatching`` when an adapter takes it and then one of
 the outcomes of :data:`touchline.events.action.ActionOutcome`, with the
-attempts made, the reason and the consent proof (msgpack) it checked."""
+attempts made, the reason and the consent proof (msgpack) it checked;
+``routed_to`` is the receiver (a partner) an adapter that picks one chose,
+written before the send."""
 
 campaign_journal = Table(
     "campaign_journal",
