@@ -58,8 +58,10 @@ class _CountingHandler:
         """Set once a message waits at the gate."""
         self.arrivals = 0
         """Messages that reached DATA, taken or not."""
+        self.hang_ups = 0
+        """Messages to take and then hang up on, before the reply that says so."""
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, _session: Any, envelope: Any) -> str:
         gate = self.gate
         with self.lock:
             self.arrivals += 1
@@ -74,6 +76,9 @@ class _CountingHandler:
             content: bytes = envelope.original_content or envelope.content
             self.messages.append(content)
             self.by_id[str(message_from_bytes(content)["Message-ID"])] += 1
+            if self.hang_ups > 0:
+                self.hang_ups -= 1
+                server.transport.close()  # taken, but the sender never hears so
         return "250 2.0.0 Accepted"
 
 

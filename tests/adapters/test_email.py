@@ -106,3 +106,19 @@ def test_the_one_click_link_revokes_email_consent_without_a_key(
     assert profile is not None
     [email] = [c for c in profile.consent if c.channel == "email" and c.purpose == "marketing"]
     assert not email.granted
+
+
+def test_a_relay_that_hangs_up_after_taking_the_message_is_not_sent_to_again(
+    backbone: Backbone, receiver: SmtpReceiver, dispatchers: Dispatchers
+) -> None:
+    """The connection fails after the message went over and before the relay's
+    reply: it may have been taken (here it was), so the outcome is unknown
+    and no second attempt is made, though attempts were left."""
+    action_id = requested(backbone, "email")
+    receiver.handler.hang_ups = 1
+    dispatch(dispatchers.new())
+    assert receiver.received() == {f"<{action_id}@shop.example>": 1}
+    settled = row(backbone, action_id)
+    assert (settled.status, settled.attempts) == ("unknown", 1)
+    assert settled.reason is not None
+    assert "not sent again" in settled.reason

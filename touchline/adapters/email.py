@@ -2,11 +2,15 @@
 
 SMTP has no idempotency key: a relay takes a second message with the same
 Message-ID as a second email, so :attr:`EmailAdapter.dedups_by_key` is
-False and an email a crash left in flight is never sent again. One
-connection is kept between sends and opened again after any error.
+False and an email a crash left in flight is never sent again. A
+connection per sending thread is kept between sends and opened again after
+any error.
 
 A reply code sorts a failure: 4xx (and a dropped connection, a refused
-connect, a timeout) is transient; 5xx is permanent.
+connect, a timeout before the message went over) is transient; 5xx is
+permanent. A connection that fails while the message goes over, or before
+the relay's reply to it, leaves it ``unknown``: it may have been taken, so
+it is never tried again.
 """
 
 from __future__ import annotations
@@ -199,28 +203,51 @@ class EmailAdapter(Adapter):
     def send(self, action: Action, rendered: Rendered) -> Sent:
         message = self._message(action, rendered)
         # An address beyond ASCII needs the relay's SMTPUTF8 (RFC 6531).
-        options = () if rendered.to.isascii() else ("SMTPUTF8",)
+        options = [] if rendered.to.isascii() else ["SMTPUTF8"]
         try:
-            refused = self._connection().sendmail(
-                self.settings.sender, [rendered.to], message, mail_options=options
-            )
-        except smtplib.SMTPRecipientsRefused as error:
+            smtp = self._connection()
+            smtp.ehlo_or_helo_if_needed()
+            code, said = smtp.mail(self.settings.sender, options)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, said, self.settings.sender)
+            code, said = smtp.rcpt(rendered.to)
+            if code not in {250, 251}:
+                raise smtplib.SMTPRecipientsRefused({rendered.to: (code, said)})
+        except (smtplib.SMTPException, OSError) as error:
+            # Nothing was handed over yet: whatever went wrong, a retry
+            # cannot make a second email.
+            return self._refused(error)
+        try:
+            code, said = smtp.data(message)
+        except smtplib.SMTPResponseException as error:  # DATA itself refused: nothing taken
+            return self._refused(error)
+        except (smtplib.SMTPException, OSError) as error:
             self._drop()
+            # The message may have reached the relay before the connection
+            # failed (RFC 5321 4.1.1.4: only its reply says it was taken), so
+            # another attempt could be a second email in the inbox.
+            return Sent(
+                "unknown",
+                reason=f"the connection failed while the relay took the message "
+                f"({type(error).__name__}: {error}); it may have arrived, so it is not sent again",
+            )
+        if code != 250:
+            return self._refused(smtplib.SMTPDataError(code, said))
+        return Sent("sent", message_id=self.message_id(action.action_id))
+
+    def _refused(self, error: Exception) -> Sent:
+        """The relay's refusal, or a failure before the message went over."""
+        self._drop()
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in error.recipients.values()]
             return _by_code(min(codes, default=550), f"recipient refused: {error.recipients}")
-        except smtplib.SMTPResponseException as error:
-            self._drop()
+        if isinstance(error, smtplib.SMTPResponseException):
             said = error.smtp_error
             if isinstance(said, bytes):
                 said = said.decode(errors="replace")
             return _by_code(error.smtp_code, f"{error.smtp_code} {said}")
-        except (smtplib.SMTPException, OSError) as error:
-            # Dropped, refused, timed out: the relay may be back in a moment.
-            self._drop()
-            return Sent.retry(f"{type(error).__name__}: {error}")
-        if refused:  # one recipient only: refused means every one was
-            return Sent.permanent(f"recipient refused: {refused}")
-        return Sent("sent", message_id=self.message_id(action.action_id))
+        # Dropped, refused, timed out: the relay may be back in a moment.
+        return Sent.retry(f"{type(error).__name__}: {error}")
 
     def close(self) -> None:
         with self._lock:

@@ -69,7 +69,7 @@ class Undeliverable(Exception):
     channel, a template that does not render): a permanent failure."""
 
 
-SendOutcome = Literal["sent", "delivered", "failed", "suppressed"]
+SendOutcome = Literal["sent", "delivered", "failed", "suppressed", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,9 @@ class Sent:
 
     ``sent``: the channel took it; ``delivered``: it confirmed delivery;
     ``failed``: it refused, ``transient`` or not; ``suppressed``: the channel
-    itself refused to contact the customer (its own suppression list).
+    itself refused to contact the customer (its own suppression list);
+    ``unknown``: the transport failed at a moment it may have taken the
+    message, and cannot dedupe a second attempt (never retried).
     """
 
     outcome: SendOutcome
