@@ -38,7 +38,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver
+from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver, running
 from tests.adapters.test_cli_adapters import Adapters
 from tests.api.conftest import Server, serving
 from tests.api.console_page import chromium, found, fresh_tab, needs_chromium, signed_in
@@ -84,18 +84,12 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(SmtpReceiver())
 
 
 @pytest.fixture
 def partner() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver("partner")
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(WebhookReceiver("partner"))
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import Receiver, SmtpReceiver, WebhookReceiver
+from tests.adapters.receivers import Receiver, SmtpReceiver, WebhookReceiver, running
 from tests.adapters.scenario import Dispatchers, FakeTime
 from tests.conftest import TEST_KEY_SECRET
 from tests.handlers.conftest import CAMPAIGN_T0
@@ -21,27 +21,11 @@ from touchline.processing.clock import ManualClock
 
 
 def _smtp(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
-    def start() -> Iterator[Receiver]:
-        receiver = SmtpReceiver(channel)
-        receiver.start()
-        try:
-            yield receiver
-        finally:
-            receiver.stop()
-
-    return start
+    return lambda: running(SmtpReceiver(channel))
 
 
 def _webhook(channel: ContactChannel) -> Callable[[], Iterator[Receiver]]:
-    def start() -> Iterator[Receiver]:
-        receiver = WebhookReceiver(channel)
-        receiver.start()
-        try:
-            yield receiver
-        finally:
-            receiver.stop()
-
-    return start
+    return lambda: running(WebhookReceiver(channel))
 
 
 RECEIVERS = {

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -216,3 +217,15 @@ class WebhookReceiver:
             "partner_default": "P-DEFAULT",
             "partner_webhook_secret": self.secret,
         }
+
+
+Started = TypeVar("Started", SmtpReceiver, WebhookReceiver)
+
+
+def running(receiver: Started) -> Iterator[Started]:
+    """``receiver`` started, for a fixture to yield from; stopped after."""
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver
+from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver, running
 from tests.adapters.scenario import requested, row
 from tests.conftest import TEST_KEY_SECRET
 from touchline.bootstrap import Backbone, build_backbone
@@ -28,10 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(SmtpReceiver())
 
 
 @pytest.fixture
@@ -115,10 +112,7 @@ def test_a_kill_in_the_middle_of_a_send_never_sends_twice(
 
 @pytest.fixture
 def contact_centre() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver("phone")
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(WebhookReceiver("phone"))
 
 
 def test_a_kill_in_the_middle_of_a_webhook_resends_it_under_the_same_id(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SmtpReceiver, running
 from tests.adapters.scenario import T0, Dispatchers, dispatch, publish, requested, row
 from tests.helpers import event
 from touchline.bootstrap import Backbone
@@ -24,10 +24,7 @@ from touchline.store.tables import projector_positions
 @pytest.fixture
 def receiver() -> Iterator[SmtpReceiver]:
     """This module is about email: the SMTP server only."""
-    smtp = SmtpReceiver()
-    smtp.start()
-    yield smtp
-    smtp.stop()
+    yield from running(SmtpReceiver())
 
 
 def _message_id(action_id: str) -> str:

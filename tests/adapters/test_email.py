@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SmtpReceiver, running
 from tests.adapters.scenario import CAMPAIGN, T0, Dispatchers, dispatch, publish, requested, row
 from tests.api.conftest import problem, serving
 from tests.helpers import event
@@ -29,10 +29,7 @@ from touchline.store.tables import campaign_actions
 @pytest.fixture
 def receiver() -> Iterator[SmtpReceiver]:
     """This module is about email: the SMTP server only."""
-    smtp = SmtpReceiver()
-    smtp.start()
-    yield smtp
-    smtp.stop()
+    yield from running(SmtpReceiver())
 
 
 def _only_message(receiver: SmtpReceiver) -> EmailMessage:

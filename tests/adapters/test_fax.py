@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SmtpReceiver, running
 from tests.adapters.scenario import ANN_FAX, Dispatchers, dispatch, requested, row
 from touchline.bootstrap import Backbone
 from touchline.processing.clock import ManualClock
@@ -17,10 +17,7 @@ from touchline.processing.clock import ManualClock
 
 @pytest.fixture
 def receiver() -> Iterator[SmtpReceiver]:
-    smtp = SmtpReceiver("fax")
-    smtp.start()
-    yield smtp
-    smtp.stop()
+    yield from running(SmtpReceiver("fax"))
 
 
 def test_a_fax_goes_to_the_number_at_the_gateway(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SmtpReceiver, running
 from tests.adapters.scenario import requested, row
 from tests.adapters.test_cli_adapters import Adapters
 from tests.conftest import TEST_KEY_SECRET
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(SmtpReceiver())
 
 
 def test_touchline_adapters_sends_on_kafka(

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import select, update
 
-from tests.adapters.receivers import SECRET, WebhookReceiver
+from tests.adapters.receivers import SECRET, WebhookReceiver, running
 from tests.adapters.scenario import (
     T0,
     Dispatchers,
@@ -46,19 +46,13 @@ ITEMS = (LineItem(sku="SKU-1", quantity=1, unit_price=90.0),)
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     """P-BAY's webhook: covers the 415 area, takes one open lead at a time."""
-    server = WebhookReceiver("partner", BAY_SECRET)
-    server.start()
-    yield server
-    server.stop()
+    yield from running(WebhookReceiver("partner", BAY_SECRET))
 
 
 @pytest.fixture
 def us() -> Iterator[WebhookReceiver]:
     """P-US's webhook: the default partner, covering Great Britain only."""
-    server = WebhookReceiver("partner", US_SECRET)
-    server.start()
-    yield server
-    server.stop()
+    yield from running(WebhookReceiver("partner", US_SECRET))
 
 
 @pytest.fixture

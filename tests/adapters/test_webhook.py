@@ -13,7 +13,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import update
 
-from tests.adapters.receivers import SECRET, WebhookReceiver
+from tests.adapters.receivers import SECRET, WebhookReceiver, running
 from tests.adapters.scenario import (
     T0,
     Dispatchers,
@@ -47,10 +47,7 @@ from touchline.store.tables import campaign_actions
 @pytest.fixture(params=["partner"])
 def receiver(request: pytest.FixtureRequest) -> Iterator[WebhookReceiver]:
     """The channel's signature-checking HTTP server (partner unless a test says)."""
-    server = WebhookReceiver(request.param)
-    server.start()
-    yield server
-    server.stop()
+    yield from running(WebhookReceiver(request.param))
 
 
 def _settled(backbone: Backbone) -> ActionSettled:

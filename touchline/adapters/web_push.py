@@ -12,37 +12,21 @@ webhook, with the identifiers the site knows the customer by.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-import httpx
-
 from touchline.adapters.port import Action, Recipient, Undeliverable
-from touchline.adapters.webhook import Outgoing, WebhookAdapter, WebhookSettings, offer_of, utcnow
+from touchline.adapters.webhook import OneReceiverAdapter, Outgoing, offer_of
 
 SITE_IDENTIFIERS = ("web_id", "email", "crm_id")
 """What a site knows a visitor by: its own visitor ids, a login's email, the CRM id."""
 
 
-class WebPushAdapter(WebhookAdapter):
+class WebPushAdapter(OneReceiverAdapter):
     """An offer to show, pushed to the site's personalization service."""
 
     channel = "web"
-
-    def __init__(
-        self,
-        url: str,
-        settings: WebhookSettings,
-        *,
-        now: Callable[[], datetime] = utcnow,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(settings, now=now, transport=transport)
-        self.url = url
+    receiver = "web push URL (TOUCHLINE_WEB_PUSH_URL)"
 
     def request(self, action: Action, recipient: Recipient) -> Outgoing:
-        if not self.url:
-            raise Undeliverable("no web push URL (TOUCHLINE_WEB_PUSH_URL)")
+        url = self.target()
         known = {
             kind: list(recipient.identifiers[kind])
             for kind in SITE_IDENTIFIERS
@@ -54,7 +38,7 @@ class WebPushAdapter(WebhookAdapter):
                 f"({', '.join(SITE_IDENTIFIERS)})"
             )
         return Outgoing(
-            self.url,
+            url,
             "offer.push",
             {
                 "push_id": str(action.action_id),

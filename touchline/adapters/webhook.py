@@ -157,10 +157,11 @@ def offer_of(action: Action) -> dict[str, object]:
     }
 
 
-class ContactCentreAdapter(WebhookAdapter):
-    """A call task with its screen pop, for the contact centre to dial."""
+class OneReceiverAdapter(WebhookAdapter):
+    """A channel whose every webhook goes to the one URL configured for it."""
 
-    channel = "phone"
+    receiver: str
+    """What the receiver is, and the setting that names its URL, for the error."""
 
     def __init__(
         self,
@@ -173,15 +174,27 @@ class ContactCentreAdapter(WebhookAdapter):
         super().__init__(settings, now=now, transport=transport)
         self.url = url
 
-    def request(self, action: Action, recipient: Recipient) -> Outgoing:
+    def target(self) -> str:
+        """The receiver's URL; raises :class:`Undeliverable` when none is set."""
         if not self.url:
-            raise Undeliverable("no contact centre URL (TOUCHLINE_CONTACT_CENTRE_URL)")
+            raise Undeliverable(f"no {self.receiver}")
+        return self.url
+
+
+class ContactCentreAdapter(OneReceiverAdapter):
+    """A call task with its screen pop, for the contact centre to dial."""
+
+    channel = "phone"
+    receiver = "contact centre URL (TOUCHLINE_CONTACT_CENTRE_URL)"
+
+    def request(self, action: Action, recipient: Recipient) -> Outgoing:
+        url = self.target()
         phones = recipient.identifiers.get("phone", ())
         if not phones:
             raise Undeliverable(f"customer {recipient.customer_id} has no phone number")
         profile = recipient.data
         return Outgoing(
-            self.url,
+            url,
             "call_task.requested",
             {
                 "task_id": str(action.action_id),
