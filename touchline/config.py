@@ -115,6 +115,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ``default.*`` (empty: the built-in ones)."""
     unsubscribe_url: str = ""
     """The API's public base URL, for one-click unsubscribe links (empty: none)."""
+    public_url: str = ""
+    """The API's public base URL as providers call it, behind any proxy: Twilio
+    signs the URL it called (empty: ``unsubscribe_url``, else the request's own)."""
     webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Seconds an outbound webhook may take, whole request."""
     webhook_connect_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
@@ -123,6 +126,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     contact_centre_secret: str = ""
     """The contact centre's Standard Webhooks secret, ``whsec_...``: signs the
     call tasks sent to it and checks its call-status callbacks."""
+    twilio_auth_token: str = ""
+    """The Twilio account's auth token: checks its own ``X-Twilio-Signature`` on
+    call-status callbacks (HMAC-SHA1; empty: only the Standard Webhooks one)."""
     partners: str = ""
     """The partner directory, JSON: account -> ``{"url", "secret", "territories",
     "capacity"}`` (see touchline/adapters/partners.py)."""
@@ -149,7 +155,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     fax_webhook_secret: str = ""
     """The ``whsec_...`` secret the fax gateway signs its delivery reports with."""
     esp_webhook_secret: str = ""
-    """The ``whsec_...`` secret the ESP signs its event webhooks with (empty: refused)."""
+    """The ``whsec_...`` secret the ESP signs its event webhooks with (empty, and no
+    public key: refused)."""
+    esp_webhook_public_key: str = ""
+    """SendGrid's Signed Event Webhook verification key, base64 DER as its settings
+    page shows it (or PEM): checks its own ECDSA signature (empty: not accepted)."""
     adapter_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     """Attempts per action before a transient failure becomes a dead letter."""
     adapter_backoff_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.5

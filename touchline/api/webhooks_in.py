@@ -1,11 +1,14 @@
 """Inbound webhooks: ``POST /v1/webhooks/esp``, ``/call-status``, ``/fax`` and ``/partner-orders``.
 
-Open routes (no API key): each is authenticated by its Standard Webhooks
-signature instead (``webhook-id``, ``webhook-timestamp``,
-``webhook-signature``, HMAC-SHA256 with the provider's ``whsec_`` secret from
-the settings). A missing or bad signature, or a timestamp outside the
-five-minute window (a replay), is a 401 problem; a signed body that is not
-JSON a 400. A provider with no secret configured is refused the same way.
+Open routes (no API key): each is authenticated by its signature instead
+(:mod:`touchline.api.webhook_signatures`): the Standard Webhooks one
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature``, HMAC-SHA256
+with the provider's ``whsec_`` secret from the settings), or the provider's
+own: SendGrid's ECDSA signature on the ESP's events, Twilio's HMAC-SHA1 on
+call-status callbacks (form-encoded, as Twilio posts them). A missing or bad
+signature, or a timestamp outside the five-minute window (a replay), is a
+401 problem; a signed body that is not JSON (or, for call status, a form) a
+400. A provider with no key configured is refused the same way.
 A partner may sign with its own secret, naming itself (``?partner=P1``):
 the Standard Webhooks signature does not cover the headers or the URL, so
 the name only picks the key, and the items must then be that partner's own.
@@ -32,12 +35,22 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from touchline.adapters.partners import partner_directory
 from touchline.api.ingest import Ingest, append
 from touchline.api.kept_letters import KeptBefore, kept_id, kept_record, storable
 from touchline.api.problems import PROBLEMS, ApiProblem, Problem, bad_request, limit_exceeded
+from touchline.api.webhook_signatures import (
+    Scheme,
+    SendGridSignature,
+    SignatureRefused,
+    Signed,
+    StandardWebhooks,
+    TwilioSignature,
+    chosen,
+    form_fields,
+    is_form,
+)
 from touchline.api.webhooks_map import CALLS, ESP, FAX, call_item, esp_item, fax_item, items_of
 from touchline.config import Settings
 from touchline.events import Identities
@@ -53,9 +66,11 @@ PROCESSOR = "webhooks-in"
 """The dead letters' ``processor``: what kept them."""
 TAGS = ["webhooks"]
 ERRORS = {
-    400: ResponseSpec(None, description="Signed, but the body is not JSON"),
+    400: ResponseSpec(None, description="Signed, but the body is not JSON (or a form)"),
     401: ResponseSpec(
-        None, description="No valid Standard Webhooks signature, or a timestamp out of the window"
+        None,
+        description="No valid signature (Standard Webhooks, or the provider's own), or a "
+        "timestamp out of the window",
     ),
     413: ResponseSpec(
         None,
@@ -104,13 +119,16 @@ class KeptItem(msgspec.Struct, kw_only=True, omit_defaults=True):
 @dataclass(frozen=True, slots=True)
 class Provider:
     name: str
-    """``esp`` or ``call-status``."""
-    secret: str
+    """``esp``, ``call-status``, ``fax`` or ``partner-orders``."""
+    schemes: tuple[Scheme, ...]
+    """The signatures accepted: those there is a key for (none: every request refused)."""
     setting: str
-    """The secret's setting, named in a refusal."""
+    """The keys' settings, named in a refusal."""
     source: str
     """The events' ``source``."""
     mapper: Callable[..., Item]
+    forms: bool = False
+    """Whether a form-encoded body is one item (Twilio posts its callbacks so)."""
 
 
 class WebhookCounters:
@@ -140,6 +158,8 @@ class InboundWebhooks:
     partner_secrets: Mapping[str, str] = field(default_factory=dict)
     """Partner account -> the secret its order webhooks are signed with (its
     own from ``TOUCHLINE_PARTNERS``, else the shared one)."""
+    public_url: str = ""
+    """The API's public base URL, as providers call it (empty: the request's)."""
 
     def partner(self, account: str | None) -> Provider:
         """The provider for orders from ``account`` (``?partner=``): its own
@@ -151,7 +171,7 @@ class InboundWebhooks:
             raise _unauthorized(f"no partner {account} is configured (TOUCHLINE_PARTNERS)")
         return Provider(
             PARTNER_ORDERS,
-            secret,
+            (StandardWebhooks(secret),),
             f"TOUCHLINE_PARTNERS {account}.secret",
             self.partners.source,
             _only_from(account, self.partners.mapper),
@@ -171,22 +191,40 @@ def inbound_webhooks(
         ingest=ingest,
         ledger_db=ledger_db,
         dead_letter_topic=settings.topics.dead_letter,
+        public_url=settings.public_url or settings.unsubscribe_url,
         esp=Provider(
-            ESP, settings.esp_webhook_secret, "TOUCHLINE_ESP_WEBHOOK_SECRET", "esp", esp_item
+            ESP,
+            _native(
+                SendGridSignature.from_setting(key, "TOUCHLINE_ESP_WEBHOOK_PUBLIC_KEY")
+                if (key := settings.esp_webhook_public_key)
+                else None,
+                settings.esp_webhook_secret,
+            ),
+            "TOUCHLINE_ESP_WEBHOOK_PUBLIC_KEY or TOUCHLINE_ESP_WEBHOOK_SECRET",
+            "esp",
+            esp_item,
         ),
         calls=Provider(
             CALLS,
-            settings.contact_centre_secret,
-            "TOUCHLINE_CONTACT_CENTRE_SECRET",
+            _native(
+                TwilioSignature(token) if (token := settings.twilio_auth_token) else None,
+                settings.contact_centre_secret,
+            ),
+            "TOUCHLINE_TWILIO_AUTH_TOKEN or TOUCHLINE_CONTACT_CENTRE_SECRET",
             "contact-centre",
             call_item,
+            forms=True,
         ),
         fax=Provider(
-            FAX, settings.fax_webhook_secret, "TOUCHLINE_FAX_WEBHOOK_SECRET", "fax", fax_item
+            FAX,
+            _native(None, settings.fax_webhook_secret),
+            "TOUCHLINE_FAX_WEBHOOK_SECRET",
+            "fax",
+            fax_item,
         ),
         partners=Provider(
             PARTNER_ORDERS,
-            settings.partner_webhook_secret,
+            _native(None, settings.partner_webhook_secret),
             "TOUCHLINE_PARTNER_WEBHOOK_SECRET",
             SOURCE,
             partner_order_item,
@@ -200,6 +238,14 @@ def inbound_webhooks(
                 settings.partner_webhook_secret,
             ).items()
         },
+    )
+
+
+def _native(native: Scheme | None, secret: str) -> tuple[Scheme, ...]:
+    """The provider's own scheme, if keyed, and Standard Webhooks, if a secret is set."""
+    return (
+        *(() if native is None else (native,)),
+        *(() if not secret else (StandardWebhooks(secret),)),
     )
 
 
@@ -224,20 +270,22 @@ def _unauthorized(detail: str) -> ApiProblem:
     )
 
 
-def verified(provider: Provider, body: bytes, headers: dict[str, str]) -> Any:
-    """The JSON body, once its signature checks out; 401 or 400 otherwise."""
-    if not provider.secret:
-        raise _unauthorized(f"no secret configured for {provider.name} ({provider.setting})")
-    # Svix (which many providers send through) names the same headers svix-*.
-    for name in ("id", "timestamp", "signature"):
-        if f"webhook-{name}" not in headers and f"svix-{name}" in headers:
-            headers[f"webhook-{name}"] = headers[f"svix-{name}"]
+def verified(provider: Provider, signed: Signed) -> Any:
+    """The body (JSON, or a form's fields where the provider posts forms), once
+    its signature checks out; 401 or 400 otherwise."""
+    if not provider.schemes:
+        raise _unauthorized(f"no key configured for {provider.name} ({provider.setting})")
     try:
-        Webhook(provider.secret).verify(body, headers, json_parse=False)
-    except (WebhookVerificationError, ValueError) as error:
+        chosen(provider.schemes, signed.headers).verify(signed)
+    except SignatureRefused as error:
         raise _unauthorized(f"signature refused: {error}") from None
+    if provider.forms and is_form(signed.headers):
+        try:
+            return dict(form_fields(signed.body))
+        except ValueError as error:
+            raise bad_request(f"the body is not a form: {error}") from None
     try:
-        return msgspec.json.decode(body)
+        return msgspec.json.decode(signed.body)
     except (msgspec.DecodeError, RecursionError) as error:
         raise bad_request(f"the body is not JSON: {error}") from None
 
@@ -353,7 +401,8 @@ async def _receive(
     # The bytes as signed: never decompressed or re-encoded before the check
     # (the app's request_max_body_size bounds them).
     data = await request.body()
-    body = verified(provider, data, {k.lower(): v for k, v in request.headers.items()})
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    body = verified(provider, Signed(data, headers, _called(request, hooks.public_url), utc_now()))
     limit = hooks.ingest.limits.max_batch_events
     if isinstance(body, list) and len(body) > limit:
         raise limit_exceeded(
@@ -365,13 +414,23 @@ async def _receive(
     return Response(answer, status_code=200)
 
 
+def _called(request: Request[Any, Any, Any], public_url: str) -> str:
+    """The URL the provider called: behind a proxy, the public base URL with the
+    request's path and query as sent; without one, the request's own."""
+    if not public_url:
+        return str(request.url)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
 @post(
     "/v1/webhooks/esp",
     status_code=200,
     summary="An email service provider's event webhook (SendGrid's format), signed",
     description=(
         "An array of ESP events (delivered, open, click, bounce, spamreport, unsubscribe) "
-        "signed the Standard Webhooks way with TOUCHLINE_ESP_WEBHOOK_SECRET. Each becomes an "
+        "signed by SendGrid (its ECDSA signature, checked with TOUCHLINE_ESP_WEBHOOK_PUBLIC_KEY) "
+        "or the Standard Webhooks way with TOUCHLINE_ESP_WEBHOOK_SECRET. Each becomes an "
         "email.* event on the customer the message went to (its smtp-id is the adapter's "
         "Message-ID), is skipped (processed, deferred) or is kept on the dead-letter topic "
         "with the reason. Idempotent on sg_event_id."
@@ -391,9 +450,12 @@ async def esp_webhook(
     status_code=200,
     summary="A contact centre's call-status callback (Twilio's fields), signed",
     description=(
-        "One callback or an array of them (CallSid, CallStatus, Direction, CallDuration, "
-        "From, To, Timestamp, TaskId: the call task's id), signed the Standard Webhooks way "
-        "with TOUCHLINE_CONTACT_CENTRE_SECRET. A finished call becomes a call.* event; a call "
+        "One callback, form-encoded as Twilio posts it or JSON, or a JSON array of them "
+        "(CallSid, CallStatus, Direction, CallDuration, From, To, Timestamp, TaskId: the call "
+        "task's id), signed by Twilio (X-Twilio-Signature, checked with "
+        "TOUCHLINE_TWILIO_AUTH_TOKEN over the public URL, TOUCHLINE_PUBLIC_URL) or the "
+        "Standard Webhooks way with TOUCHLINE_CONTACT_CENTRE_SECRET. A finished call "
+        "becomes a call.* event; a call "
         "under way is skipped; anything else is kept on the dead-letter topic. Idempotent on "
         "CallSid and CallStatus."
     ),
