@@ -19,9 +19,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.adapters.scenario import requested
+from tests.adapters.scenario import CAMPAIGN, requested, row
 from tests.api.conftest import Server, problem
 from tests.api.test_webhooks_in import CALLS_SECRET, ESP_SECRET, PAYLOADS, _letters, signed
+from tests.campaign_log import written
 from touchline.api.webhook_signatures import (
     SendGridSignature,
     SignatureRefused,
@@ -332,3 +333,22 @@ def test_a_verification_key_that_is_not_sendgrids_kind_is_a_settings_error() -> 
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert SendGridSignature.from_setting(pem.decode(), "K").key == SENDGRID_KEY.public_key()
+
+
+def test_a_twilio_callback_names_its_call_task_in_the_url_it_was_given(api: Server) -> None:
+    """Twilio posts only its own fields: the call task's id comes in the status
+    callback URL (signed with it), and the call lands on that action's
+    customer and campaign by the ledger."""
+    action_id = requested(api.backbone, "phone")
+    body = (PAYLOADS / "twilio_call_status.form").read_text()
+    called = f"{CALLS}?TaskId={action_id}"
+    headers = twilio_signed(body, PUBLIC_URL + called)
+    answer = _answer(api.client.post(called, content=body, headers=headers))
+    assert _statuses(answer) == ["accepted"]
+    [call] = [
+        e
+        for e in written(api.backbone, api.backbone.settings.topics.touchpoints)
+        if e.type == "call.outbound_made"
+    ]
+    assert call.campaign_id == CAMPAIGN
+    assert call.customer_id == row(api.backbone, action_id).customer_id

@@ -403,6 +403,11 @@ async def _receive(
     data = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     body = verified(provider, Signed(data, headers, _called(request, hooks.public_url), utc_now()))
+    task = request.query_params.get("TaskId")
+    if provider.forms and isinstance(body, dict) and task and "TaskId" not in body:
+        # Twilio posts only its own fields; the call task's id rides in the
+        # status callback URL touchline's task gave it (which it signs).
+        body["TaskId"] = task
     limit = hooks.ingest.limits.max_batch_events
     if isinstance(body, list) and len(body) > limit:
         raise limit_exceeded(
