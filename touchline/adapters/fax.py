@@ -1,9 +1,11 @@
 """Fax through an email-to-fax gateway: the email adapter, addressed to a number.
 
 Most fax services take an email to ``<number>@<gateway domain>`` and fax its
-body (the subject as the cover sheet's). So a fax is the email adapter's
-message (the same SMTP relay, templates and Message-ID from the action id)
-to the customer's fax number at ``TOUCHLINE_FAX_GATEWAY_DOMAIN``. Like SMTP,
+PDF attachment as the pages, its body as the cover sheet. So a fax is the
+email adapter's message (the same SMTP relay, templates and Message-ID from
+the action id), plain text, with the offer as a PDF
+(:mod:`touchline.adapters.fax_pdf`), to the customer's fax number at
+``TOUCHLINE_FAX_GATEWAY_DOMAIN``. Like SMTP,
 the gateway has no idempotency key: :attr:`FaxAdapter.dedups_by_key` is
 False, and a fax a crash left in flight is recorded ``unknown``, never sent
 again. No unsubscribe header: a fax machine has no button for it.
@@ -14,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 
 from touchline.adapters.email import EmailAdapter, SmtpSettings
-from touchline.adapters.port import Action, Recipient, Rendered, Undeliverable
+from touchline.adapters.fax_pdf import offer_pdf
+from touchline.adapters.port import Action, Attachment, Recipient, Rendered, Undeliverable
 
 
 class FaxAdapter(EmailAdapter):
@@ -38,7 +41,11 @@ class FaxAdapter(EmailAdapter):
             recipient.data,
         )
         rendered = super().render(action, as_email)
-        return dataclasses.replace(rendered, html=None)
+        pages = offer_pdf(rendered.subject, rendered.text, str(action.action_id))
+        name = f"offer-{action.offer_code}.pdf"
+        return dataclasses.replace(
+            rendered, html=None, attachment=Attachment(name, "application/pdf", pages)
+        )
 
     def address(self, number: str) -> str:
         """``+14155550190`` -> ``14155550190@<gateway domain>``."""

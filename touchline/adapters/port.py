@@ -48,6 +48,15 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with the message (a fax's pages as a PDF)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """The message as it will go out."""
 
@@ -55,6 +64,7 @@ class Rendered:
     subject: str
     text: str
     html: str | None = None
+    attachment: Attachment | None = None
     route: str | None = None
     """Where a channel that picks its receiver sends this one, and why (a
     partner lead's partner and the reasons): kept in the consent proof."""
