@@ -191,6 +191,12 @@ def channels() -> list[str]:
     return [entry.channel for entry in ADAPTERS]
 
 
+def configured_channels(settings: Settings) -> list[str]:
+    """The channels ``touchline adapters`` runs with no ``--channel``: those
+    whose settings say where to send."""
+    return [entry.channel for entry in ADAPTERS if entry.configured(settings)]
+
+
 def unsubscribe_key(backbone: Backbone) -> bytes:
     """The key that signs unsubscribe tokens: derived from the deployment's
     secret, so a token is worth nothing as a record key and the other way round."""
@@ -262,10 +268,11 @@ def dispatcher_runners(
     ]
     if unset:
         raise UnknownChannel(f"{', '.join(unset)}: not configured (see its adapter's settings)")
+    configured = configured_channels(settings)
     for entry in ADAPTERS:
         if only and entry.channel not in only:
             continue
-        if not only and entry.channel not in given and not entry.configured(settings):
+        if not only and entry.channel not in given and entry.channel not in configured:
             continue
         dispatcher = Dispatcher(
             given.get(entry.channel) or entry.build(context),
@@ -286,7 +293,6 @@ def dispatcher_runners(
                 monotonic=pacing.monotonic,
                 sleep=pacing.sleep,
             ),
-            sleep=pacing.sleep,
             complaint_window=timedelta(days=settings.profile_complaint_days),
             in_flight=settings.adapter_in_flight,
         )
