@@ -21,7 +21,7 @@ import msgspec
 from sqlalchemy import Engine
 
 from touchline import registry
-from touchline.adapters.dispatcher import Dispatcher
+from touchline.adapters.dispatcher import Dispatcher, dispatcher_name
 from touchline.adapters.email import EmailAdapter, SmtpSettings
 from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
@@ -43,6 +43,8 @@ from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.runner import ProcessorRunner
 from touchline.queries import Queries
 from touchline.store import action_ledger as ledger
+from touchline.store.assignments import Holding, holdings
+from touchline.store.positions import load_positions
 from touchline.store.secrets import deployment_secret
 
 
@@ -309,6 +311,41 @@ def dispatcher_runners(
             )
         )
     return runners
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherLag:
+    """How far one configured channel's dispatcher is behind, from its store
+    alone (nothing is built or connected to the channel to say it)."""
+
+    name: str
+    topic: str
+    behind: dict[int, int]
+    """Records not yet read, per partition of the actions topic."""
+    held: dict[int, Holding]
+    """Who holds each partition, where a Kafka worker reported it."""
+    put_back: int
+    """Actions waiting, put back for later (a backoff, quiet hours, pressure)."""
+    next_due_us: int | None
+    """The earliest time one of them may be taken again."""
+
+
+def dispatcher_lag(backbone: Backbone) -> list[DispatcherLag]:
+    """Every configured channel's dispatcher, as ``touchline adapters`` runs them."""
+    settings = backbone.settings
+    topic = settings.topics.actions
+    ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
+    ends = backbone.log.end_offsets(topic)
+    lags = []
+    for channel in configured_channels(settings):
+        name = dispatcher_name(channel)
+        with ledger_db.connect() as connection:
+            positions = load_positions(connection, name, topic)
+            held = holdings(connection, name, topic)
+            put_back, next_due_us = ledger.put_back(connection, channel)
+        behind = {p: end - positions.get(p, 0) for p, end in ends.items()}
+        lags.append(DispatcherLag(name, topic, behind, held, put_back, next_due_us))
+    return lags
 
 
 def close_adapters(runners: Collection[ProcessorRunner]) -> None:
