@@ -29,6 +29,7 @@ from touchline import (
     parallel,
     registry,
 )
+from touchline.adapters.registry import dispatcher_lag
 from touchline.bootstrap import build_backbone
 from touchline.cli_customers import known_customer
 from touchline.config import Settings, load_settings
@@ -321,6 +322,21 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
                 print(f"  outbox: {runner.relay.waiting()} records waiting for {topics}")
             for follower in registry.followers_of(name):
                 print(f"  {follower.name}: {follower.about} (no lag of its own)")
+        # The configured channels' dispatchers (``touchline adapters``): their
+        # positions sit beside the action ledger, in the synchronizer's store.
+        for adapter in dispatcher_lag(backbone):
+            letters = dead.get(adapter.name, 0)
+            note = f", {letters} dead (touchline dead-letters list --processor {adapter.name})"
+            total = f"{sum(adapter.behind.values())} records behind"
+            print(f"{adapter.name} on {adapter.topic}: {total}{note if letters else ''}")
+            for partition, behind in sorted(adapter.behind.items()):
+                print(f"  partition {partition}: {behind}{_held_by(adapter.held.get(partition))}")
+            if adapter.next_due_us is not None:
+                due = from_us(adapter.next_due_us)
+                print(
+                    f"  put back: {adapter.put_back} actions waiting to be tried again "
+                    f"(the next at {due:%Y-%m-%d %H:%M:%S} UTC)"
+                )
     return 0
 
 

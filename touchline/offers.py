@@ -212,6 +212,20 @@ class _Customer:
         return known
 
 
+PRESSURE_REACHED = "the contact-pressure limit is reached"
+QUIET_HOURS = "quiet hours"
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """Why an action may not go out now, and when that passes by itself if it does."""
+
+    reason: str
+    passes_at: datetime | None = None
+    """When the refusal ends with nothing else happening: quiet hours end, or
+    enough touches leave the pressure window. None: it holds until something
+    happens (consent, the campaign, a complaint ageing out is not waited for)."""
+
+
 def refusal_at_send(
     campaign: Campaign | None,
     pair: Pair | None,
@@ -221,7 +235,7 @@ def refusal_at_send(
     at: datetime,
     complaint_window: timedelta,
     action_id: str,
-) -> str | None:
+) -> Refusal | None:
     """Why the action ``action_id`` may not go out via ``channel`` now, or None:
     the very filters a decision applies, on the records as they are now.
 
@@ -230,10 +244,20 @@ def refusal_at_send(
     agent's call, another campaign's email) can have taken its slot.
     """
     if campaign is None:
-        return "the campaign is unknown"
+        return Refusal("the campaign is unknown")
     others = {key: touch for key, touch in facts.touches.items() if key != action_id}
     without_own = msgspec.structs.replace(facts, touches=others)
-    return _filtered(campaign, pair, _Customer(without_own, at, complaint_window), channel)
+    reason = _filtered(campaign, pair, _Customer(without_own, at, complaint_window), channel)
+    if reason is None:
+        return None
+    # The filters run in order, so these two are refusals only when every
+    # final one (the campaign, consent, do-not-contact, a complaint) passed.
+    passes_at = None
+    if reason == PRESSURE_REACHED:
+        passes_at = pressure_wait(without_own, campaign.terms, at)
+    elif reason == QUIET_HOURS:
+        passes_at = quiet_until(campaign.terms.quiet_hours, at)
+    return Refusal(reason, passes_at)
 
 
 def _filtered(
@@ -261,8 +285,8 @@ def _filtered(
             lambda: terms.complaint_pauses and customer.complained,
             "a recent complaint pauses it",
         ),
-        (lambda: outbound and customer.pressed(terms), "the contact-pressure limit is reached"),
-        (lambda: outbound and quiet_until(terms.quiet_hours, at) is not None, "quiet hours"),
+        (lambda: outbound and customer.pressed(terms), PRESSURE_REACHED),
+        (lambda: outbound and quiet_until(terms.quiet_hours, at) is not None, QUIET_HOURS),
     )
     return next((reason for says_no, reason in checks if says_no()), None)
 

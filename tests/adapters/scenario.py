@@ -17,12 +17,13 @@ from touchline.bootstrap import Backbone
 from touchline.events import Envelope, Identities
 from touchline.events.action import ActionSettled, ConsentProof
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted
-from touchline.events.campaign_terms import OfferTerms, Step
+from touchline.events.campaign_terms import ContactPressure, OfferTerms, QuietHours, Step
 from touchline.events.consent import ContactChannel
+from touchline.events.instants import from_us
 from touchline.processing.clock import ManualClock
 from touchline.processing.runner import ProcessorRunner
 from touchline.store import action_ledger as ledger
-from touchline.store.tables import campaign_actions, projector_positions
+from touchline.store.tables import campaign_actions, projector_positions, timers
 
 CAMPAIGN = "spring"
 ANN_FAX = "+14155550190"
@@ -50,10 +51,21 @@ def publish(backbone: Backbone, *events: Envelope) -> None:
     backbone.runtime.catch_up()
 
 
-def requested(backbone: Backbone, channel: ContactChannel, *, name: str = "Spring sale") -> str:
+def requested(
+    backbone: Backbone,
+    channel: ContactChannel,
+    *,
+    name: str = "Spring sale",
+    quiet_hours: QuietHours | None = None,
+    pressure: ContactPressure | None = None,
+) -> str:
     """Launch a one-step campaign via ``channel``, target Ann: her action's id."""
     terms = CampaignLaunched(
-        name=name, offers=(OfferTerms(code="SPRING10"),), sequence=(Step(channel=channel),)
+        name=name,
+        offers=(OfferTerms(code="SPRING10"),),
+        sequence=(Step(channel=channel),),
+        quiet_hours=quiet_hours,
+        pressure=pressure,
     )
     publish(backbone, event(terms, T0, identities=Identities(), campaign_id=CAMPAIGN))
     # Ann as every channel can reach her (her fax number only where faxed).
@@ -95,8 +107,27 @@ class Dispatchers:
 
 
 def dispatch(runner: ProcessorRunner) -> None:
-    while runner.step():
+    """Run ``runner`` until it has nothing left to do now: its due timers
+    fired (a retry appended to the actions), every action read."""
+    while runner.fire_due() + runner.step():
         pass
+
+
+def until_settled(
+    backbone: Backbone, runner: ProcessorRunner, clock: ManualClock, action_id: str
+) -> list[timedelta]:
+    """While the action waits, put back for later, move the clock to its
+    time and dispatch: the waits, one per put-back."""
+    waits: list[timedelta] = []
+    while (now := row(backbone, action_id)).status == ledger.PENDING:
+        assert now.not_before_us is not None, "pending, and never put back: nothing brings it"
+        assert len(waits) < 20, f"still put back after {len(waits)} waits"
+        wait = from_us(now.not_before_us) - clock.now()
+        waits.append(wait)
+        clock.advance(max(wait, timedelta(0)))
+        dispatch(runner)
+        assert row(backbone, action_id) != now, "its time came and nothing happened"
+    return waits
 
 
 def adapter_of(runner: ProcessorRunner) -> Dispatcher:
@@ -125,6 +156,14 @@ def reports(backbone: Backbone) -> list[Envelope]:
         for e in written(backbone, backbone.settings.topics.touchpoints)
         if isinstance(e.payload, ActionSettled)
     ]
+
+
+def forget_timers(backbone: Backbone, runner: ProcessorRunner) -> None:
+    """What a crash after the ledger's commits and before the runner's
+    leaves: the timers of the batch not stored (nor its positions: call
+    :func:`forget_positions` too)."""
+    with backbone.stores["campaigns"].begin() as connection:
+        connection.execute(delete(timers).where(timers.c.processor == runner.processor.name))
 
 
 def forget_positions(backbone: Backbone, runner: ProcessorRunner) -> None:

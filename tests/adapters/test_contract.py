@@ -21,28 +21,33 @@ from tests.adapters.scenario import (
     CAMPAIGN,
     T0,
     Dispatchers,
-    FakeTime,
     adapter_of,
     dispatch,
     forget_positions,
+    forget_timers,
     proof_of,
     publish,
     reports,
     requested,
     row,
+    until_settled,
 )
+from tests.campaign_log import written
 from tests.helpers import event
 from touchline.adapters.dispatcher import UNDELIVERABLE
 from touchline.bootstrap import Backbone
 from touchline.events import Identities
-from touchline.events.action import ActionSettled
+from touchline.events.action import ActionRetryDue, ActionSettled
 from touchline.events.campaign import CustomerTargeted, OfferResponded
 from touchline.events.consent import ConsentRevoked
+from touchline.events.instants import from_us
 from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
 from touchline.processing.dead_letter import describe
 from touchline.store import action_ledger as ledger
 from touchline.store.tables import campaign_actions
+
+RETRY = ActionRetryDue.type
 
 
 def _key(runner_adapter_message_id: str | None, action_id: str) -> str:
@@ -86,31 +91,48 @@ def test_an_action_arrives_once_and_shows_on_the_timeline(
 def test_a_transport_failing_three_times_then_recovering_delivers_once(
     backbone: Backbone,
     receiver: Receiver,
-    fake_time: FakeTime,
+    clock: ManualClock,
     dispatchers: Dispatchers,
 ) -> None:
-    """Transient refusals are retried after a jittered, growing backoff; one arrives."""
+    """Transient refusals are retried after a jittered, growing backoff, the
+    action put back meanwhile (the dispatcher reads on); one arrives."""
     action_id = requested(backbone, receiver.channel)
     receiver.refuse(3, receiver.transient)
     runner = dispatchers.new()
     dispatch(runner)
+    waiting = row(backbone, action_id)
+    assert (waiting.status, waiting.attempts) == (ledger.PENDING, 1)
+    assert waiting.reason is not None
+    assert receiver.transient.split()[0] in waiting.reason
+    assert set(runner.lag().values()) == {0}  # the request read: nothing held behind it
+    assert reports(backbone) == []  # nothing final yet
+    waits = until_settled(backbone, runner, clock, action_id)
     key = _key(adapter_of(runner).adapter.message_id(UUID(action_id)), action_id)
     assert receiver.received() == {key: 1}
     assert (row(backbone, action_id).status, row(backbone, action_id).attempts) == ("sent", 4)
-    assert len(fake_time.sleeps) == 3
-    for attempt, waited in enumerate(fake_time.sleeps, start=1):
-        assert 0 <= waited <= 0.5 * 2 ** (attempt - 1)
+    assert len(waits) == 3
+    for attempt, waited in enumerate(waits, start=1):
+        assert timedelta(0) <= waited <= timedelta(seconds=0.5 * 2 ** (attempt - 1))
+    assert _outcomes(backbone) == ["sent"]
+    retries = [e for e in written(backbone, backbone.settings.topics.actions) if e.type == RETRY]
+    assert len(retries) == 3
+    assert {e.payload.action_id for e in retries if isinstance(e.payload, ActionRetryDue)} == {
+        UUID(action_id)
+    }
 
 
 def test_a_transport_that_keeps_failing_dead_letters_the_action_with_the_reason(
     backbone: Backbone,
     receiver: Receiver,
+    clock: ManualClock,
     dispatchers: Dispatchers,
 ) -> None:
     """Out of attempts: failed in the ledger, the action in the dead letters, reported."""
     action_id = requested(backbone, receiver.channel)
     receiver.refuse(None, receiver.transient)
-    dispatch(dispatchers.new())
+    runner = dispatchers.new()
+    dispatch(runner)
+    assert len(until_settled(backbone, runner, clock, action_id)) == 4
     assert receiver.received() == {}
     failed = row(backbone, action_id)
     assert (failed.status, failed.attempts) == ("failed", 5)
@@ -122,10 +144,65 @@ def test_a_transport_that_keeps_failing_dead_letters_the_action_with_the_reason(
     assert _outcomes(backbone) == ["failed"]
 
 
+def test_a_redelivered_request_does_not_cut_a_backoff_short(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """The request read again while the action waits (positions lost in a
+    crash, and the batch's retry timer with them): no attempt before its
+    time, the timer set again from the ledger, the attempts counted on."""
+    action_id = requested(backbone, receiver.channel)
+    receiver.refuse(1, receiver.transient)
+    first = dispatchers.new()
+    dispatch(first)
+    waiting = row(backbone, action_id)
+    assert (waiting.status, waiting.attempts) == (ledger.PENDING, 1)
+    forget_positions(backbone, first)
+    forget_timers(backbone, first)
+    again = dispatchers.new()
+    dispatch(again)
+    assert row(backbone, action_id) == waiting
+    assert receiver.received() == {}
+    assert len(until_settled(backbone, again, clock, action_id)) == 1
+    key = _key(adapter_of(again).adapter.message_id(UUID(action_id)), action_id)
+    assert receiver.received() == {key: 1}
+    assert (row(backbone, action_id).status, row(backbone, action_id).attempts) == ("sent", 2)
+
+
+def test_an_offer_accepted_while_an_action_waits_to_retry_stops_it(
+    backbone: Backbone,
+    receiver: Receiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Put back after a transient failure, the action is pending: the
+    synchronizer cancels it when the offer is accepted on a call, and the
+    retry, when it comes, sends nothing and reports nothing."""
+    action_id = requested(backbone, receiver.channel)
+    receiver.refuse(1, receiver.transient)
+    runner = dispatchers.new()
+    dispatch(runner)
+    waiting = row(backbone, action_id)
+    assert waiting.status == ledger.PENDING
+    accepted = OfferResponded(response="accepted", via="phone", offer_code="SPRING10")
+    publish(backbone, event(accepted, clock.now(), campaign_id=CAMPAIGN))
+    assert row(backbone, action_id).status == ledger.CANCELLED
+    assert waiting.not_before_us is not None
+    clock.advance(from_us(waiting.not_before_us) - clock.now())
+    dispatch(runner)
+    assert receiver.received() == {}
+    cancelled = row(backbone, action_id)
+    assert (cancelled.status, cancelled.attempts, cancelled.reason) == ("cancelled", 1, None)
+    assert reports(backbone) == []  # the synchronizer reported the cancel itself
+    retries = [e for e in written(backbone, backbone.settings.topics.actions) if e.type == RETRY]
+    assert len(retries) == 1  # the retry came, and found it cancelled
+
+
 def test_a_permanent_refusal_is_not_retried(
     backbone: Backbone,
     receiver: Receiver,
-    fake_time: FakeTime,
     dispatchers: Dispatchers,
 ) -> None:
     """A refusal for good (SMTP 5xx, HTTP 4xx) fails at once and goes to the dead letters."""
@@ -134,7 +211,7 @@ def test_a_permanent_refusal_is_not_retried(
     dispatch(dispatchers.new())
     failed = row(backbone, action_id)
     assert (failed.status, failed.attempts) == ("failed", 1)
-    assert fake_time.sleeps == []
+    assert [e for e in written(backbone, backbone.settings.topics.actions) if e.type == RETRY] == []
     [letter] = _dead_letters(backbone)
     assert receiver.permanent.split()[0] in letter["reason"]
 

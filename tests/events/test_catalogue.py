@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from touchline.events import CATALOGUE, Envelope, EventCodec, Identities, Payload, new_event
-from touchline.events.action import ActionSettled, ConsentProof
+from touchline.events.action import ActionRetryDue, ActionSettled, ConsentProof
 from touchline.events.base import LegacyPayload
 from touchline.events.call import (
     CallbackRequested,
@@ -293,6 +293,12 @@ _examples: tuple[Payload, ...] = (
             consent_granted=False,
             refusal="no consent for marketing via email",
         ),
+    ),
+    ActionRetryDue(
+        action_id=UUID("01900000-0000-7000-8000-000000000004"),
+        via="email",
+        attempts=2,
+        reason="451 4.3.0 try again later",
     ),
     CustomersTargeted(segment="lapsed-buyers", count=1204),
     OfferMade(via="email", offer_code="SPRING10", expires_at=datetime(2024, 6, 1, tzinfo=UTC)),

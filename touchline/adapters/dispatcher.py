@@ -3,19 +3,33 @@ twice and never against consent (DESIGN.md, "Actions and adapters").
 
 A processor like any other, reading ``touchline.actions`` (so it runs
 unchanged wherever processors run), that keeps the ledger itself: the
-runner's transaction holds only its positions. Per action:
+runner's transaction holds its positions and its retry timers. Per action:
 
 1. take it: ``pending`` -> ``dispatching``, one conditional update committed
    before anything goes out (a cancelled, expired or already taken action
-   is not sent; the pressure slot is the touch the synchronizer reserved
-   under the action id when it requested it);
+   is not sent, nor one put back for later before its time; the pressure
+   slot is the touch the synchronizer reserved under the action id when it
+   requested it);
 2. check consent, do-not-contact, complaints, pressure and the campaign as
-   they are now (:mod:`touchline.adapters.recheck`): a no is ``suppressed``;
-3. send, the action id as the idempotency key, retrying a transient failure
-   after a jittered backoff up to the policy's attempts;
+   they are now (:mod:`touchline.adapters.recheck`): a no is ``suppressed``,
+   unless it passes by itself at a known time within the action's life
+   (quiet hours end, a pressure slot frees), when the action is deferred;
+3. send one attempt, the action id as the idempotency key;
 4. settle the ledger row with the outcome and the proof, and report it as
    ``action.settled`` on the touchpoints (its id derived from the action id).
    A failure also goes to the dead letters with the reason.
+
+Nothing waits inside a batch. A transient failure with attempts left, or a
+deferral, puts the action back: ``pending`` again with its attempts, the
+reason and ``not_before`` (the jittered backoff, the refusal's end), in the
+ledger, and a timer ``retry:<action id>`` in the runner's transaction that
+appends ``action.retry_due`` to ``touchline.actions`` then; this dispatcher
+meets it as it met the request. Meanwhile the synchronizer may cancel the
+pending action (an offer accepted elsewhere stops the retry). A crash
+between the ledger's commit and the runner's replays the batch, which sets
+the same timer again from the row. A transient failure means the channel
+did not take the message; an outcome the channel cannot tell is settled as
+it says (``unknown``) and never retried.
 
 An action found ``dispatching`` was in flight when a dispatcher stopped:
 sent again only where the adapter dedups by key, else settled ``unknown``.
@@ -27,7 +41,6 @@ bounce) has moved the row since, when readers keep the first by its id.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,10 +52,10 @@ from sqlalchemy import Connection, Engine
 
 from touchline.adapters.pacing import Backoff, TokenBucket
 from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
-from touchline.adapters.recheck import check_all, decode_proof, encode_proof
+from touchline.adapters.recheck import Checked, check_all, decode_proof, encode_proof
+from touchline.adapters.retries import action_of, no_retry, retry_timer
 from touchline.events import Envelope, new_event
 from touchline.events.action import ActionOutcome, ActionSettled, ConsentProof
-from touchline.events.campaign_feed import ActionRequested
 from touchline.events.instants import from_us, to_us
 from touchline.handlers.campaign_reads import stored_campaigns
 from touchline.processing.clock import Clock, SystemClock
@@ -65,9 +78,15 @@ OUTCOMES: dict[str, ActionOutcome] = {
 FINAL = frozenset(OUTCOMES)
 
 
+def dispatcher_name(channel: str) -> str:
+    """The processor name of ``channel``'s dispatcher: its positions and timers go by it."""
+    return f"adapter-{channel}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Settle:
-    """An outcome to record: ``row`` (as it was: ``was``) becomes ``status``."""
+    """An outcome to record: ``row`` (as it was: ``was``) becomes ``status``;
+    ``pending`` with ``not_before_us``: put back until then."""
 
     row: ledger.ActionRow
     status: str
@@ -75,6 +94,7 @@ class _Settle:
     reason: str | None
     proof: ConsentProof | None
     was: str = ledger.DISPATCHING
+    not_before_us: int | None = None
 
 
 class Dispatcher(Processor[Envelope]):
@@ -91,13 +111,12 @@ class Dispatcher(Processor[Envelope]):
         clock: Clock | None = None,
         backoff: Backoff | None = None,
         limiter: TokenBucket | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         complaint_window: timedelta = timedelta(days=90),
         resend_in_flight: bool | None = None,
         in_flight: int = 1,
     ) -> None:
         self.adapter = adapter
-        self.name = f"adapter-{adapter.channel}"
+        self.name = dispatcher_name(adapter.channel)
         self.source_topic = actions_topic
         self.reports_topic = reports_topic
         self.ledger_db = ledger_db
@@ -105,7 +124,6 @@ class Dispatcher(Processor[Envelope]):
         self.clock: Clock = clock or SystemClock()
         self.backoff = backoff or Backoff()
         self.limiter = limiter
-        self.sleep = sleep
         self.complaint_window = complaint_window
         self.resend_in_flight = (
             adapter.dedups_by_key
@@ -124,30 +142,44 @@ class Dispatcher(Processor[Envelope]):
             else None
         )
 
+    @property
+    def source(self) -> str:
+        return f"touchline-adapter-{self.adapter.channel}"
+
     def process(self, _connection: Connection, events: Sequence[Envelope]) -> Outcome:
-        # The runner's connection keeps only the positions: each ledger move
-        # commits on its own, before the sends it guards.
+        # The runner's connection keeps the positions and the retry timers:
+        # each ledger move commits on its own, before the sends it guards.
         outcome = Outcome.nothing()
         ours = [
-            event
+            (action_id, event)
             for event in events
-            if isinstance(event.payload, ActionRequested)
-            and event.payload.via == self.adapter.channel
-        ]  # not another channel's, nor a cancel (the ledger already says so)
+            if (action_id := action_of(event, self.adapter.channel)) is not None
+        ]
         for start in range(0, len(ours), self.in_flight):
             chunk = ours[start : start + self.in_flight]
-            settled = self._dispatch(chunk)
-            for event in chunk:
-                row = settled.get(str(event.id))
-                if row is None or row.status not in FINAL:
+            settled = self._dispatch(list(dict.fromkeys(a for a, _ in chunk)))
+            done: set[str] = set()  # a request and its retry in one chunk: one word
+            for action_id, event in chunk:
+                row = settled.get(action_id)
+                if row is None or action_id in done:
                     continue  # another dispatcher took it between our read and our take
+                done.add(action_id)
+                if row.status == ledger.PENDING and row.not_before_us is not None:
+                    # Put back now or before (a replay): its timer, as the row says.
+                    timer = retry_timer(row, self.source_topic, self.source, event)
+                    outcome.timers.append(timer)
+                    continue
+                if row.status not in FINAL:
+                    continue
+                if row.not_before_us is not None:
+                    outcome.timers.append(no_retry(row))
                 if row.status == ledger.CANCELLED and row.reason is None:
                     continue  # the synchronizer cancelled it and said why itself
                 message_id = self.adapter.message_id(UUID(row.action_id))
                 report = _report(row, self.adapter.channel, event, message_id)
                 key = row.customer_id.encode()
                 outcome.emitted.append(Emit(self.reports_topic, key, report))
-                if row.status == "failed":
+                if row.status == ledger.FAILED:
                     outcome.rejected.append(Rejected(event, row.reason or "failed", UNDELIVERABLE))
         return outcome
 
@@ -156,10 +188,9 @@ class Dispatcher(Processor[Envelope]):
             self._pool.shutdown()
         self.adapter.close()
 
-    def _dispatch(self, chunk: Sequence[Envelope]) -> dict[str, ledger.ActionRow]:
-        """The chunk's ledger rows once settled, by action id (those missing:
-        not ours to settle)."""
-        ids = list(dict.fromkeys(str(event.id) for event in chunk))
+    def _dispatch(self, ids: Sequence[str]) -> dict[str, ledger.ActionRow]:
+        """The rows of the actions ``ids`` once settled or put back, by
+        action id (those missing: not ours to settle)."""
         now_us = to_us(self.clock.now())
         with self.ledger_db.begin() as connection:
             rows = ledger.load_actions(connection, ids)
@@ -178,14 +209,17 @@ class Dispatcher(Processor[Envelope]):
             wanted = [
                 r.action_id
                 for r in open_
-                if r.status == ledger.PENDING and r.action_id not in expired
+                if r.status == ledger.PENDING
+                and r.action_id not in expired
+                # Put back for later: its timer brings it back, not this event.
+                and (r.not_before_us is None or r.not_before_us <= now_us)
             ]
             taken = ledger.take_all(connection, wanted, now_us)
             if len(taken) < len(wanted):  # cancelled meanwhile: as it is now
                 rows.update(ledger.load_actions(connection, set(wanted) - taken))
         # Committed: the take guards the sends.
         settles = [
-            _Settle(r, "cancelled", 0, "expired before it went out", None, was=ledger.PENDING)
+            _Settle(r, "cancelled", r.attempts, "expired before it went out", None, ledger.PENDING)
             for r in open_
             if r.action_id in expired
         ]
@@ -200,7 +234,7 @@ class Dispatcher(Processor[Envelope]):
                     f"in flight when a dispatcher stopped; {self.adapter.channel} "
                     "cannot tell a re-send from a new message, so it was not sent again"
                 )
-                settles.append(_Settle(r, "unknown", r.attempts, reason, None))
+                settles.append(_Settle(r, "unknown", r.attempts + 1, reason, None))
         if sending:
             settles += self._send(sending)
         if settles:
@@ -239,47 +273,58 @@ class Dispatcher(Processor[Envelope]):
             work.append((row, action, rendered))
         # Checked last, right before the sends: what was true while rendering may not be now.
         with self.ledger_db.connect() as connection:
-            proofs = check_all(connection, rows, self.clock.now(), self.complaint_window)
+            checks = check_all(connection, rows, self.clock.now(), self.complaint_window)
         settles: list[_Settle] = []
         going: list[tuple[ledger.ActionRow, Action, Rendered, ConsentProof]] = []
         for row, action, made in work:
-            proof = proofs[row.action_id]
+            checked = checks[row.action_id]
+            proof = checked.proof
             if proof.refusal is not None:
-                settles.append(_Settle(row, "suppressed", 0, proof.refusal, proof))
+                settles.append(self._refused(row, checked))
             elif isinstance(made, str):
-                settles.append(_Settle(row, "failed", 0, made, proof))
+                settles.append(_Settle(row, "failed", row.attempts, made, proof))
             else:
                 if made.route is not None:
                     proof = msgspec.structs.replace(proof, route=made.route)
                 going.append((row, action, made, proof))
         pairs = [(action, rendered) for _row, action, rendered, _proof in going]
         if self._pool is None:
-            results = [self._attempts(pair) for pair in pairs]
+            results = [self._attempt(pair) for pair in pairs]
         else:
-            results = list(self._pool.map(self._attempts, pairs))
-        for (row, _action, _rendered, proof), (attempts, sent) in zip(going, results, strict=True):
-            reason = sent.reason
-            if sent.outcome == "failed" and sent.transient:
-                reason = f"gave up after {attempts} attempts: {sent.reason}"
-            settles.append(_Settle(row, sent.outcome, attempts, reason, proof))
+            results = list(self._pool.map(self._attempt, pairs))
+        for (row, _action, _rendered, proof), sent in zip(going, results, strict=True):
+            settles.append(self._outcome(row, sent, proof))
         return settles
 
-    def _attempts(self, pair: tuple[Action, Rendered]) -> tuple[int, Sent]:
-        """Send until it is not a transient failure or the attempts run out,
-        waiting a jittered backoff between attempts and for the rate limit
-        before each; how many attempts, and the last one's answer."""
+    def _refused(self, row: ledger.ActionRow, checked: Checked) -> _Settle:
+        """Suppressed for good, or deferred when the refusal passes by itself
+        (quiet hours, pressure) before the action expires: nothing final."""
+        refusal = checked.proof.refusal
+        passes_us = None if checked.passes_at is None else to_us(checked.passes_at)
+        if passes_us is None or (row.expires_at_us is not None and passes_us >= row.expires_at_us):
+            return _Settle(row, "suppressed", row.attempts, refusal, checked.proof)
+        return _Settle(row, ledger.PENDING, row.attempts, refusal, None, not_before_us=passes_us)
+
+    def _outcome(self, row: ledger.ActionRow, sent: Sent, proof: ConsentProof) -> _Settle:
+        """What one attempt makes of the action: settled, or put back to try again."""
+        attempts = row.attempts + 1
+        if not (sent.outcome == "failed" and sent.transient):
+            return _Settle(row, sent.outcome, attempts, sent.reason, proof)
+        if attempts >= self.backoff.attempts:
+            reason = f"gave up after {attempts} attempts: {sent.reason}"
+            return _Settle(row, "failed", attempts, reason, proof)
+        # The channel did not take it: try again after a jittered backoff,
+        # the partition meanwhile free for the actions behind it.
+        wait = timedelta(seconds=self.backoff.delay(attempts))
+        again_us = to_us(self.clock.now() + wait)
+        return _Settle(row, ledger.PENDING, attempts, sent.reason, None, not_before_us=again_us)
+
+    def _attempt(self, pair: tuple[Action, Rendered]) -> Sent:
+        """One attempt, once the rate limit lets it go."""
         action, rendered = pair
-        attempts, sent = 0, Sent.retry("never tried")
-        while attempts < self.backoff.attempts:
-            if self.limiter is not None:
-                self.limiter.take()
-            attempts += 1
-            sent = self.adapter.send(action, rendered)
-            if not (sent.outcome == "failed" and sent.transient):
-                break
-            if attempts < self.backoff.attempts:
-                self.sleep(self.backoff.delay(attempts))
-        return attempts, sent
+        if self.limiter is not None:
+            self.limiter.take()
+        return self.adapter.send(action, rendered)
 
     def _settle(self, settles: Sequence[_Settle]) -> dict[str, ledger.ActionRow]:
         """Record every outcome in one transaction: the rows as they are then."""
@@ -295,6 +340,7 @@ class Dispatcher(Processor[Envelope]):
                         s.reason,
                         None if s.proof is None else encode_proof(s.proof),
                         s.was,
+                        s.not_before_us,
                     )
                     for s in settles
                 ],
@@ -316,8 +362,9 @@ class Dispatcher(Processor[Envelope]):
 def _report(
     row: ledger.ActionRow, channel: str, cause: Envelope, message_id: str | None
 ) -> Envelope:
-    """``action.settled`` for a settled row: made from the row alone, so the
-    same row always gives the same event."""
+    """``action.settled`` for a settled row: made from the row alone (and the
+    request's correlation, which its retries carry too), so the same row
+    always gives the same event, whether a request or a retry met it."""
     at = from_us(row.updated_at_us)
     return new_event(
         ActionSettled(
@@ -336,6 +383,6 @@ def _report(
         event_id=uuid5(REPORTS, row.action_id),
         customer_id=row.customer_id,
         campaign_id=row.campaign_id,
-        causation_id=cause.id,
+        causation_id=UUID(row.action_id),
         correlation_id=cause.correlation_id,
     )

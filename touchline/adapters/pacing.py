@@ -1,7 +1,9 @@
 """How fast and how often the dispatcher tries: backoff with jitter, a token bucket.
 
-Both take time through injected functions (``monotonic``, ``sleep``), so a
-test moves a fake clock instead of waiting.
+The backoff only says how long: the dispatcher puts the action back until
+then (:mod:`touchline.adapters.retries`) and never sleeps on it. The bucket
+takes time through injected functions (``monotonic``, ``sleep``), so a test
+moves a fake clock instead of waiting.
 """
 
 from __future__ import annotations

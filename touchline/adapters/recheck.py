@@ -4,12 +4,16 @@ Consent, do-not-contact, complaints, contact pressure and the campaign's
 state are read again from the synchronizer's store as they are now (never a
 copy the dispatcher kept), judged by the very filters next-best-offer
 applies (:func:`touchline.offers.refusal_at_send`), and written down with
-the versions read: the :class:`~touchline.events.action.ConsentProof`.
+the versions read: the :class:`~touchline.events.action.ConsentProof`. A
+refusal that passes by itself at a known time (quiet hours, contact
+pressure) says when, so the dispatcher defers the action rather than
+suppress it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
@@ -36,9 +40,18 @@ def decode_proof(blob: bytes | None) -> ConsentProof | None:
     return None if blob is None else _DECODE(blob)
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The check of one action: its proof, and when its refusal passes, if it does."""
+
+    proof: ConsentProof
+    passes_at: datetime | None = None
+    """Set only with a refusal that ends by itself then (quiet hours, pressure)."""
+
+
 def check_all(
     connection: Connection, rows: Sequence[ActionRow], at: datetime, complaint_window: timedelta
-) -> dict[str, ConsentProof]:
+) -> dict[str, Checked]:
     """What was read for each action, the versions read, and the refusal if
     any, by action id: the campaigns read once for them all."""
     campaigns = stored_campaigns(connection)
@@ -67,7 +80,7 @@ def check_all(
         purpose = campaign.terms.consent_purpose if campaign else "marketing"
         consent = _latest_consent(facts, row.channel, purpose)
         dnc = facts.do_not_contact
-        proofs[row.action_id] = ConsentProof(
+        proof = ConsentProof(
             checked_at=at,
             campaigns_version=version,
             campaign_state=None if pair is None else pair.state,
@@ -75,8 +88,10 @@ def check_all(
             consent_event=None if consent is None else consent.event_id,
             consent_granted=None if consent is None else consent.active,
             do_not_contact_event=None if dnc is None else dnc.event_id,
-            refusal=refusal,
+            refusal=None if refusal is None else refusal.reason,
         )
+        passes_at = None if refusal is None else refusal.passes_at
+        proofs[row.action_id] = Checked(proof, passes_at)
     return proofs
 
 

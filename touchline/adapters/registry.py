@@ -21,7 +21,7 @@ import msgspec
 from sqlalchemy import Engine
 
 from touchline import registry
-from touchline.adapters.dispatcher import Dispatcher
+from touchline.adapters.dispatcher import Dispatcher, dispatcher_name
 from touchline.adapters.email import EmailAdapter, SmtpSettings
 from touchline.adapters.fax import FaxAdapter
 from touchline.adapters.pacing import Backoff, TokenBucket
@@ -43,6 +43,8 @@ from touchline.processing.clock import Clock, SystemClock
 from touchline.processing.runner import ProcessorRunner
 from touchline.queries import Queries
 from touchline.store import action_ledger as ledger
+from touchline.store.assignments import Holding, holdings
+from touchline.store.positions import load_positions
 from touchline.store.secrets import deployment_secret
 
 
@@ -191,6 +193,12 @@ def channels() -> list[str]:
     return [entry.channel for entry in ADAPTERS]
 
 
+def configured_channels(settings: Settings) -> list[str]:
+    """The channels ``touchline adapters`` runs with no ``--channel``: those
+    whose settings say where to send."""
+    return [entry.channel for entry in ADAPTERS if entry.configured(settings)]
+
+
 def unsubscribe_key(backbone: Backbone) -> bytes:
     """The key that signs unsubscribe tokens: derived from the deployment's
     secret, so a token is worth nothing as a record key and the other way round."""
@@ -262,10 +270,11 @@ def dispatcher_runners(
     ]
     if unset:
         raise UnknownChannel(f"{', '.join(unset)}: not configured (see its adapter's settings)")
+    configured = configured_channels(settings)
     for entry in ADAPTERS:
         if only and entry.channel not in only:
             continue
-        if not only and entry.channel not in given and not entry.configured(settings):
+        if not only and entry.channel not in given and entry.channel not in configured:
             continue
         dispatcher = Dispatcher(
             given.get(entry.channel) or entry.build(context),
@@ -286,7 +295,6 @@ def dispatcher_runners(
                 monotonic=pacing.monotonic,
                 sleep=pacing.sleep,
             ),
-            sleep=pacing.sleep,
             complaint_window=timedelta(days=settings.profile_complaint_days),
             in_flight=settings.adapter_in_flight,
         )
@@ -303,6 +311,41 @@ def dispatcher_runners(
             )
         )
     return runners
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherLag:
+    """How far one configured channel's dispatcher is behind, from its store
+    alone (nothing is built or connected to the channel to say it)."""
+
+    name: str
+    topic: str
+    behind: dict[int, int]
+    """Records not yet read, per partition of the actions topic."""
+    held: dict[int, Holding]
+    """Who holds each partition, where a Kafka worker reported it."""
+    put_back: int
+    """Actions waiting, put back for later (a backoff, quiet hours, pressure)."""
+    next_due_us: int | None
+    """The earliest time one of them may be taken again."""
+
+
+def dispatcher_lag(backbone: Backbone) -> list[DispatcherLag]:
+    """Every configured channel's dispatcher, as ``touchline adapters`` runs them."""
+    settings = backbone.settings
+    topic = settings.topics.actions
+    ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
+    ends = backbone.log.end_offsets(topic)
+    lags = []
+    for channel in configured_channels(settings):
+        name = dispatcher_name(channel)
+        with ledger_db.connect() as connection:
+            positions = load_positions(connection, name, topic)
+            held = holdings(connection, name, topic)
+            put_back, next_due_us = ledger.put_back(connection, channel)
+        behind = {p: end - positions.get(p, 0) for p, end in ends.items()}
+        lags.append(DispatcherLag(name, topic, behind, held, put_back, next_due_us))
+    return lags
 
 
 def close_adapters(runners: Collection[ProcessorRunner]) -> None:

@@ -6,6 +6,10 @@ timeline shows it, with the consent and campaign state the adapter checked
 at the moment of sending (its :class:`ConsentProof`). The envelope's
 ``causation_id`` is the action id and its id derives from it, so reporting
 the same action again (after a crash) writes the very same event.
+
+An action a dispatcher put back for later (a transient failure, quiet hours)
+comes back to it as ``action.retry_due`` on ``touchline.actions``, appended
+by the dispatcher's timer.
 """
 
 from __future__ import annotations
@@ -71,7 +75,32 @@ class ActionSettled(Payload, frozen=True, kw_only=True):
         return f"Action{offer} via {self.via} {self.outcome}{why}"
 
 
-ACTION_EVENTS: tuple[type[Payload], ...] = (ActionSettled,)
+class ActionRetryDue(Payload, frozen=True, kw_only=True):
+    """The action ``action_id`` via ``via``, put back by its dispatcher, may be taken again.
+
+    Written to ``touchline.actions`` by the dispatcher's timer when a
+    transient failure's backoff, quiet hours or contact pressure has passed:
+    the dispatcher meets it as it met the request, under an id of its own
+    (``action.requested``'s id is the action id, which readers dedupe by).
+    """
+
+    type: ClassVar[str] = "action.retry_due"
+    channel: ClassVar[str] = "adapter"
+
+    action_id: UUID
+    via: NonEmpty
+    attempts: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Attempts made so far (none when quiet hours or pressure held it back)."""
+    reason: str | None = None
+    """Why it was put back: the last transient failure, or the refusal that will pass."""
+
+    def summary(self) -> str:
+        why = f": {clip(self.reason)}" if self.reason else ""
+        tried = f"after {self.attempts} attempts" if self.attempts else "untried"
+        return f"Action {self.action_id} via {self.via} due again, {tried}{why}"
+
+
+ACTION_EVENTS: tuple[type[Payload], ...] = (ActionSettled, ActionRetryDue)
 
 
 def named_action(reference: str) -> UUID | None:

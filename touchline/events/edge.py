@@ -46,6 +46,7 @@ _WRITTEN_BY_TOUCHLINE = {
             "action.cancelled",
         )
     },
+    "action.retry_due": "action.retry_due is written by the adapters' dispatchers, never published",
 }
 
 

@@ -1,7 +1,9 @@
 """The adapters' side of the action ledger (``campaign_actions``).
 
 The synchronizer requests actions (``pending``) and cancels pending ones;
-an adapter takes one (``dispatching``) and settles it with an outcome; the
+an adapter takes one (``dispatching``) and settles it with an outcome, or
+puts it back (``pending`` again, not to be taken before a time: a transient
+failure's backoff, the end of quiet hours), counting its attempts; the
 channel's own word on it afterwards (an ESP's ``delivered`` or hard bounce,
 which the synchronizer reads) moves it on once more. Each move is one
 conditional update, so of a cancel and a take racing for the same pending
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, or_, select, update
 
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import campaign_actions, campaign_states
@@ -57,6 +59,8 @@ class ActionRow:
     reason: str | None
     proof: bytes | None
     routed_to: str | None = None
+    not_before_us: int | None = None
+    """When an action a dispatcher put back may be taken again (None: never put back)."""
 
 
 _a = campaign_actions.c
@@ -74,6 +78,7 @@ _ROW = (
     _a.reason,
     _a.proof,
     _a.routed_to,
+    _a.not_before_us,
 )
 
 
@@ -90,15 +95,20 @@ def load_actions(connection: Connection, action_ids: Collection[str]) -> dict[st
 
 
 def take_all(connection: Connection, action_ids: Collection[str], at_us: int) -> set[str]:
-    """Mark those of ``action_ids`` still pending ``dispatching``: the ids
-    taken (one not pending was cancelled by the synchronizer first, or taken
-    by another dispatcher)."""
+    """Mark those of ``action_ids`` still pending, and due by ``at_us``,
+    ``dispatching``: the ids taken (one not pending was cancelled by the
+    synchronizer first, or taken by another dispatcher; one put back for a
+    later time waits for it, whatever event brought it here)."""
     if not action_ids:
         return set()
     a = campaign_actions.c
     taken = connection.execute(
         update(campaign_actions)
-        .where(a.action_id.in_(list(action_ids)), a.status == PENDING)
+        .where(
+            a.action_id.in_(list(action_ids)),
+            a.status == PENDING,
+            or_(a.not_before_us.is_(None), a.not_before_us <= at_us),
+        )
         .values(status=DISPATCHING, updated_at_us=at_us)
         .returning(a.action_id)
     )
@@ -107,7 +117,8 @@ def take_all(connection: Connection, action_ids: Collection[str], at_us: int) ->
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """An outcome to record: the action, if it is still ``was``, becomes ``status``."""
+    """An outcome to record: the action, if it is still ``was``, becomes
+    ``status``; ``pending`` with ``not_before_us`` puts it back until then."""
 
     action_id: str
     status: str
@@ -115,6 +126,11 @@ class Settlement:
     reason: str | None
     proof: bytes | None
     was: str = DISPATCHING
+    not_before_us: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status == PENDING) != (self.not_before_us is not None):
+            raise ValueError("an action put back to pending, and only that, needs a time")
 
 
 def settle_all(connection: Connection, settlements: Sequence[Settlement], at_us: int) -> int:
@@ -132,14 +148,29 @@ def settle_all(connection: Connection, settlements: Sequence[Settlement], at_us:
             attempts=bindparam("n"),
             reason=bindparam("why"),
             proof=bindparam("blob"),
+            # A final settle keeps the last put-back's time: it says a retry
+            # timer may still be set for the action.
+            not_before_us=func.coalesce(bindparam("after", type_=BigInteger), a.not_before_us),
         )
     )
     rows = [
         {"id": s.action_id, "was": s.was, "to": s.status, "n": s.attempts, "why": s.reason}
-        | {"blob": s.proof}
+        | {"blob": s.proof, "after": s.not_before_us}
         for s in settlements
     ]
     return connection.execute(statement, rows).rowcount
+
+
+def put_back(connection: Connection, channel: str) -> tuple[int, int | None]:
+    """How many of ``channel``'s actions wait, put back by a dispatcher, and
+    the earliest time one of them may be taken again."""
+    a = campaign_actions.c
+    count, earliest = connection.execute(
+        select(func.count(), func.min(a.not_before_us)).where(
+            a.channel == channel, a.status == PENDING, a.not_before_us.is_not(None)
+        )
+    ).one()
+    return int(count), None if earliest is None else int(earliest)
 
 
 def report(

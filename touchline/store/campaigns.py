@@ -170,6 +170,9 @@ def action_statuses(connection: Connection, action_ids: Sequence[str]) -> dict[s
 
 
 def end_actions(connection: Connection, action_ids: Sequence[str], status: str, at_us: int) -> None:
+    """End pending actions. A reason a dispatcher left on one it put back (a
+    transient failure) is dropped: it is not why the action ended, which the
+    synchronizer's own event says."""
     if not action_ids:
         return
     a = campaign_actions.c
@@ -177,5 +180,5 @@ def end_actions(connection: Connection, action_ids: Sequence[str], status: str, 
         connection.execute(
             update(campaign_actions)
             .where(a.action_id.in_(list(action_ids[start : start + CHUNK])), a.status == "pending")
-            .values(status=status, updated_at_us=at_us)
+            .values(status=status, updated_at_us=at_us, reason=None)
         )

@@ -268,6 +268,7 @@ campaign_actions = Table(
     Column("reason", Text, nullable=True),
     Column("proof", LargeBinary, nullable=True),
     Column("routed_to", String(100), nullable=True),
+    Column("not_before_us", BigInteger, nullable=True),
     Index("ix_campaign_actions_customer", "customer_id", "status"),
     Index("ix_campaign_actions_routed_to", "routed_to", "status"),
 )
@@ -276,7 +277,9 @@ synchronizer, or ``dispatching`` when an adapter takes it and then one of
 the outcomes of :data:`touchline.events.action.ActionOutcome`, with the
 attempts made, the reason and the consent proof (msgpack) it checked;
 ``routed_to`` is the receiver (a partner) an adapter that picks one chose,
-written before the send."""
+written before the send; ``not_before_us``, on an action a dispatcher put
+back to ``pending`` (a transient failure, quiet hours), is when it may be
+taken again."""
 
 campaign_journal = Table(
     "campaign_journal",
