@@ -43,6 +43,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     watch_parser.add_argument(
         "--chunk", type=int, default=CHUNK, help=f"lines per publish (default {CHUNK})"
     )
+    watch_parser.add_argument(
+        "--partner",
+        metavar="ACCOUNT",
+        help="the one partner account this folder takes orders of: a line naming "
+        "another is reported (wrong_partner), not published (default: any)",
+    )
     watch_parser.set_defaults(command=cmd_watch)
 
 
@@ -55,7 +61,9 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
     with build_backbone(settings) as backbone:
         publisher = remembering_publisher(backbone)
         if args.once:
-            outcomes = take_all(folder, publisher, chunk=args.chunk, on_file=_print)
+            outcomes = take_all(
+                folder, publisher, chunk=args.chunk, partner=args.partner, on_file=_print
+            )
             troubled = any(outcome.failed or outcome.errors for outcome in outcomes)
             return exit_codes.REFUSED if troubled else exit_codes.OK
         stop = threading.Event()
@@ -74,6 +82,7 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
             stop,
             interval=args.interval,
             chunk=args.chunk,
+            partner=args.partner,
             on_file=_print,
             retry_on=(LogError, DBAPIError),
         )

@@ -133,3 +133,23 @@ def test_a_file_a_crash_left_in_processing_is_taken_first(
     backbone.runtime.catch_up()
     for n in (1, 2, 3):
         assert types_of(backbone, f"partner:P-WEST/c-{n}") == [PLACED]
+
+
+def test_a_folder_of_one_partner_reports_lines_naming_another(
+    folder: Path, publisher: Publisher, backbone: Backbone
+) -> None:
+    """A folder given to P-SOUTH: P-NORTH's otherwise good lines are reported
+    wrong_partner and nothing is published; given to P-NORTH, they go."""
+    drop(folder, "orders.csv", EXAMPLE.read_bytes())
+    [refused] = take_all(folder, publisher, partner="P-SOUTH")
+    assert refused.failed
+    assert refused.accepted == 0
+    assert appended(backbone) == 0
+    assert refused.report is not None
+    codes = {line: row.code for line, row in _report(refused.report).items()}
+    wrong = {line for line, code in codes.items() if code == "wrong_partner"}
+    assert wrong
+    assert wrong.isdisjoint(set(REPORTED) - {16})  # the bad lines keep their own reasons
+    drop(folder, "orders.csv", EXAMPLE.read_bytes())
+    [taken] = take_all(folder, publisher, partner="P-NORTH")
+    assert (taken.accepted, taken.duplicates) == (6, 1)

@@ -98,6 +98,7 @@ def take_all(
     publisher: Publisher,
     *,
     chunk: int = CHUNK,
+    partner: str | None = None,
     on_file: Callable[[FileOutcome], None] = lambda _outcome: None,
     stop: threading.Event | None = None,
 ) -> list[FileOutcome]:
@@ -110,7 +111,7 @@ def take_all(
     for path in waiting(folder / PROCESSING):
         if stop is not None and stop.is_set():
             return outcomes
-        outcomes.append(process_file(path, publisher, chunk=chunk))
+        outcomes.append(process_file(path, publisher, chunk=chunk, partner=partner))
         on_file(outcomes[-1])
     for path in waiting(folder):
         if stop is not None and stop.is_set():
@@ -120,14 +121,17 @@ def take_all(
             os.replace(path, claimed)
         except FileNotFoundError:  # taken away since the folder was listed
             continue
-        outcomes.append(process_file(claimed, publisher, chunk=chunk))
+        outcomes.append(process_file(claimed, publisher, chunk=chunk, partner=partner))
         on_file(outcomes[-1])
     return outcomes
 
 
-def process_file(path: Path, publisher: Publisher, *, chunk: int = CHUNK) -> FileOutcome:
+def process_file(
+    path: Path, publisher: Publisher, *, chunk: int = CHUNK, partner: str | None = None
+) -> FileOutcome:
     """Publish the good lines of ``path`` (in ``DIR/processing``), write its
-    report, and move it to ``DIR/done`` or ``DIR/failed``."""
+    report, and move it to ``DIR/done`` or ``DIR/failed``; with ``partner``,
+    a line naming another partner account is reported, not published."""
     folder = path.parent.parent
     try:
         count = check(path)
@@ -139,7 +143,7 @@ def process_file(path: Path, publisher: Publisher, *, chunk: int = CHUNK) -> Fil
         records = lines(stream)
         header = Header.of(next(records))
         for batch in _chunks(records, chunk):
-            _publish(publisher, header, batch, outcome)
+            _publish(publisher, header, batch, outcome, partner)
     outcome.failed = outcome.accepted + outcome.duplicates == 0
     return _file(path, folder / (FAILED if outcome.failed else DONE), outcome)
 
@@ -155,10 +159,16 @@ def _chunks(records: Iterator[Line], size: int) -> Iterator[list[Line]]:
         yield batch
 
 
-def _publish(publisher: Publisher, header: Header, batch: list[Line], outcome: FileOutcome) -> None:
+def _publish(
+    publisher: Publisher,
+    header: Header,
+    batch: list[Line],
+    outcome: FileOutcome,
+    partner: str | None,
+) -> None:
     events: list[tuple[int, Mapped]] = []
     for line in batch:
-        result = order_line(header, line)
+        result = order_line(header, line, partner=partner)
         if isinstance(result, LineError):
             outcome.errors.append(result)
         else:
@@ -241,6 +251,7 @@ def watch(
     *,
     interval: float,
     chunk: int = CHUNK,
+    partner: str | None = None,
     on_file: Callable[[FileOutcome], None] = lambda _outcome: None,
     retry_on: tuple[type[Exception], ...] = (),
 ) -> None:
@@ -249,7 +260,7 @@ def watch(
     leaves the file where it is for the next round."""
     while not stop.is_set():
         try:
-            take_all(folder, publisher, chunk=chunk, on_file=on_file, stop=stop)
+            take_all(folder, publisher, chunk=chunk, partner=partner, on_file=on_file, stop=stop)
         except retry_on as error:
             log.warning("partner order files: will retry", error=str(error))
         stop.wait(interval)

@@ -161,8 +161,9 @@ def check(path: Path) -> int:
     return count
 
 
-def order_line(header: Header, line: Line) -> Mapped | LineError:
-    """The event for one line, or why there is none."""
+def order_line(header: Header, line: Line, *, partner: str | None = None) -> Mapped | LineError:
+    """The event for one line, or why there is none; ``partner`` the one
+    account the folder takes orders of (None: any)."""
     if len(line.cells) != len(header.columns):
         reason = f"{len(line.cells)} cells where the header has {len(header.columns)}"
         return LineError(line.number, "invalid", reason)
@@ -192,6 +193,10 @@ def order_line(header: Header, line: Line) -> Mapped | LineError:
     result = partner_order(item, event_id=event_id, source=SOURCE)
     if isinstance(result, Unmapped):
         return LineError(line.number, result.code, result.reason, event_id)
+    named = row.get("partner_account")
+    if partner is not None and named != partner:
+        reason = f"names partner {named}: this folder takes {partner}'s orders only"
+        return LineError(line.number, "wrong_partner", reason, event_id)
     return result
 
 
