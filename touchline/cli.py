@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 
 import faust
 import msgspec
@@ -48,6 +45,7 @@ from touchline.projections.timeline import (
     TimelineFilter,
 )
 from touchline.schemas import SchemaCompatibilityError, check_schemas, export_schemas
+from touchline.stopping import stop_on_signals
 from touchline.store.assignments import Holding, holdings
 from touchline.store.engine import make_engine
 from touchline.store.migrate import upgrade
@@ -191,16 +189,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     lock = RunnerLock(settings.data_path)
     lock.acquire()
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        print(
-            f"touchline: {signal.Signals(signum).name}, stopping after this batch", file=sys.stderr
-        )
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals("this batch")
     try:
         with build_backbone(settings) as backbone:
             stores = ", ".join(

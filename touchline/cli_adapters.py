@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 import faust
 
@@ -23,6 +20,7 @@ from touchline.bootstrap import build_backbone
 from touchline.config import Settings
 from touchline.processing.embedded import EmbeddedRuntime
 from touchline.processing.kafka_worker import make_app, worker_id
+from touchline.stopping import stop_on_signals
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,15 +57,7 @@ def cmd_adapters(settings: Settings, args: argparse.Namespace) -> int:
             )
             faust.Worker(app, loglevel="INFO", redirect_stdouts=False).execute_from_commandline()
             return 0
-        stop = threading.Event()
-
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            name = signal.Signals(signum).name
-            print(f"touchline: {name}, stopping after this action", file=sys.stderr)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop = stop_on_signals("this action")
         print(f"touchline: adapters running: {names} (Ctrl-C stops)", file=sys.stderr)
         try:
             EmbeddedRuntime(runners).run(stop)

@@ -10,11 +10,8 @@ exits: 1 when any line was reported or any file failed, so a script notices.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from sqlalchemy.exc import DBAPIError
 
@@ -23,6 +20,7 @@ from touchline.bootstrap import build_backbone, remembering_publisher
 from touchline.config import Settings
 from touchline.inbound.drop_folder import CHUNK, FileOutcome, take_all, watch
 from touchline.log.port import LogError
+from touchline.stopping import stop_on_signals
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,15 +64,7 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
             )
             troubled = any(outcome.failed or outcome.errors for outcome in outcomes)
             return exit_codes.REFUSED if troubled else exit_codes.OK
-        stop = threading.Event()
-
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            name = signal.Signals(signum).name
-            print(f"touchline: {name}, stopping after this file", file=sys.stderr)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+        stop = stop_on_signals("this file")
         print(f"touchline: watching {folder} for order files (Ctrl-C stops)", file=sys.stderr)
         watch(
             folder,
