@@ -320,6 +320,8 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             print(f"{adapter.name} on {adapter.topic}: {total}{note if letters else ''}")
             for partition, behind in sorted(adapter.behind.items()):
                 print(f"  partition {partition}: {behind}{_held_by(adapter.held.get(partition))}")
+            if any(adapter.behind.values()) and not adapter.held:
+                print("  these actions go out when `touchline adapters` runs")
             if adapter.next_due_us is not None:
                 due = from_us(adapter.next_due_us)
                 print(
