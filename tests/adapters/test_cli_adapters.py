@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 
 from tests.adapters.receivers import SECRET, SmtpReceiver, WebhookReceiver, running
 from tests.adapters.scenario import requested, row
+from tests.commands import Running
 from tests.conftest import TEST_KEY_SECRET
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
@@ -50,24 +48,11 @@ def backbone(env: dict[str, str]) -> Iterator[Backbone]:
         yield backbone
 
 
-class Adapters:
-    """A ``touchline adapters`` process; its log in a file (nobody reads a pipe)."""
+class Adapters(Running):
+    """A ``touchline adapters`` process."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "touchline.cli", "adapters"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-
-    def stop(self, sig: int) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self.log.close()
+        super().__init__(env, "adapters")
 
 
 def test_touchline_adapters_sends_until_interrupted(

@@ -8,12 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.commands import Running
 from tests.inbound.conftest import EXAMPLE
 from tests.inbound.orders import appended, drop, placed_lines, types_of
 from touchline import exit_codes
@@ -41,25 +41,11 @@ def _once(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-class Watcher:
-    """A ``touchline partner-orders watch`` process; its log in a file (nobody reads a pipe)."""
+class Watcher(Running):
+    """A ``touchline partner-orders watch`` process, looking every 0.05 s."""
 
     def __init__(self, folder: Path, env: dict[str, str], *args: str) -> None:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        command = ["partner-orders", "watch", str(folder), "--interval", "0.05", *args]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "touchline.cli", *command],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-
-    def stop(self, sig: int) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self.log.close()
+        super().__init__(env, "partner-orders", "watch", str(folder), "--interval", "0.05", *args)
 
 
 def test_once_takes_the_files_there_and_says_how_it_went(
