@@ -141,8 +141,9 @@ class WebhookAdapter(Adapter):
         status = response.status
         if 200 <= status < 300:
             return Sent("sent", message_id=self.message_id(action.action_id))
-        text = response.data[:200].decode(errors="replace")
-        said = f"{status} {response.reason or ''}: {text}".replace(" :", ":").rstrip(": ")
+        said = " ".join(filter(None, (str(status), response.reason)))
+        if body := response.data[:200].decode(errors="replace"):
+            said += f": {body}"
         if status >= 500 or status in TRANSIENT_STATUSES:
             return Sent.retry(said)
         return Sent.permanent(said)
