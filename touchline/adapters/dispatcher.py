@@ -176,7 +176,7 @@ class Dispatcher(Processor[Envelope]):
                 if row.status == ledger.CANCELLED and row.reason is None:
                     continue  # the synchronizer cancelled it and said why itself
                 message_id = self.adapter.message_id(UUID(row.action_id))
-                report = _report(row, self.adapter.channel, event, message_id)
+                report = _report(row, self.source, event, message_id)
                 key = row.customer_id.encode()
                 outcome.emitted.append(Emit(self.reports_topic, key, report))
                 if row.status == ledger.FAILED:
@@ -360,7 +360,7 @@ class Dispatcher(Processor[Envelope]):
 
 
 def _report(
-    row: ledger.ActionRow, channel: str, cause: Envelope, message_id: str | None
+    row: ledger.ActionRow, source: str, cause: Envelope, message_id: str | None
 ) -> Envelope:
     """``action.settled`` for a settled row: made from the row alone (and the
     request's correlation, which its retries carry too), so the same row
@@ -379,7 +379,7 @@ def _report(
         ),
         occurred_at=at,
         recorded_at=at,
-        source=f"touchline-adapter-{channel}",
+        source=source,
         event_id=uuid5(REPORTS, row.action_id),
         customer_id=row.customer_id,
         campaign_id=row.campaign_id,
