@@ -125,13 +125,23 @@ def _kill_and_restart(settings: Settings) -> None:
 
     second = _runner(settings)
     try:
-        # Counted after the runner has exited: any (wrong) extra write has landed.
-        assert wait_until(lambda: projected() >= EVENTS, timeout=180), "restart did not finish"
+        # Every stage, not only the timeline: the others (the synchronizer)
+        # may still be applying their last batch when the timeline is whole.
+        with build_backbone(settings, migrate=False) as watching:
+            runners = watching.runtime.runners
+
+            def settled() -> bool:
+                for runner in runners:
+                    runner.forget()  # the runner's processes move the positions
+                return projected() >= EVENTS and not any(sum(r.lag().values()) for r in runners)
+
+            assert wait_until(settled, timeout=180), "restart did not finish"
     finally:
         second.send_signal(signal.SIGTERM)
         _, stderr = second.communicate(timeout=30)
     assert second.returncode == 0, stderr.decode()
 
+    # Counted after the runner has exited: any (wrong) extra write has landed.
     with engine.connect() as connection:
         ids = connection.execute(select(timeline_entries.c.event_id)).scalars().all()
     engine.dispose()
