@@ -15,9 +15,9 @@ KINDS = ("crm_id", "email", "phone", "partner", "fax", "web_id")
 # resolver's lookup for the batch and its attribution of each event) at
 # ~0.4 µs a time, a cache hit ~0.1; an event's identities are a frozen,
 # hashable struct. The resolver
-# asks for a whole batch (TOUCHLINE_BATCH_SIZE, 2,000 events by default)
+# asks for a whole batch (TOUCHLINE_BATCH_SIZE, 8,000 events by default)
 # before it asks for each event again, so the cache holds several batches.
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=65_536)
 def identity_keys(ids: Identities) -> tuple[tuple[str, str], ...]:
     """(kind, value) pairs that identify a person; a partner account alone
     names the partner, not the person, so it counts only with the partner's

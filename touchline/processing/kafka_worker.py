@@ -289,8 +289,9 @@ def _add_agent(app: faust.App, runner: ProcessorRunner, *, batch_size: int, with
     # Faust counts messages, and touchline's own records carry many events
     # each (~250 from a resolver batch). batch_size/4 messages measured within
     # 4% of batch_size messages on the timeline (22.6k vs 23.4k events/s) and
-    # 23% above batch_size/16, while bounding a backlog take to ~125k events.
-    messages = max(16, batch_size // 4)
+    # 23% above batch_size/16, while bounding a backlog take to ~125k events
+    # (at most 500 messages: measured at the old default batch, 2,000).
+    messages = max(16, min(batch_size // 4, 500))
     topic = app.topic(runner.topic, key_type=bytes, value_type=bytes, internal=False)
 
     async def consume(stream: AsyncIterable[Any]) -> None:

@@ -105,7 +105,7 @@ class ProcessorRunner:
         codec: EventCodec,
         *,
         dead_letter_topic: str,
-        batch_size: int = 2000,
+        batch_size: int = 8000,
         clock: Clock | None = None,
         packing: Mapping[str, Packing] | None = None,
         relayed: Collection[str] = (),
