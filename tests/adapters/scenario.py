@@ -20,7 +20,9 @@ from touchline.events.campaign import CampaignLaunched, CustomerTargeted
 from touchline.events.campaign_terms import ContactPressure, OfferTerms, QuietHours, Step
 from touchline.events.consent import ContactChannel
 from touchline.events.instants import from_us
+from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
+from touchline.processing.dead_letter import describe
 from touchline.processing.runner import ProcessorRunner
 from touchline.store import action_ledger as ledger
 from touchline.store.tables import campaign_actions, projector_positions, timers
@@ -155,6 +157,16 @@ def reports(backbone: Backbone) -> list[Envelope]:
         e
         for e in written(backbone, backbone.settings.topics.touchpoints)
         if isinstance(e.payload, ActionSettled)
+    ]
+
+
+def dead_letters(backbone: Backbone) -> list[dict[str, str]]:
+    """The dead letters, each as ``touchline dead-letters`` describes it."""
+    topic = backbone.settings.topics.dead_letter
+    return [
+        describe(record)
+        for partition in range(backbone.log.partitions(topic))
+        for record in backbone.log.read(TopicPartition(topic, partition), 0, 1000)
     ]
 
 

@@ -22,6 +22,7 @@ from tests.adapters.scenario import (
     T0,
     Dispatchers,
     adapter_of,
+    dead_letters,
     dispatch,
     forget_positions,
     forget_timers,
@@ -41,9 +42,7 @@ from touchline.events.action import ActionRetryDue, ActionSettled
 from touchline.events.campaign import CustomerTargeted, OfferResponded
 from touchline.events.consent import ConsentRevoked
 from touchline.events.instants import from_us
-from touchline.log.port import TopicPartition
 from touchline.processing.clock import ManualClock
-from touchline.processing.dead_letter import describe
 from touchline.store import action_ledger as ledger
 from touchline.store.tables import campaign_actions
 
@@ -138,7 +137,7 @@ def test_a_transport_that_keeps_failing_dead_letters_the_action_with_the_reason(
     assert (failed.status, failed.attempts) == ("failed", 5)
     assert failed.reason is not None
     assert failed.reason.startswith(f"gave up after 5 attempts: {receiver.transient.split()[0]}")
-    [letter] = _dead_letters(backbone)
+    [letter] = dead_letters(backbone)
     assert letter["code"] == UNDELIVERABLE
     assert letter["reason"] == failed.reason
     assert _outcomes(backbone) == ["failed"]
@@ -212,7 +211,7 @@ def test_a_permanent_refusal_is_not_retried(
     failed = row(backbone, action_id)
     assert (failed.status, failed.attempts) == ("failed", 1)
     assert [e for e in written(backbone, backbone.settings.topics.actions) if e.type == RETRY] == []
-    [letter] = _dead_letters(backbone)
+    [letter] = dead_letters(backbone)
     assert receiver.permanent.split()[0] in letter["reason"]
 
 
@@ -307,15 +306,6 @@ def test_a_restart_after_a_crash_in_flight_does_not_send_twice(
         assert receiver.received() == {}
         assert row(backbone, action_id).status == "unknown"
         assert _outcomes(backbone) == ["unknown", "unknown"]
-
-
-def _dead_letters(backbone: Backbone) -> list[dict[str, str]]:
-    topic = backbone.settings.topics.dead_letter
-    return [
-        describe(record)
-        for partition in range(backbone.log.partitions(topic))
-        for record in backbone.log.read(TopicPartition(topic, partition), 0, 1000)
-    ]
 
 
 def test_many_actions_go_out_a_chunk_at_a_time_each_once(

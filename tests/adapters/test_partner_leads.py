@@ -18,20 +18,25 @@ from tests.adapters.receivers import SECRET, WebhookReceiver, running
 from tests.adapters.scenario import (
     T0,
     Dispatchers,
+    adapter_of,
+    dead_letters,
     dispatch,
     forget_positions,
     proof_of,
     publish,
     row,
+    until_settled,
 )
 from tests.conftest import TEST_KEY_SECRET
 from tests.helpers import event
+from touchline.adapters.dispatcher import ROOM_RECHECK
 from touchline.adapters.registry import open_leads_from
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import load_settings
 from touchline.events import Identities
 from touchline.events.campaign import CampaignLaunched, CustomerTargeted
 from touchline.events.campaign_terms import OfferTerms, Step
+from touchline.events.instants import to_us
 from touchline.events.order import LineItem, OrderPlaced
 from touchline.events.partner import LeadRegistered, PartnerOrderPlaced
 from touchline.processing.clock import ManualClock
@@ -56,9 +61,20 @@ def us() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
+def us_capacity() -> int | None:
+    """P-US's capacity: none unless a test says (``parametrize``)."""
+    return None
+
+
+@pytest.fixture
 def backbone(
-    tmp_path: Path, receiver: WebhookReceiver, us: WebhookReceiver, clock: ManualClock
+    tmp_path: Path,
+    receiver: WebhookReceiver,
+    us: WebhookReceiver,
+    clock: ManualClock,
+    us_capacity: int | None,
 ) -> Iterator[Backbone]:
+    capacity = {} if us_capacity is None else {"capacity": us_capacity}
     partners = {
         "P-BAY": {
             "url": receiver.url,
@@ -66,7 +82,7 @@ def backbone(
             "territories": ["+1415"],
             "capacity": 1,
         },
-        "P-US": {"url": us.url, "secret": US_SECRET, "territories": ["GB"]},
+        "P-US": {"url": us.url, "secret": US_SECRET, "territories": ["GB"], **capacity},
     }
     settings = load_settings(
         {},
@@ -83,12 +99,14 @@ def backbone(
         yield backbone
 
 
-def _requested(backbone: Backbone, *campaigns: str) -> dict[str, str]:
+def _requested(
+    backbone: Backbone, *campaigns: str, valid_days: int | None = None
+) -> dict[str, str]:
     """Launch one-step partner campaigns and target Ann in each: campaign -> action id."""
     for at, campaign in enumerate(campaigns):
         terms = CampaignLaunched(
             name=campaign,
-            offers=(OfferTerms(code="SPRING10"),),
+            offers=(OfferTerms(code="SPRING10", valid_days=valid_days),),
             sequence=(Step(channel="partner"),),
         )
         launched = T0 + timedelta(seconds=at)
@@ -210,6 +228,77 @@ def test_a_partner_at_capacity_is_passed_over_until_its_leads_close(
     order = OrderPlaced(order_id="O-1", items=ITEMS, total=90.0, currency="USD", via="web")
     publish(backbone, event(order, clock.now(), campaign_id="spring"))
     assert open_leads(uuid4()) == {"P-US": 1}  # spring converted: P-BAY's lead is closed
+
+
+FULL = (
+    "no owning partner on the profile; P-BAY passed over: at capacity (1 of 1 open leads); "
+    "the default partner P-US is at capacity (1 of 1 open leads)"
+)
+
+
+def _split(
+    actions: dict[str, str], bay: WebhookReceiver, us: WebhookReceiver
+) -> tuple[str, str, str]:
+    """The campaigns whose leads went to P-BAY and to P-US, and the one left."""
+    [to_bay] = [c for c, a in actions.items() if bay.received() == {a: 1}]
+    [to_default] = [c for c, a in actions.items() if us.received() == {a: 1}]
+    [left] = set(actions) - {to_bay, to_default}
+    return to_bay, to_default, left
+
+
+@pytest.mark.parametrize("us_capacity", [1])
+def test_a_lead_no_partner_has_room_for_waits_until_a_lead_closes(
+    backbone: Backbone,
+    receiver: WebhookReceiver,
+    us: WebhookReceiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """Both partners full after two leads: the third is put back, not
+    failed, saying why, and tried again every ``ROOM_RECHECK``; once P-BAY's
+    lead closes (its campaign converts) the third goes to P-BAY, once."""
+    actions = _requested(backbone, "spring", "summer", "autumn")
+    clock.advance(timedelta(minutes=5))
+    runner = dispatchers.new()
+    dispatch(runner)
+    to_bay, to_default, left = _split(actions, receiver, us)
+    waiting = row(backbone, actions[left])
+    assert (waiting.status, waiting.attempts, waiting.proof) == ("pending", 0, None)
+    assert waiting.reason == f"waiting for room: {FULL}"
+    assert waiting.not_before_us == to_us(clock.now() + ROOM_RECHECK)
+    clock.advance(ROOM_RECHECK)
+    dispatch(runner)  # still full: put back again, nothing sent
+    assert row(backbone, actions[left]).not_before_us == to_us(clock.now() + ROOM_RECHECK)
+    assert sum(receiver.received().values()) + sum(us.received().values()) == 2
+    order = OrderPlaced(order_id="O-1", items=ITEMS, total=90.0, currency="USD", via="web")
+    publish(backbone, event(order, clock.now(), campaign_id=to_bay))
+    assert until_settled(backbone, runner, clock, actions[left]) == [ROOM_RECHECK]
+    assert receiver.received() == {actions[to_bay]: 1, actions[left]: 1}
+    assert us.received() == {actions[to_default]: 1}
+    assert row(backbone, actions[left]).status == "sent"
+
+
+@pytest.mark.parametrize("us_capacity", [1])
+def test_a_lead_that_would_expire_before_room_comes_fails_saying_so(
+    backbone: Backbone,
+    receiver: WebhookReceiver,
+    us: WebhookReceiver,
+    clock: ManualClock,
+    dispatchers: Dispatchers,
+) -> None:
+    """An offer open for a day, rechecked after two: it fails at once into
+    the dead letters with the reason, rather than wait past its end."""
+    actions = _requested(backbone, "spring", "summer", "autumn", valid_days=1)
+    clock.advance(timedelta(minutes=5))
+    runner = dispatchers.new()
+    adapter_of(runner).room_recheck = timedelta(days=2)
+    dispatch(runner)
+    _, _, left = _split(actions, receiver, us)
+    failed = row(backbone, actions[left])
+    assert (failed.status, failed.attempts) == ("failed", 0)
+    assert failed.reason == f"no room before the action expires: {FULL}"
+    [letter] = dead_letters(backbone)
+    assert letter["reason"] == failed.reason
 
 
 def test_a_lead_in_flight_at_a_crash_goes_again_to_the_same_partner(

@@ -51,7 +51,15 @@ import msgspec
 from sqlalchemy import Connection, Engine
 
 from touchline.adapters.pacing import Backoff, TokenBucket
-from touchline.adapters.port import Action, Adapter, Recipient, Rendered, Sent, Undeliverable
+from touchline.adapters.port import (
+    Action,
+    Adapter,
+    NoRoomYet,
+    Recipient,
+    Rendered,
+    Sent,
+    Undeliverable,
+)
 from touchline.adapters.recheck import Checked, check_all, decode_proof, encode_proof
 from touchline.adapters.retries import action_of, no_retry, retry_timer
 from touchline.events import Envelope, new_event
@@ -97,6 +105,18 @@ class _Settle:
     not_before_us: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _NoRoom:
+    """Rendered, but no receiver has room for it now (:class:`NoRoomYet`)."""
+
+    reason: str
+
+
+ROOM_RECHECK = timedelta(minutes=15)
+"""How long an action no receiver has room for waits before it is tried
+again: leads close as their campaigns convert, or as they age out."""
+
+
 class Dispatcher(Processor[Envelope]):
     reads = EVENTS
 
@@ -114,6 +134,7 @@ class Dispatcher(Processor[Envelope]):
         complaint_window: timedelta = timedelta(days=90),
         resend_in_flight: bool | None = None,
         in_flight: int = 1,
+        room_recheck: timedelta = ROOM_RECHECK,
     ) -> None:
         self.adapter = adapter
         self.name = dispatcher_name(adapter.channel)
@@ -125,6 +146,7 @@ class Dispatcher(Processor[Envelope]):
         self.backoff = backoff or Backoff()
         self.limiter = limiter
         self.complaint_window = complaint_window
+        self.room_recheck = room_recheck
         self.resend_in_flight = (
             adapter.dedups_by_key
             if resend_in_flight is None
@@ -241,11 +263,14 @@ class Dispatcher(Processor[Envelope]):
             rows.update(self._settle(settles))
         return rows
 
-    def _send(self, rows: Sequence[ledger.ActionRow]) -> list[_Settle]:
+    def _render(
+        self, rows: Sequence[ledger.ActionRow]
+    ) -> list[tuple[ledger.ActionRow, Action, Rendered | str | _NoRoom]]:
+        """Each action made for its channel, or why it cannot be (a reason, or no room)."""
         with self.ledger_db.connect() as connection:
             campaigns = stored_campaigns(connection)
         recipients = self.recipients([row.customer_id for row in rows])
-        work: list[tuple[ledger.ActionRow, Action, Rendered | str]] = []
+        work: list[tuple[ledger.ActionRow, Action, Rendered | str | _NoRoom]] = []
         for row in rows:
             campaign = campaigns.get(row.campaign_id)
             action = Action(
@@ -261,6 +286,9 @@ class Dispatcher(Processor[Envelope]):
             )
             try:
                 rendered = self.adapter.render(action, recipients[row.customer_id])
+            except NoRoomYet as error:
+                work.append((row, action, _NoRoom(str(error))))
+                continue
             except Undeliverable as error:
                 work.append((row, action, f"undeliverable: {error}"))
                 continue
@@ -271,6 +299,10 @@ class Dispatcher(Processor[Envelope]):
                 with self.ledger_db.begin() as connection:
                     ledger.route_to(connection, row.action_id, rendered.routed_to)
             work.append((row, action, rendered))
+        return work
+
+    def _send(self, rows: Sequence[ledger.ActionRow]) -> list[_Settle]:
+        work = self._render(rows)
         # Checked last, right before the sends: what was true while rendering may not be now.
         with self.ledger_db.connect() as connection:
             checks = check_all(connection, rows, self.clock.now(), self.complaint_window)
@@ -283,6 +315,8 @@ class Dispatcher(Processor[Envelope]):
                 settles.append(self._refused(row, checked))
             elif isinstance(made, str):
                 settles.append(_Settle(row, "failed", row.attempts, made, proof))
+            elif isinstance(made, _NoRoom):
+                settles.append(self._no_room(row, made.reason, proof))
             else:
                 if made.route is not None:
                     proof = msgspec.structs.replace(proof, route=made.route)
@@ -304,6 +338,16 @@ class Dispatcher(Processor[Envelope]):
         if passes_us is None or (row.expires_at_us is not None and passes_us >= row.expires_at_us):
             return _Settle(row, "suppressed", row.attempts, refusal, checked.proof)
         return _Settle(row, ledger.PENDING, row.attempts, refusal, None, not_before_us=passes_us)
+
+    def _no_room(self, row: ledger.ActionRow, reason: str, proof: ConsentProof) -> _Settle:
+        """Put back until ``room_recheck`` from now (leads close meanwhile),
+        not counted as an attempt; failed if the action expires first."""
+        again_us = to_us(self.clock.now() + self.room_recheck)
+        if row.expires_at_us is not None and again_us >= row.expires_at_us:
+            why = f"no room before the action expires: {reason}"
+            return _Settle(row, "failed", row.attempts, why, proof)
+        why = f"waiting for room: {reason}"
+        return _Settle(row, ledger.PENDING, row.attempts, why, None, not_before_us=again_us)
 
     def _outcome(self, row: ledger.ActionRow, sent: Sent, proof: ConsentProof) -> _Settle:
         """What one attempt makes of the action: settled, or put back to try again."""

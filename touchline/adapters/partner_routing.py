@@ -18,7 +18,9 @@ then the partner's name, so equal partners always resolve the same way.
 leads as its capacity is passed over, and the reasons say so.
 
 A partner with none of the three is no candidate: such a lead goes to the
-default partner (when it has room), else it is undeliverable, with every
+default partner (when it has room). When every partner that would take it
+is at capacity, the lead waits for room (the dispatcher tries it again as
+leads close); when none would, it is undeliverable. Either way with every
 reason. A lead that went out before (a re-send after a crash) keeps the
 partner it went to, so no lead reaches two partners.
 """
@@ -32,7 +34,7 @@ from functools import cache
 import phonenumbers
 
 from touchline.adapters.partners import Partner
-from touchline.adapters.port import Undeliverable
+from touchline.adapters.port import NoRoomYet, Undeliverable
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,8 @@ def route(
     """The partner with the best affinity that has room (see the module's
     docstring); ``sent_to`` a partner an earlier attempt sent this lead to,
     which it keeps (the same reasons, so the same bytes, when nothing changed).
-    Raises :class:`Undeliverable` with every reason when none fits."""
+    Raises :class:`NoRoomYet` with every reason when the partners that would
+    take it are all at capacity, :class:`Undeliverable` when none would."""
     if sent_to is None:
         return _best(customer, partners, open_leads, default)
     if sent_to not in partners:
@@ -171,4 +174,7 @@ def _best(
         passed_over.append(f"the default partner {default} has no webhook configured")
     else:
         passed_over.append("no default partner")
-    raise Undeliverable("; ".join([*preamble, *passed_over]))
+    reason = "; ".join([*preamble, *passed_over])
+    if any(" at capacity (" in said for said in passed_over):
+        raise NoRoomYet(reason)  # a partner that would take it has room once a lead closes
+    raise Undeliverable(reason)

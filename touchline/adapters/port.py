@@ -79,6 +79,12 @@ class Undeliverable(Exception):
     channel, a template that does not render): a permanent failure."""
 
 
+class NoRoomYet(Undeliverable):
+    """Every receiver that would take the action is full now (partners at
+    their capacity): nothing is wrong with the action, so the dispatcher puts
+    it back and tries again later, as leads close, unless it expires first."""
+
+
 SendOutcome = Literal["sent", "delivered", "failed", "suppressed", "unknown"]
 
 
