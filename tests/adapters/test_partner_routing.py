@@ -8,7 +8,7 @@ import pytest
 
 from touchline.adapters.partner_routing import Customer, route, territory_match
 from touchline.adapters.partners import Partner, partner_directory
-from touchline.adapters.port import Undeliverable
+from touchline.adapters.port import NoRoomYet, Undeliverable
 
 SHARED = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OWN = "whsec_" + "QUJD" * 8
@@ -150,6 +150,18 @@ def test_no_partner_fits_is_undeliverable_with_every_reason(
     assert reason.startswith("no owning partner on the profile; ")
     assert reason.endswith(said)
     assert "A passed over: at capacity (1 of 1 open leads)" in reason
+    assert isinstance(raised.value, NoRoomYet)  # A would take it once a lead closes
+
+
+def test_no_partner_that_would_ever_take_it_is_undeliverable_for_good() -> None:
+    """No affinity and no default: no room will ever come, so no waiting."""
+    with pytest.raises(Undeliverable) as raised:
+        route(Customer(numbers=(LONDON,)), _partners(A=("US",)), {}, "")
+    assert not isinstance(raised.value, NoRoomYet)
+    assert str(raised.value) == (
+        "no owning partner on the profile; "
+        "no configured partner has sold to or covers the customer; no default partner"
+    )
 
 
 def test_a_resent_lead_keeps_its_partner() -> None:
