@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from multiprocessing.context import ForkProcess
 from multiprocessing.sharedctypes import Synchronized
 
+from sqlalchemy import Engine
+
 from touchline import exit_codes
 from touchline.bootstrap import Backbone, build_backbone
 from touchline.config import Settings
 from touchline.processing.embedded import EmbeddedRuntime, Progress
 from touchline.processing.port import ProcessorStopped
+from touchline.store.checkpointer import Checkpointer
 
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.25
@@ -190,17 +193,31 @@ def _stage(
         # What was built to run (modules, the codec's decoders, the engine) lives
         # as long as the stage: out of the collector's sight, its full passes do
         # not walk it again and again (a few microseconds per event, measured).
+        checkpointer = _checkpointer(runner.engine)
         gc.freeze()
 
         def report() -> None:
             rounds.value += 1
             taken.value = runner.stats.taken
+            if checkpointer is not None:
+                checkpointer.poke()
 
         try:
             EmbeddedRuntime([runner], idle_sleep=idle_sleep).run(_Flag(stop), each_round=report)
         except ProcessorStopped as error:
             print(f"touchline: {error}", file=sys.stderr)
             sys.exit(exit_codes.INTERNAL)
+        finally:
+            if checkpointer is not None:
+                checkpointer.stop()
+
+
+def _checkpointer(engine: Engine) -> Checkpointer | None:
+    """A stage's own SQLite file is checkpointed beside it; PostgreSQL has
+    nothing of the kind to do."""
+    if engine.dialect.name != "sqlite":
+        return None
+    return Checkpointer(engine).start()
 
 
 class _Flag:
