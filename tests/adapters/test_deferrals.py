@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.adapters.receivers import SmtpReceiver
+from tests.adapters.receivers import SmtpReceiver, running
 from tests.adapters.scenario import (
     T0,
     Dispatchers,
@@ -42,10 +42,7 @@ requested before it, and met by the dispatcher inside it."""
 @pytest.fixture
 def receiver() -> Iterator[SmtpReceiver]:
     """This module is about email: the SMTP server only."""
-    smtp = SmtpReceiver()
-    smtp.start()
-    yield smtp
-    smtp.stop()
+    yield from running(SmtpReceiver())
 
 
 def _outcomes(backbone: Backbone) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.receivers import SECRET, SmtpReceiver
+from tests.adapters.receivers import SECRET, SmtpReceiver, running
 from tests.adapters.scenario import T0, dispatch, requested, row
 from tests.conftest import TEST_KEY_SECRET
 from touchline.adapters.registry import Pacing, close_adapters, dispatcher_runners
@@ -24,10 +24,7 @@ from touchline.store import action_ledger as ledger
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
+    yield from running(SmtpReceiver())
 
 
 @pytest.fixture
