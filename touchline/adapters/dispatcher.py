@@ -334,20 +334,18 @@ class Dispatcher(Processor[Envelope]):
         """Suppressed for good, or deferred when the refusal passes by itself
         (quiet hours, pressure) before the action expires: nothing final."""
         refusal = checked.proof.refusal
-        passes_us = None if checked.passes_at is None else to_us(checked.passes_at)
-        if passes_us is None or (row.expires_at_us is not None and passes_us >= row.expires_at_us):
-            return _Settle(row, "suppressed", row.attempts, refusal, checked.proof)
-        return _Settle(row, ledger.PENDING, row.attempts, refusal, None, not_before_us=passes_us)
+        suppressed = _Settle(row, "suppressed", row.attempts, refusal, checked.proof)
+        if checked.passes_at is None:
+            return suppressed
+        return _put_back(row, to_us(checked.passes_at), refusal, otherwise=suppressed)
 
     def _no_room(self, row: ledger.ActionRow, reason: str, proof: ConsentProof) -> _Settle:
         """Put back until ``room_recheck`` from now (leads close meanwhile),
         not counted as an attempt; failed if the action expires first."""
+        why = f"no room before the action expires: {reason}"
+        failed = _Settle(row, "failed", row.attempts, why, proof)
         again_us = to_us(self.clock.now() + self.room_recheck)
-        if row.expires_at_us is not None and again_us >= row.expires_at_us:
-            why = f"no room before the action expires: {reason}"
-            return _Settle(row, "failed", row.attempts, why, proof)
-        why = f"waiting for room: {reason}"
-        return _Settle(row, ledger.PENDING, row.attempts, why, None, not_before_us=again_us)
+        return _put_back(row, again_us, f"waiting for room: {reason}", otherwise=failed)
 
     def _outcome(self, row: ledger.ActionRow, sent: Sent, proof: ConsentProof) -> _Settle:
         """What one attempt makes of the action: settled, or put back to try again."""
@@ -401,6 +399,16 @@ class Dispatcher(Processor[Envelope]):
                     ledger.fill_in(connection, s.row.action_id, attempts=s.attempts, proof=blob)
                     rows[s.row.action_id] = ledger.load_action(connection, s.row.action_id) or now
             return rows
+
+
+def _put_back(
+    row: ledger.ActionRow, until_us: int, reason: str | None, *, otherwise: _Settle
+) -> _Settle:
+    """``row`` pending again until ``until_us``, not counted as an attempt;
+    ``otherwise`` when the action expires by then."""
+    if row.expires_at_us is not None and until_us >= row.expires_at_us:
+        return otherwise
+    return _Settle(row, ledger.PENDING, row.attempts, reason, None, not_before_us=until_us)
 
 
 def _report(
