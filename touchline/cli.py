@@ -300,12 +300,7 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
             with runner.engine.connect() as connection:
                 # Kafka workers record what they hold; the embedded runtime holds everything.
                 held = holdings(connection, name, runner.topic)
-            letters = dead.get(name, 0)
-            note = f", {letters} dead (touchline dead-letters list --processor {name})"
-            total = f"{sum(lag.values())} records behind"
-            print(f"{name} on {runner.topic}: {total}{note if letters else ''}")
-            for partition, behind in sorted(lag.items()):
-                print(f"  partition {partition}: {behind}{_held_by(held.get(partition))}")
+            _print_lag(name, runner.topic, lag, held, dead.get(name, 0))
             if runner.relay.topics:
                 topics = ", ".join(runner.relay.topics)
                 print(f"  outbox: {runner.relay.waiting()} records waiting for {topics}")
@@ -315,11 +310,7 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
         # positions sit beside the action ledger, in the synchronizer's store.
         for adapter in dispatcher_lag(backbone):
             letters = dead.get(adapter.name, 0)
-            note = f", {letters} dead (touchline dead-letters list --processor {adapter.name})"
-            total = f"{sum(adapter.behind.values())} records behind"
-            print(f"{adapter.name} on {adapter.topic}: {total}{note if letters else ''}")
-            for partition, behind in sorted(adapter.behind.items()):
-                print(f"  partition {partition}: {behind}{_held_by(adapter.held.get(partition))}")
+            _print_lag(adapter.name, adapter.topic, adapter.behind, adapter.held, letters)
             if any(adapter.behind.values()) and not adapter.held:
                 print("  these actions go out when `touchline adapters` runs")
             if adapter.next_due_us is not None:
@@ -329,6 +320,16 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
                     f"(the next at {due:%Y-%m-%d %H:%M:%S} UTC)"
                 )
     return 0
+
+
+def _print_lag(
+    name: str, topic: str, lag: dict[int, int], held: dict[int, Holding], letters: int
+) -> None:
+    """A processor's (or a dispatcher's) lag, per partition, with who holds each."""
+    note = f", {letters} dead (touchline dead-letters list --processor {name})"
+    print(f"{name} on {topic}: {sum(lag.values())} records behind{note if letters else ''}")
+    for partition, behind in sorted(lag.items()):
+        print(f"  partition {partition}: {behind}{_held_by(held.get(partition))}")
 
 
 def _held_by(holding: Holding | None) -> str:

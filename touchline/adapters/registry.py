@@ -337,14 +337,14 @@ def dispatcher_lag(backbone: Backbone) -> list[DispatcherLag]:
     ledger_db = backbone.stores[registry.store_of(SYNCHRONIZER)]
     ends = backbone.log.end_offsets(topic)
     lags = []
-    for channel in configured_channels(settings):
-        name = dispatcher_name(channel)
-        with ledger_db.connect() as connection:
+    with ledger_db.connect() as connection:
+        for channel in configured_channels(settings):
+            name = dispatcher_name(channel)
             positions = load_positions(connection, name, topic)
             held = holdings(connection, name, topic)
             put_back, next_due_us = ledger.put_back(connection, channel)
-        behind = {p: end - positions.get(p, 0) for p, end in ends.items()}
-        lags.append(DispatcherLag(name, topic, behind, held, put_back, next_due_us))
+            behind = {p: end - positions.get(p, 0) for p, end in ends.items()}
+            lags.append(DispatcherLag(name, topic, behind, held, put_back, next_due_us))
     return lags
 
 
