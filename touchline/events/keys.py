@@ -49,6 +49,9 @@ def source_key(ids: Identities) -> str | None:
     return f"{kind}:{value}"
 
 
+# A person's touchpoints come again and again under the same identifier: an
+# HMAC is ~1.5 µs, a hit ~0.1 (the publisher spent a tenth of its time here).
+@lru_cache(maxsize=65_536)
 def record_key(identifier: str, secret: bytes) -> bytes:
     """The touchpoint record's key for ``kind:value``: HMAC-SHA-256 with the
     deployment's secret, hex. Placement stays deterministic, and no log,
