@@ -36,9 +36,22 @@ from touchline.processing.port import (
 from touchline.projections.aliases import Aliases
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import timeline_entries
-from touchline.store.writes import bulk_insert_ignoring_duplicates
+from touchline.store.writes import bulk_insert_values_ignoring_duplicates
 
 _CHUNK = 500
+ROW_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "occurred_at_us",
+    "recorded_at_us",
+    "type",
+    "channel",
+    "source",
+    "campaign_id",
+    "summary",
+    "event",
+)
+"""The columns of :meth:`TimelineProjection.row`'s tuples, in order."""
 
 
 class Landed(msgspec.Struct, frozen=True, gc=False):
@@ -91,20 +104,23 @@ class TimelineProjection(Processor[Received[Envelope]]):
     @staticmethod
     def row(
         event: Envelope, data: bytes, customer_id: str, key: str | None = None
-    ) -> dict[str, object]:
-        """The pure part: one event and its bytes in, one row out (no I/O)."""
-        return {
-            "event_id": key or str(event.id),
-            "customer_id": customer_id,
-            "occurred_at_us": to_us(event.occurred_at),
-            "recorded_at_us": None if event.recorded_at is None else to_us(event.recorded_at),
-            "type": event.type,
-            "channel": event.payload.channel,
-            "source": event.source,
-            "campaign_id": event.campaign_id,
-            "summary": event.payload.summary(),
-            "event": data,
-        }
+    ) -> tuple[object, ...]:
+        """The pure part: one event and its bytes in, one row out (no I/O),
+        its values in :data:`ROW_COLUMNS`' order."""
+        recorded_at = event.recorded_at
+        payload = event.payload
+        return (
+            key or str(event.id),
+            customer_id,
+            to_us(event.occurred_at),
+            None if recorded_at is None else to_us(recorded_at),
+            event.type,
+            payload.channel,
+            event.source,
+            event.campaign_id,
+            payload.summary(),
+            data,
+        )
 
     def process(self, connection: Connection, events: Sequence[Received[Envelope]]) -> Outcome:
         regroups = any(
@@ -157,7 +173,9 @@ class TimelineProjection(Processor[Received[Envelope]]):
         return outcome
 
     def _flush(self, connection: Connection, pending: _Rows, outcome: Outcome) -> None:
-        bulk_insert_ignoring_duplicates(connection, timeline_entries, pending.rows)
+        bulk_insert_values_ignoring_duplicates(
+            connection, timeline_entries, ROW_COLUMNS, pending.rows
+        )
         if pending.new:
             for follower in self.followers:
                 outcome.emitted.extend(follower.applied(connection, pending.new))
@@ -195,7 +213,7 @@ class _Rows:
     __slots__ = ("new", "rows")
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, object]] = []
+        self.rows: list[tuple[object, ...]] = []
         self.new: list[Landed] = []
 
 
@@ -271,7 +289,13 @@ def rebuild_timeline_rows(connection: Connection, codec: EventCodec, customer_id
     an upcaster changed); how many rows there were."""
     t = timeline_entries.c
     rows = [
-        TimelineProjection.row(codec.decode(blob), blob, customer_id)
+        dict(
+            zip(
+                ROW_COLUMNS,
+                TimelineProjection.row(codec.decode(blob), blob, customer_id),
+                strict=True,
+            )
+        )
         for blob in connection.execute(
             select(t.event).where(t.customer_id == customer_id)
         ).scalars()

@@ -37,6 +37,28 @@ def bulk_insert_ignoring_duplicates(
     return _bulk(connection, table, rows, update=())
 
 
+def bulk_insert_values_ignoring_duplicates(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[object, ...]],
+) -> int:
+    """:func:`bulk_insert_ignoring_duplicates` for rows already made as
+    tuples in ``columns``' order: on SQLite they go to the driver as they
+    are, with no dict made and read back per row (about 3 µs a timeline row)."""
+    if not rows:
+        return 0
+    sql, order = _compiled(connection, table, columns, (), ())
+    if order is None:  # named parameters (PostgreSQL): the driver wants mappings
+        parameters: list[Any] = [dict(zip(columns, row, strict=True)) for row in rows]
+    elif order == columns:
+        parameters = list(rows)
+    else:
+        places = [columns.index(name) for name in order]
+        parameters = [tuple(row[place] for place in places) for row in rows]
+    return connection.exec_driver_sql(sql, parameters).rowcount
+
+
 def bulk_upsert(
     connection: Connection,
     table: Table,
