@@ -35,6 +35,8 @@ class Run:
     events: int
     publish_s: float
     project_s: float
+    cpu_s: dict[str, float]
+    """Each stage's CPU time, by processor name (its process, all threads)."""
 
     @property
     def end_to_end(self) -> float:
@@ -57,7 +59,12 @@ def one_run(customers: int, seed: int, *, with_synchronizer: bool = False) -> Ru
             for batch in batches(events, 1000):
                 backbone.publisher.publish(batch)
             published = time.perf_counter()
-            parallel.catch_up(backbone)
+            stages = parallel.Stages(backbone)
+            stages.start()
+            try:
+                stages.until_caught_up()
+            finally:
+                stages.stop()
             projected = time.perf_counter()
             with backbone.engine.connect() as connection:
                 rows = connection.execute(
@@ -67,7 +74,7 @@ def one_run(customers: int, seed: int, *, with_synchronizer: bool = False) -> Ru
     expected = sum(1 for event in events if event.type not in CAMPAIGN_WIDE)
     if rows < expected:
         raise RuntimeError(f"only {rows} of {expected} events reached the timeline")
-    return Run(len(events), published - started, projected - published)
+    return Run(len(events), published - started, projected - published, stages.cpu_seconds())
 
 
 def one_pipelined_run(customers: int, seed: int) -> float:
@@ -105,6 +112,11 @@ def main(runs: int, customers: int) -> list[str]:
         f"  publish -> timeline {median(r.end_to_end for r in results):>9,.0f} events/s (median)",
         f"  publish only        {median(r.events / r.publish_s for r in results):>9,.0f} events/s",
         f"  resolve + project   {median(r.events / r.project_s for r in results):>9,.0f} events/s",
+        "  CPU per event, each stage in its process: "
+        + ", ".join(
+            f"{name} {median(r.cpu_s[name] / r.events for r in results) * 1e6:.1f} us"
+            for name in results[0].cpu_s
+        ),
         f"  publishing while projecting {median(pipelined):>9,.0f} events/s",
         f"  publish -> timeline, the synchronizer running too {median(everything):>9,.0f} events/s",
         "  runs (end to end): " + ", ".join(f"{r.end_to_end:,.0f}" for r in results),

@@ -66,6 +66,26 @@ def test_a_process_per_stage_builds_the_world_one_process_builds(tmp_path: Path)
     assert split_world[1] >= len(events)
 
 
+def test_each_stage_reports_its_cpu_time_and_what_it_took(tmp_path: Path) -> None:
+    """What the embedded benchmark prints per stage: read once the stages
+    are stopped, so the last batch's report is in."""
+    _, events = simulate_day(date(2026, 11, 20), 100, seed=4)
+    with build_backbone(_settings(tmp_path / "data")) as backbone:
+        assert not backbone.publisher.publish(events).rejected
+        stages = parallel.Stages(backbone)
+        assert stages.cpu_seconds() == {}
+        stages.start()
+        try:
+            stages.until_caught_up()
+        finally:
+            stages.stop()
+        cpu = stages.cpu_seconds()
+        assert set(cpu) == {runner.processor.name for runner in backbone.runners}
+        assert all(seconds > 0 for seconds in cpu.values()), cpu
+        # Each event is taken by the resolver and again by the timeline.
+        assert stages.taken() >= 2 * len(events)
+
+
 def test_a_stage_that_dies_is_reported_by_name(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "data")
     with build_backbone(settings) as backbone:

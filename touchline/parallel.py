@@ -64,22 +64,24 @@ class Stages:
         self._stop: Synchronized[bool] = self._context.Value(ctypes.c_bool, False)
         self._taken: dict[str, Synchronized[int]] = {}
         self._rounds: dict[str, Synchronized[int]] = {}
+        self._cpu: dict[str, Synchronized[float]] = {}
         self._processes: dict[str, ForkProcess] = {}
 
     def start(self) -> None:
         parent = os.getpid()
         for name in self.names:
-            taken: Synchronized[int] = self._context.Value("q", 0)
-            rounds: Synchronized[int] = self._context.Value("q", 0)
+            value = self._context.Value
+            counters = _Counters(taken=value("q", 0), rounds=value("q", 0), cpu=value("d", 0.0))
             stage = _Stage(self.backbone.settings, name, parent, self.idle_sleep)
             process = self._context.Process(
                 target=_stage,
-                args=(stage, self._stop, taken, rounds),
+                args=(stage, self._stop, counters),
                 name=f"touchline-{name}",
                 daemon=True,
             )
             process.start()
-            self._taken[name], self._rounds[name] = taken, rounds
+            self._taken[name], self._rounds[name] = counters.taken, counters.rounds
+            self._cpu[name] = counters.cpu
             self._processes[name] = process
 
     def pids(self) -> dict[str, int]:
@@ -94,6 +96,24 @@ class Stages:
     def taken(self) -> int:
         """Events the stages have taken so far (applied or dead-lettered)."""
         return sum(value.value for value in self._taken.values())
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """Each stage's CPU time (all its threads) as of its last round, by
+        processor name: what a stage costs per event, measured where it runs."""
+        return {name: value.value for name, value in self._cpu.items()}
+
+    def until_caught_up(self, progress: Progress | None = None) -> None:
+        """Wait, once started, until nothing waits on any topic. A stage
+        reports after its commit: read ``taken`` and ``cpu_seconds`` once
+        stopped for the last batch's share."""
+        while True:
+            self.check()
+            waiting = self.waiting()
+            if not waiting:
+                return
+            if progress is not None:
+                progress(self.taken(), waiting)
+            time.sleep(_POLL_S)
 
     def check(self) -> None:
         """Raise StageFailed when a stage's process has ended on its own."""
@@ -146,14 +166,7 @@ def catch_up(backbone: Backbone, progress: Progress | None = None) -> int:
     stages = Stages(backbone)
     stages.start()
     try:
-        while True:
-            stages.check()
-            waiting = stages.waiting()
-            if not waiting:
-                break
-            if progress is not None:
-                progress(stages.taken(), waiting)
-            time.sleep(_POLL_S)
+        stages.until_caught_up(progress)
     finally:
         stages.stop()
     return stages.taken()
@@ -174,6 +187,15 @@ def run(backbone: Backbone, stop: threading.Event) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Counters:
+    """What a stage tells its parent, in shared memory, after each round."""
+
+    taken: Synchronized[int]
+    rounds: Synchronized[int]
+    cpu: Synchronized[float]
+
+
+@dataclass(frozen=True, slots=True)
 class _Stage:
     settings: Settings
     name: str
@@ -182,9 +204,7 @@ class _Stage:
     idle_sleep: float
 
 
-def _stage(
-    stage: _Stage, stop: Synchronized[bool], taken: Synchronized[int], rounds: Synchronized[int]
-) -> None:
+def _stage(stage: _Stage, stop: Synchronized[bool], counters: _Counters) -> None:
     """A child's life: one processor's runner, until told to stop."""
     settings, name, idle_sleep = stage.settings, stage.name, stage.idle_sleep
     _die_with(stage.parent)
@@ -204,8 +224,9 @@ def _stage(
         gc.set_threshold(*_GC_THRESHOLDS)
 
         def report() -> None:
-            rounds.value += 1
-            taken.value = runner.stats.taken
+            counters.rounds.value += 1
+            counters.taken.value = runner.stats.taken
+            counters.cpu.value = time.process_time()
             if checkpointer is not None:
                 checkpointer.poke()
 
