@@ -41,8 +41,9 @@ _GC_THRESHOLDS = (50_000, 50, 1_000)
 """A stage's young collections every 50,000 allocations, not 700. A batch
 makes hundreds of thousands of short-lived containers (tuples, rows, dicts)
 that reference counting frees; the collector's passes over them found little
-and cost a stage about a tenth of its CPU (measured, see the README). What
-cycles a batch leaves wait a little longer: a few MB at most."""
+and cost the timeline about a tenth of its CPU (measured, see the README; the
+resolver showed no change). What cycles a batch leaves wait a little longer:
+a few MB at most."""
 _POLL_S = 0.25
 
 

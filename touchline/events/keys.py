@@ -50,7 +50,7 @@ def source_key(ids: Identities) -> str | None:
 
 
 # A person's touchpoints come again and again under the same identifier: an
-# HMAC is ~1.5 µs, a hit ~0.1 (the publisher spent a tenth of its time here).
+# HMAC is ~3 µs, a hit ~0.1 (the publisher spent a tenth of its time here).
 @lru_cache(maxsize=65_536)
 def record_key(identifier: str, secret: bytes) -> bytes:
     """The touchpoint record's key for ``kind:value``: HMAC-SHA-256 with the
