@@ -59,12 +59,8 @@ def one_run(customers: int, seed: int, *, with_synchronizer: bool = False) -> Ru
             for batch in batches(events, 1000):
                 backbone.publisher.publish(batch)
             published = time.perf_counter()
-            stages = parallel.Stages(backbone)
-            stages.start()
-            try:
+            with parallel.Stages(backbone) as stages:
                 stages.until_caught_up()
-            finally:
-                stages.stop()
             projected = time.perf_counter()
             with backbone.engine.connect() as connection:
                 rows = connection.execute(
@@ -83,19 +79,17 @@ def one_pipelined_run(customers: int, seed: int) -> float:
     _, events = simulate_day(date(2026, 11, 20), customers, seed)
     with tempfile.TemporaryDirectory(prefix="touchline-bench-") as data_dir:
         settings = load_settings({}, data_dir=data_dir)
-        with build_backbone(settings, only=TO_THE_TIMELINE) as backbone:
-            stages = parallel.Stages(backbone)
-            stages.start()
-            try:
-                started = time.perf_counter()
-                for batch in batches(events, 1000):
-                    backbone.publisher.publish(batch)
-                while stages.waiting():
-                    stages.check()
-                    time.sleep(0.01)
-                finished = time.perf_counter()
-            finally:
-                stages.stop()
+        with (
+            build_backbone(settings, only=TO_THE_TIMELINE) as backbone,
+            parallel.Stages(backbone) as stages,
+        ):
+            started = time.perf_counter()
+            for batch in batches(events, 1000):
+                backbone.publisher.publish(batch)
+            while stages.waiting():
+                stages.check()
+                time.sleep(0.01)
+            finished = time.perf_counter()
     return len(events) / (finished - started)
 
 

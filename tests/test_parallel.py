@@ -74,11 +74,8 @@ def test_each_stage_reports_its_cpu_time_and_what_it_took(tmp_path: Path) -> Non
         assert not backbone.publisher.publish(events).rejected
         stages = parallel.Stages(backbone)
         assert stages.cpu_seconds() == {}
-        stages.start()
-        try:
+        with stages:
             stages.until_caught_up()
-        finally:
-            stages.stop()
         cpu = stages.cpu_seconds()
         assert set(cpu) == {runner.processor.name for runner in backbone.runners}
         assert all(seconds > 0 for seconds in cpu.values()), cpu
@@ -88,22 +85,17 @@ def test_each_stage_reports_its_cpu_time_and_what_it_took(tmp_path: Path) -> Non
 
 def test_a_stage_that_dies_is_reported_by_name(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "data")
-    with build_backbone(settings) as backbone:
-        stages = parallel.Stages(backbone)
-        stages.start()
-        try:
-            os.kill(stages.pids()["identity-resolver"], signal.SIGKILL)
+    with build_backbone(settings) as backbone, parallel.Stages(backbone) as stages:
+        os.kill(stages.pids()["identity-resolver"], signal.SIGKILL)
 
-            def reported() -> bool:
-                try:
-                    stages.check()
-                except parallel.StageFailed as error:
-                    return "the identity-resolver stage stopped (exit code -9)" in str(error)
-                return False
+        def reported() -> bool:
+            try:
+                stages.check()
+            except parallel.StageFailed as error:
+                return "the identity-resolver stage stopped (exit code -9)" in str(error)
+            return False
 
-            assert wait_until(reported, timeout=30)
-        finally:
-            stages.stop()
+        assert wait_until(reported, timeout=30)
 
 
 def test_stopping_never_waits_on_a_stage_killed_in_its_sleep(tmp_path: Path) -> None:

@@ -85,6 +85,13 @@ class Stages:
             self._cpu[name] = counters.cpu
             self._processes[name] = process
 
+    def __enter__(self) -> Stages:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def pids(self) -> dict[str, int]:
         """Each stage's process id, by processor name."""
         return {name: p.pid for name, p in self._processes.items() if p.pid is not None}
@@ -164,12 +171,8 @@ def catch_up(backbone: Backbone, progress: Progress | None = None) -> int:
     were taken (applied or dead-lettered)."""
     if not backbone.parallel:
         return backbone.runtime.catch_up(progress)
-    stages = Stages(backbone)
-    stages.start()
-    try:
+    with Stages(backbone) as stages:
         stages.until_caught_up(progress)
-    finally:
-        stages.stop()
     return stages.taken()
 
 
@@ -178,13 +181,9 @@ def run(backbone: Backbone, stop: threading.Event) -> None:
     if not backbone.parallel:
         backbone.runtime.run(stop)
         return
-    stages = Stages(backbone)
-    stages.start()
-    try:
+    with Stages(backbone) as stages:
         while not stop.wait(0.2):
             stages.check()
-    finally:
-        stages.stop()
 
 
 @dataclass(frozen=True, slots=True)
