@@ -149,12 +149,16 @@ def _best(
         key=lambda scored: (tuple(-f for f in scored[0]), scored[2]),
     )
     passed_over = []
+    full = False
+    """Whether a partner that would take the lead was passed over for its
+    capacity: room comes once one of its leads closes."""
     for factors, reasons, name in ranked:
         if not any(factors):
             break  # sorted: no one after this one has any affinity either
         fits, load = _room(name, partners[name], open_leads)
         if not fits:
             passed_over.append(f"{name} passed over: at capacity ({load})")
+            full = True
             continue
         held = [] if load is None else [f"{name} holds {load}"]
         return Route(name, partners[name].url, (*preamble, *reasons, *held, *passed_over))
@@ -170,11 +174,10 @@ def _best(
                 (*preamble, *passed_over, f"the default partner: {default}", *held),
             )
         passed_over.append(f"the default partner {default} is at capacity ({load})")
+        full = True
     elif default:
         passed_over.append(f"the default partner {default} has no webhook configured")
     else:
         passed_over.append("no default partner")
     reason = "; ".join([*preamble, *passed_over])
-    if any(" at capacity (" in said for said in passed_over):
-        raise NoRoomYet(reason)  # a partner that would take it has room once a lead closes
-    raise Undeliverable(reason)
+    raise NoRoomYet(reason) if full else Undeliverable(reason)
