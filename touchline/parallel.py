@@ -63,9 +63,7 @@ class Stages:
         # processes asleep on it to wake, and a stage killed in its sleep
         # never does, which hung the parent on its way out.
         self._stop: Synchronized[bool] = self._context.Value(ctypes.c_bool, False)
-        self._taken: dict[str, Synchronized[int]] = {}
-        self._rounds: dict[str, Synchronized[int]] = {}
-        self._cpu: dict[str, Synchronized[float]] = {}
+        self._counters: dict[str, _Counters] = {}
         self._processes: dict[str, ForkProcess] = {}
 
     def start(self) -> None:
@@ -81,8 +79,7 @@ class Stages:
                 daemon=True,
             )
             process.start()
-            self._taken[name], self._rounds[name] = counters.taken, counters.rounds
-            self._cpu[name] = counters.cpu
+            self._counters[name] = counters
             self._processes[name] = process
 
     def __enter__(self) -> Stages:
@@ -99,16 +96,16 @@ class Stages:
     def rounds(self) -> dict[str, int]:
         """How many times each stage has gone round its loop: a stage that
         stops counting while it has work is stuck."""
-        return {name: value.value for name, value in self._rounds.items()}
+        return {name: c.rounds.value for name, c in self._counters.items()}
 
     def taken(self) -> int:
         """Events the stages have taken so far (applied or dead-lettered)."""
-        return sum(value.value for value in self._taken.values())
+        return sum(c.taken.value for c in self._counters.values())
 
     def cpu_seconds(self) -> dict[str, float]:
         """Each stage's CPU time (all its threads) as of its last round, by
         processor name: what a stage costs per event, measured where it runs."""
-        return {name: value.value for name, value in self._cpu.items()}
+        return {name: c.cpu.value for name, c in self._counters.items()}
 
     def until_caught_up(self, progress: Progress | None = None) -> None:
         """Wait, once started, until nothing waits on any topic. A stage
