@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from openapi_spec_validator import validate
 
-from tests.api.conftest import Server
+from tests.api.conftest import Server, serving
 from tests.conftest import DAY
 from tests.helpers import event
+from touchline.bootstrap import build_backbone
+from touchline.config import Settings
 from touchline.events.email import EmailSent
 
 ROUTES = {
@@ -102,3 +105,16 @@ def test_metrics_count_requests_events_and_lag(api: Server) -> None:
     assert _sample(text, "touchline_processor_lag_records", processor="identity-resolver") == 0
     assert _sample(text, processed, processor="identity-resolver") == 1
     assert _sample(text, processed, processor="timeline") >= 1
+
+
+def test_serving_leaves_the_process_logging_alone(api_settings: Settings) -> None:
+    """touchline logs through structlog; the web framework must not take over
+    the root logger (an embedding program's logging) or start a thread that
+    writes to the stderr it found at start."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with build_backbone(api_settings) as backbone, serving(backbone) as server:
+        assert server.client.get("/healthz").status_code == 200
+        assert root.handlers == handlers
+        assert root.level == level
+        assert not logging.getLogger("litestar").handlers

@@ -171,6 +171,12 @@ def create_app(backbone: Backbone) -> Api:
             "webhooks": Provide(lambda: webhooks, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={**handlers, Moved: moved},
+        # Faults are logged by touchline's own handlers (structlog, problems.py).
+        # Litestar's default logging would reconfigure the process's root
+        # logger and write from a listener thread to the stderr it found at
+        # start: an embedding program's logging overridden, and under a test
+        # runner that swaps stderr, "Logging error" tracebacks once it closes.
+        logging_config=None,
         guards=[RequireScope(ApiKeys(backbone.engine))],
         before_request=refuse_nul,
         request_max_body_size=settings.api_max_request_bytes,
