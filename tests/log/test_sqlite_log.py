@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from touchline.log import LogError, OffsetOutOfRange, Record, TopicPartition
+from touchline.log import LogError, OffsetOutOfRange, Record, TopicPartition, sqlite
 from touchline.log.registry import open_log
 from touchline.log.sqlite import SqliteLog
 
@@ -35,6 +36,77 @@ def test_records_and_positions_survive_close_and_reopen(tmp_path: Path) -> None:
         assert (stored.key, stored.value, stored.headers) == (b"k", b"v", (("h", b"1"),))
         assert log.committed("g", "t") == {first[0].partition: 1}
         assert log.append("t", [Record(b"w", key=b"k")]) == [first[0]._replace(offset=1)]
+
+
+_RECORDS_WITHOUT_ROWID = """CREATE TABLE records (
+    topic_id INTEGER NOT NULL REFERENCES topics (id),
+    "partition" INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    headers BLOB,
+    PRIMARY KEY (topic_id, "partition", "offset")
+) WITHOUT ROWID"""
+"""The records table as files written before 2026-12-03 have it."""
+
+
+def _records_table(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()
+    conn.close()
+    return str(row[0])
+
+
+def test_a_file_with_the_old_records_table_is_moved_over_whole(tmp_path: Path) -> None:
+    """A log written when records lived in their position's b-tree opens with
+    every record, group position and start offset where it was, and appends
+    after them; the records have their rowid table from then on."""
+    path = tmp_path / "log.db"
+    with SqliteLog(path) as log:
+        log.create_topic("t", 2)
+        written = log.append("t", [Record(f"v{n}".encode(), key=b"k") for n in range(5)])
+        written += log.append("t", [Record(b"h", key=b"k", headers=(("h", b"1"),))])
+        log.commit("g", {TopicPartition("t", written[0].partition): 3})
+        log.delete_records("t", {written[0].partition: 1})
+    partition = written[0].partition
+    # Rewrite the file's records table in the old layout, the rows unchanged.
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        conn.execute("ALTER TABLE records RENAME TO new_layout")
+        conn.execute(_RECORDS_WITHOUT_ROWID)
+        conn.execute("INSERT INTO records SELECT * FROM new_layout")
+        conn.execute("DROP TABLE new_layout")
+        conn.execute("COMMIT")
+    conn.close()
+    assert "WITHOUT ROWID" in _records_table(path)
+    with SqliteLog(path) as log:
+        stored = log.read(TopicPartition("t", partition), 1, 10)
+        assert [record.offset for record in stored] == [1, 2, 3, 4, 5]
+        assert [record.value for record in stored] == [b"v1", b"v2", b"v3", b"v4", b"h"]
+        assert stored[-1].headers == (("h", b"1"),)
+        assert log.committed("g", "t") == {partition: 3}
+        with pytest.raises(OffsetOutOfRange):
+            log.read(TopicPartition("t", partition), 0, 10)
+        assert log.end_offsets("t")[partition] == 6
+        assert log.append("t", [Record(b"w", key=b"k")]) == [written[0]._replace(offset=6)]
+    assert "WITHOUT ROWID" not in _records_table(path)
+    with SqliteLog(path) as log:  # opened again: nothing left to move
+        assert [r.value for r in log.read(TopicPartition("t", partition), 5, 10)] == [b"h", b"w"]
+
+
+def test_positions_are_found_in_the_small_index_not_among_the_values(tmp_path: Path) -> None:
+    """The end of a partition and a read's start come from the index on
+    (topic, partition, offset), whose entries hold no record value: seeking
+    through values of tens of KB read their overflow pages at every step."""
+    with SqliteLog(tmp_path / "log.db") as log:
+        log.create_topic("t", 2)
+    with sqlite3.connect(tmp_path / "log.db") as conn:
+        for sql, args in ((sqlite._END_OFFSET, (1, 0)), (sqlite._READ, (1, 0, 0, 10))):
+            plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+            assert "SEARCH records USING" in plan
+            assert "INDEX records_position" in plan
+    conn.close()
 
 
 def test_creates_the_missing_parent_directory(tmp_path: Path) -> None:

@@ -59,6 +59,27 @@ SYNCHRONOUS = ("normal", "full")
 an fsync on every commit."""
 """How long a writer waits for another process's write transaction to finish."""
 
+# A rowid table with a separate index on the position, not the rows in the
+# position's b-tree (WITHOUT ROWID): a record's value (a packed batch, tens of
+# KB) spills into overflow pages, and in an index b-tree the interior cells
+# carry the row too, so every comparison on the way down read those pages: a
+# seek to a partition's end took ~55 us on a day's log, four levels deep, and
+# grew with the log. Here the index holds only the position and the rowid
+# (~2 us a seek), and the rows go in rowid order, appended.
+_RECORDS = """CREATE TABLE IF NOT EXISTS records (
+    topic_id INTEGER NOT NULL REFERENCES topics (id),
+    "partition" INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    headers BLOB
+)"""
+_RECORDS_POSITION = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_position"
+    ' ON records (topic_id, "partition", "offset")'
+)
+
 # Separate statements, not one executescript(): executescript commits any open
 # transaction first, and the schema is created inside a write transaction so
 # that processes opening a new file at once do not race.
@@ -68,18 +89,8 @@ _SCHEMA = (
     name TEXT NOT NULL UNIQUE,
     partitions INTEGER NOT NULL CHECK (partitions > 0)
 )""",
-    # Rows live in the primary-key b-tree itself (no rowid), so a read of one
-    # partition from an offset is a single contiguous range scan.
-    """CREATE TABLE IF NOT EXISTS records (
-    topic_id INTEGER NOT NULL REFERENCES topics (id),
-    "partition" INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL,
-    key BLOB,
-    value BLOB NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    headers BLOB,
-    PRIMARY KEY (topic_id, "partition", "offset")
-) WITHOUT ROWID""",
+    _RECORDS,
+    _RECORDS_POSITION,
     # A partition's start offset once records were deleted (no row: 0). Kept
     # apart from the records so that a partition emptied by a deletion still
     # knows its end: offsets never go back.
@@ -98,16 +109,14 @@ _SCHEMA = (
 ) WITHOUT ROWID""",
 )
 
-_INSERT = (
-    'INSERT INTO records (topic_id, "partition", "offset", key, value, timestamp_ms, headers)'
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+_COLUMNS = 'topic_id, "partition", "offset", key, value, timestamp_ms, headers'
+_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _READ = (
     'SELECT "offset", key, value, timestamp_ms, headers FROM records'
     ' WHERE topic_id = ? AND "partition" = ? AND "offset" >= ? ORDER BY "offset" LIMIT ?'
 )
 # Offsets are dense, so the partition's end is its last offset + 1, found by
-# one descent of the primary key; or its start offset, when a deletion left
+# one descent of the position's index; or its start offset, when a deletion left
 # no record.
 _END_OFFSET = (
     "SELECT MAX("
@@ -119,6 +128,26 @@ _FIRST_OFFSET = (
     'SELECT "offset" FROM records WHERE topic_id = ? AND "partition" = ? ORDER BY "offset" LIMIT 1'
 )
 _STORED_START = 'SELECT start_offset FROM log_starts WHERE topic_id = ? AND "partition" = ?'
+
+
+def _records_with_rowid(conn: sqlite3.Connection) -> None:
+    """A file written before records had a rowid (their rows in the
+    position's b-tree, ``WITHOUT ROWID``) gets the table of :data:`_RECORDS`,
+    every record copied across in the caller's write transaction: all or
+    nothing, and a process opening the file meanwhile waits for it and then
+    finds nothing to do. The copy needs as much free disk as the records."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'"
+    ).fetchone()
+    if row is None or "WITHOUT ROWID" not in row[0].upper():
+        return
+    conn.execute("ALTER TABLE records RENAME TO records_without_rowid")
+    conn.execute(_RECORDS)
+    conn.execute(
+        f"INSERT INTO records ({_COLUMNS}) SELECT {_COLUMNS} FROM records_without_rowid"
+        ' ORDER BY topic_id, "partition", "offset"'
+    )
+    conn.execute("DROP TABLE records_without_rowid")
 
 
 _Headers = tuple[tuple[str, bytes], ...]
@@ -173,6 +202,7 @@ class SqliteLog(Log):
         # costs keyless records nothing (they promise no order).
         self._round_robin: dict[str, int] = {}
         with self._write() as conn:
+            _records_with_rowid(conn)
             for statement in _SCHEMA:
                 conn.execute(statement)
 
