@@ -38,16 +38,10 @@ def test_records_and_positions_survive_close_and_reopen(tmp_path: Path) -> None:
         assert log.append("t", [Record(b"w", key=b"k")]) == [first[0]._replace(offset=1)]
 
 
-_RECORDS_WITHOUT_ROWID = """CREATE TABLE records (
-    topic_id INTEGER NOT NULL REFERENCES topics (id),
-    "partition" INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL,
-    key BLOB,
-    value BLOB NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    headers BLOB,
-    PRIMARY KEY (topic_id, "partition", "offset")
-) WITHOUT ROWID"""
+_RECORDS_WITHOUT_ROWID = (
+    sqlite._RECORDS.removesuffix("\n)")
+    + ',\n    PRIMARY KEY (topic_id, "partition", "offset")\n) WITHOUT ROWID'
+)
 """The records table as files written before 2026-12-03 have it."""
 
 
