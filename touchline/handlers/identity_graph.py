@@ -19,7 +19,10 @@ from sqlalchemy import ARRAY, ColumnElement, Connection, String, any_, bindparam
 
 from touchline.store.reads import rows_where_in
 from touchline.store.tables import customers, identifiers, identity_separations, processor_clocks
-from touchline.store.writes import bulk_insert_ignoring_duplicates
+from touchline.store.writes import (
+    bulk_insert_ignoring_duplicates,
+    bulk_insert_values_ignoring_duplicates,
+)
 
 Key = tuple[str, str]
 """An identifier as ``(kind, value)``, normalised."""
@@ -167,10 +170,16 @@ def separate(connection: Connection, one: str, other: str, event_id: str) -> Non
     )
 
 
+CUSTOMER_COLUMNS = ("customer_id", "created_at_us", "created_by_event", "merged_into", "root_id")
+"""A new customer's row in :func:`write`, as a tuple in this order."""
+LINK_COLUMNS = ("kind", "value", "customer_id", "node_id", "linked_by_event")
+"""A new identifier's row in :func:`write`, as a tuple in this order."""
+
+
 def write(
     connection: Connection,
-    new_customers: Sequence[dict[str, object]],
-    links: Sequence[dict[str, object]],
+    new_customers: Sequence[tuple[object, ...]],
+    links: Sequence[tuple[object, ...]],
     merges: Sequence[dict[str, str]],
 ) -> int:
     """Rows a batch created, then its merges in the order decided (a chain,
@@ -179,8 +188,11 @@ def write(
     Returns how many of ``links`` went in: fewer means another writer
     claimed an identifier first (see :mod:`touchline.handlers.identity_locks`).
     """
-    bulk_insert_ignoring_duplicates(connection, customers, new_customers)
-    claimed = bulk_insert_ignoring_duplicates(connection, identifiers, links)
+    # Rows made as tuples: a batch that meets new people makes tens of
+    # thousands, and no dict is made and read back for each (see
+    # bulk_insert_values_ignoring_duplicates).
+    bulk_insert_values_ignoring_duplicates(connection, customers, CUSTOMER_COLUMNS, new_customers)
+    claimed = bulk_insert_values_ignoring_duplicates(connection, identifiers, LINK_COLUMNS, links)
     if merges:
         connection.execute(_MOVE_IDENTIFIERS, merges)
         connection.execute(_MOVE_CUSTOMERS, merges)
