@@ -217,9 +217,9 @@ class IdentityResolver(Processor[Received[EnvelopeHead]]):
             new = [key for key in keys if key not in self._node]
             if new:
                 event_id = str(event.id)
-                for kind, value in new:
-                    self._own((kind, value), anchor, customer_id)
-                    batch.links.append((kind, value, customer_id, anchor, event_id))
+                for key in new:
+                    self._own(key, anchor, customer_id)
+                    batch.links.append((*key, customer_id, anchor, event_id))
             outcome.emitted.append(self._emit(event, customer_id))
         return batch
 
