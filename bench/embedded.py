@@ -101,9 +101,7 @@ def one_pipelined_run(customers: int, seed: int) -> float:
             started = time.perf_counter()
             for batch in batches(events, 1000):
                 backbone.publisher.publish(batch)
-            while stages.waiting():
-                stages.check()
-                time.sleep(0.01)
+            stages.until_caught_up()
             finished = time.perf_counter()
     return len(events) / (finished - started)
 

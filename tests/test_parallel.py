@@ -83,6 +83,29 @@ def test_each_stage_reports_its_cpu_time_and_what_it_took(tmp_path: Path) -> Non
         assert stages.taken() >= 2 * len(events)
 
 
+def test_catching_up_is_settled_only_once_every_stage_has_gone_idle(tmp_path: Path) -> None:
+    """The check that settles a catch-up reads every stage's positions and
+    the log's ends; the supervisor makes it only when each stage's last
+    round found nothing to take, not on a timer while the stages work."""
+    _, events = simulate_day(date(2026, 11, 20), 100, seed=5)
+    seen: list[dict[str, bool]] = []
+
+    class Watched(parallel.Stages):
+        def waiting(self) -> int:
+            seen.append(self.idle())
+            return super().waiting()
+
+    with build_backbone(_settings(tmp_path / "data")) as backbone:
+        assert not backbone.publisher.publish(events).rejected
+        with Watched(backbone) as stages:
+            stages.until_caught_up()
+        assert seen, "caught up without checking"
+        assert all(all(idle.values()) for idle in seen), seen
+        for runner in backbone.runners:
+            runner.forget()
+            assert sum(runner.lag().values()) == 0, runner.processor.name
+
+
 def test_a_stage_that_dies_is_reported_by_name(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "data")
     with build_backbone(settings) as backbone, parallel.Stages(backbone) as stages:

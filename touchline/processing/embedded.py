@@ -102,13 +102,14 @@ class EmbeddedRuntime:
         stop: Stop,
         *,
         max_backoff: float = 5.0,
-        each_round: Callable[[], None] | None = None,
+        each_round: Callable[[int | None], None] | None = None,
     ) -> None:
         """Run until ``stop`` is set; back off while the database or the log is
         unavailable or a processor asks to retry later. A ProcessorStopped
         (a fault in a processor) ends it, with nothing of that batch committed.
-        ``each_round`` is called after every round (a stage process reports
-        its progress with it)."""
+        ``each_round`` is called after every round with how many records it
+        appended or consumed, None when it failed and will be tried again (a
+        stage process reports its progress with it)."""
         backoff = self.idle_sleep
         while not stop.is_set():
             try:
@@ -122,7 +123,7 @@ class EmbeddedRuntime:
             else:
                 backoff = self.idle_sleep
             if each_round is not None:
-                each_round()
+                each_round(consumed)
             if consumed == 0:
                 stop.wait(self.idle_sleep)
 
