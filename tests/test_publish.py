@@ -9,6 +9,8 @@ from tests.helpers import ann_story, event
 from touchline.bootstrap import Backbone
 from touchline.events import Identities
 from touchline.events.email import EmailOpened
+from touchline.events.keys import record_key
+from touchline.log.port import TopicPartition
 
 
 def test_a_batch_keeps_its_valid_events_and_names_the_bad_ones(backbone: Backbone) -> None:
@@ -63,3 +65,54 @@ def test_refusals_name_the_places_of_the_refused_events(backbone: Backbone) -> N
         (0, str(nobody.id)),
         (2, str(also.id)),
     ]
+
+
+def test_identifiers_built_in_code_are_stored_and_keyed_normalised(backbone: Backbone) -> None:
+    """Events built in code (a partner's file, a webhook) are not decoded, so
+    the edge normalises their identifiers itself: the log holds what a
+    decoded event would hold, and the record's key is the one an outside
+    producer computes from the normalised identifier."""
+    given = event(
+        EmailOpened(message_id="m-1"),
+        DAY,
+        identities=Identities(email=" Ann@Example.COM", phone="(415) 555-0134"),
+    )
+    [(accepted, position)] = backbone.publisher.publish([given]).accepted
+    normalised = Identities(email="ann@example.com", phone="+14155550134")
+    assert accepted.identities == normalised
+    where = TopicPartition(backbone.settings.topics.touchpoints, position.partition)
+    [record] = backbone.log.read(where, position.offset, position.offset + 1)
+    assert backbone.codec.decode(record.value).identities == normalised
+    assert record.key == record_key("email:ann@example.com", backbone.publisher.key_secret)
+
+
+def test_an_identifier_that_is_none_is_refused_at_the_edge(backbone: Backbone) -> None:
+    """Refused as the same event sent as JSON is, not accepted here and then
+    dead-lettered by the resolver after the producer was told it was taken."""
+    bad = event(
+        EmailOpened(message_id="m-1"), DAY, identities=Identities(phone="not a phone number")
+    )
+    good = event(EmailOpened(message_id="m-2"), DAY)
+    typed = backbone.publisher.publish([bad, good])
+    assert [e.id for e, _ in typed.accepted] == [good.id]
+    [refused] = typed.rejected
+    [as_json] = backbone.publisher.publish_raw(backbone.codec.encode(bad)).rejected
+    assert (refused.field, refused.code, refused.reason) == (
+        "$.identities.phone",
+        as_json.code,
+        as_json.reason,
+    )
+    assert as_json.field == "$.identities.phone"
+
+
+def test_widths_are_judged_on_identifiers_as_stored(backbone: Backbone) -> None:
+    """Past a column's width the edge refuses; what is measured is the
+    identifier the column will hold, normalised, not the text it came as."""
+    padded = " " * 190 + "ann@example.com"
+    fits = event(EmailOpened(message_id="m-1"), DAY, identities=Identities(email=padded))
+    too_wide = event(
+        EmailOpened(message_id="m-2"), DAY, identities=Identities(email="a" * 200 + "@example.com")
+    )
+    result = backbone.publisher.publish([fits, too_wide])
+    assert [e.identities.email for e, _ in result.accepted] == ["ann@example.com"]
+    assert [r.field for r in result.rejected] == ["$.identities.email"]

@@ -165,17 +165,21 @@ class Publisher:
         bad_values = value_problems([event for _, event in events])
         for place, (index, event) in enumerate(events):
             earlier = seen.get(event.id)
-            key = self._key(event)
+            # What is appended and placed: identifiers in the log's form. What
+            # is compared (digests, duplicates): the event as it was given.
+            normalised, unusable = self._normalised(event)
+            key = None if unusable is not None else self._key(normalised)
             known = before.get(event.id) if earlier is None else None
             digest = content_digest(event) if known is not None or self.ledger else ""
             # The caller's screen first: an event it refuses is told nothing
             # of what was accepted before (a duplicate, a conflict).
-            problem = None if screen is None else screen(event)
+            problem = (None if screen is None else screen(event)) or unusable
             if problem is None:
                 problem = self._refusal(
                     event,
                     earlier,
                     key,
+                    stored=normalised,
                     known=known,
                     digest=digest,
                     now=now,
@@ -207,9 +211,9 @@ class Publisher:
                     repeats.append((event, earlier.accepted))
                 continue
             assert key is not None  # refused above when there is none
-            stamped = event
+            stamped = normalised
             if event.recorded_at is None:
-                stamped = msgspec.structs.replace(event, recorded_at=now)
+                stamped = msgspec.structs.replace(normalised, recorded_at=now)
             seen[event.id] = _Seen(event, len(accepted), None)
             accepted.append((stamped, key))
             digests.append(digest)
@@ -224,6 +228,20 @@ class Publisher:
         result.accepted = [(event, positions[i]) for i, (event, _) in enumerate(accepted)]
         result.accepted += [(event, positions[i]) for event, i in repeats]
         return result
+
+    def _normalised(self, event: Envelope) -> tuple[Envelope, Refusal | None]:
+        """``event`` with its identifiers normalised, or why one cannot be.
+
+        Decoding normalises what comes as bytes (the API, the CLI); events
+        built in code (a partner's file, a webhook, a caller of this class)
+        come here as they were made. Unnormalised, an identifier would place
+        the record under another key than the documented one, and one that
+        is not an identifier at all would be accepted here and then refused
+        by the resolver, after the producer was told it was taken."""
+        try:
+            return self.codec.normalised(event), None
+        except InvalidEvent as error:  # refused as decoding would have: same code
+            return event, Refusal(error.reason, error.field or "$.identities", error.code)
 
     def _key(self, event: Envelope) -> bytes | None:
         """The record key: the keyed hash of the most specific identifier, else
@@ -243,6 +261,7 @@ class Publisher:
         earlier: _Seen | None,
         key: bytes | None,
         *,
+        stored: Envelope,
         known: str | None,
         digest: str,
         now: datetime,
@@ -250,12 +269,13 @@ class Publisher:
     ) -> Refusal | None:
         """Why ``event`` is refused: as its id's ``earlier`` event in the batch
         was, other content than the ``known`` digest accepted before, or the
-        edge's reasons; None when it is not."""
+        edge's reasons (judged on the event as it would be ``stored``); None
+        when it is not."""
         if earlier is not None:
             return earlier.again(event)
         if known is not None and known != digest:
             return _conflict(event.id, "an earlier publish had it", known, digest)
-        return self._problem(event, key, now, bad_value)
+        return self._problem(stored, key, now, bad_value)
 
     def _problem(
         self, event: Envelope, key: bytes | None, now: datetime, bad_value: EdgeProblem | None
