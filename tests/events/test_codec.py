@@ -20,6 +20,7 @@ from touchline.events.codec import UnreadableInput, WireFormat
 from touchline.events.email import EmailOpened
 from touchline.events.identifiers import (
     InvalidIdentifier,
+    is_canonical_e164,
     normalise_email,
     normalise_identities,
     normalise_phone,
@@ -384,6 +385,13 @@ def test_emails_are_lower_cased_and_trimmed() -> None:
         ("030 1234567", "DE", "+49301234567"),
         ("+44 20 7946 0958", "US", "+442079460958"),
         ("0044 20 7946 0958", "DE", "+442079460958"),
+        # A trunk prefix written after the country code is not part of the number:
+        ("+44 (0) 20 7946 0958", "US", "+442079460958"),
+        ("+4402079460958", "US", "+442079460958"),
+        ("+49 (0)30 1234567", "US", "+49301234567"),
+        ("+1 1 201 555 0123", "US", "+12015550123"),
+        # ... except where a leading 0 is the number's own (Italy):
+        ("+39 06 1234 5678", "US", "+390612345678"),
     ],
 )
 def test_phone_numbers_become_e164(raw: str, region: str, e164: str) -> None:
@@ -402,6 +410,46 @@ def test_e164_input_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None
     assert normalise_phone("+49 30 1234567", "US") == "+49301234567"
     assert normalise_phone("+12015550123", "GB") == "+12015550123"
     normalise_phone.cache_clear()
+
+
+def test_the_fast_path_never_disagrees_with_the_parse() -> None:
+    """Whatever the fast path keeps as it is, a full parse gives back
+    unchanged: every region's example numbers, and the same with a trunk
+    prefix or a digit too few or too many, each in E.164 spelling."""
+    kept = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            code = str(example.country_code)
+            national = phonenumbers.national_significant_number(example)
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+            trunk = (metadata.national_prefix or "0") if metadata is not None else "0"
+            for digits in (
+                national,
+                "0" + national,
+                trunk + national,
+                national[:-1],
+                national + "5",
+            ):
+                spelt = f"+{code}{digits}"
+                if not is_canonical_e164(spelt):
+                    continue
+                kept += 1
+                parsed = phonenumbers.parse(spelt, None)
+                assert phonenumbers.is_possible_number(parsed), spelt
+                assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == (
+                    spelt
+                )
+    assert kept > 300, "the fast path kept almost nothing: nothing was checked"
+
+
+def test_an_impossible_number_is_refused_however_it_is_spelt() -> None:
+    """Too short for its country: refused in E.164 spelling as in national."""
+    for raw in ("+1 201 555", "201 555"):
+        with pytest.raises(InvalidIdentifier, match="not a possible phone number"):
+            normalise_phone(raw, "US")
 
 
 def test_bad_phone_names_its_field() -> None:
