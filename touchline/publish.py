@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal, NamedTuple, Protocol
 from uuid import UUID
 
 import msgspec
 
-from touchline.events import Envelope, EventCodec, InvalidEvent
+from touchline.events import Envelope, EventCodec, Identities, InvalidEvent
 from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.events.codec import INVALID
 from touchline.events.digest import content_digest
 from touchline.events.edge import EdgeProblem, EdgeRules, envelope_problem, value_problems
+from touchline.events.identifiers import InvalidIdentifier, normalise_identities
 from touchline.events.keys import record_key, source_key
 from touchline.log.port import Log, Position, Record
 from touchline.processing.packing import Packing, pack
@@ -119,6 +121,18 @@ def _conflict(event_id: UUID, where: str, first: str, second: str) -> Refusal:
     )
 
 
+@lru_cache(maxsize=65_536)
+def _at_the_edge(ids: Identities, region: str, secret: bytes) -> tuple[Identities, bytes | None]:
+    """``ids`` normalised, and the record key of the most specific (None when
+    there is none); InvalidIdentifier names one that cannot be normalised.
+    Cached whole: a person's events bring the same identities again and
+    again, and one lookup here stands for three (normalising, the source
+    identifier, its HMAC), each of which would hash the identities again."""
+    normalised = normalise_identities(ids, region)
+    identifier = source_key(normalised)
+    return normalised, None if identifier is None else record_key(identifier, secret)
+
+
 class Publisher:
     """Appends touchpoint events to the log, keyed by the source identity."""
 
@@ -167,8 +181,7 @@ class Publisher:
             earlier = seen.get(event.id)
             # What is appended and placed: identifiers in the log's form. What
             # is compared (digests, duplicates): the event as it was given.
-            normalised, unusable = self._normalised(event)
-            key = None if unusable is not None else self._key(normalised)
+            normalised, key, unusable = self._placed(event)
             known = before.get(event.id) if earlier is None else None
             digest = content_digest(event) if known is not None or self.ledger else ""
             # The caller's screen first: an event it refuses is told nothing
@@ -229,8 +242,9 @@ class Publisher:
         result.accepted += [(event, positions[i]) for event, i in repeats]
         return result
 
-    def _normalised(self, event: Envelope) -> tuple[Envelope, Refusal | None]:
-        """``event`` with its identifiers normalised, or why one cannot be.
+    def _placed(self, event: Envelope) -> tuple[Envelope, bytes | None, Refusal | None]:
+        """``event`` with its identifiers normalised and its record key (None
+        when nothing places it), or why an identifier cannot be normalised.
 
         Decoding normalises what comes as bytes (the API, the CLI); events
         built in code (a partner's file, a webhook, a caller of this class)
@@ -239,16 +253,18 @@ class Publisher:
         is not an identifier at all would be accepted here and then refused
         by the resolver, after the producer was told it was taken."""
         try:
-            return self.codec.normalised(event), None
-        except InvalidEvent as error:  # refused as decoding would have: same code
-            return event, Refusal(error.reason, error.field or "$.identities", error.code)
+            identities, key = _at_the_edge(
+                event.identities, self.codec.default_region, self.key_secret
+            )
+        except InvalidIdentifier as error:  # refused as decoding refuses it
+            return event, None, Refusal(str(error), f"$.identities.{error.field}", INVALID)
+        if identities != event.identities:
+            event = msgspec.structs.replace(event, identities=identities)
+        return event, key or self._key(event), None
 
     def _key(self, event: Envelope) -> bytes | None:
-        """The record key: the keyed hash of the most specific identifier, else
+        """The record key of an event without identifiers: its campaign's, or
         the customer id (a pseudonym already); None when there is neither."""
-        identifier = source_key(event.identities)
-        if identifier is not None:
-            return record_key(identifier, self.key_secret)
         if event.type in CAMPAIGN_WIDE and event.campaign_id is not None:
             # About a campaign, not a person: placed by the campaign (the
             # resolver then hands it to every partition of the interactions).

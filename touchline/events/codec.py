@@ -193,15 +193,6 @@ class EventCodec:
             return head
         return msgspec.structs.replace(head, identities=identities)
 
-    def normalised(self, event: Envelope) -> Envelope:
-        """``event`` with its identifiers in the form the log stores, as
-        decoding gives them; InvalidEvent names one that has none. For events
-        built in code rather than decoded (a partner's file, a webhook)."""
-        identities = self._identities(event)
-        if identities == event.identities:
-            return event
-        return msgspec.structs.replace(event, identities=identities)
-
     def complete(self, head: EnvelopeHead) -> Envelope:
         """The whole event from its head: the payload decoded (and upcast)."""
         return self._envelope(head, self._payload(head), head.identities)
@@ -236,7 +227,7 @@ class EventCodec:
             ) from None
         return upcast(payload)
 
-    def _identities(self, head: EnvelopeHead | Envelope) -> Identities:
+    def _identities(self, head: EnvelopeHead) -> Identities:
         try:
             return normalise_identities(head.identities, self.default_region)
         except InvalidIdentifier as error:
@@ -362,5 +353,5 @@ class _Names(TypedDict):
     event_type: str | None
 
 
-def _ids(head: EnvelopeHead | Envelope) -> _Names:
+def _ids(head: EnvelopeHead) -> _Names:
     return {"event_id": str(head.id), "event_type": head.type}
