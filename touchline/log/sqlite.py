@@ -54,10 +54,10 @@ from touchline.log.port import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's write transaction to finish."""
 SYNCHRONOUS = ("normal", "full")
 """SQLite's ``synchronous`` settings a log may take (WAL mode): ``full`` adds
 an fsync on every commit."""
-"""How long a writer waits for another process's write transaction to finish."""
 
 # A rowid table with a separate index on the position, not the rows in the
 # position's b-tree (WITHOUT ROWID): a record's value (a packed batch, tens of
@@ -153,9 +153,6 @@ def _records_with_rowid(conn: sqlite3.Connection) -> None:
 _Headers = tuple[tuple[str, bytes], ...]
 _encode_headers = msgspec.msgpack.Encoder().encode
 _decode_headers = msgspec.msgpack.Decoder(_Headers).decode
-
-# murmur2 is pure Python (a few microseconds a key); keys (customer ids) repeat
-# heavily, so a bounded cache takes most hashing off the append path.
 
 
 @contextmanager
