@@ -6,6 +6,7 @@ far as they can be read) and the field, on both wire formats.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from touchline.events.email import EmailOpened
 from touchline.events.identifiers import (
     InvalidIdentifier,
     is_canonical_e164,
+    national_e164,
     normalise_email,
     normalise_identities,
     normalise_phone,
@@ -400,7 +402,8 @@ def test_phone_numbers_become_e164(raw: str, region: str, e164: str) -> None:
 
 
 def test_e164_input_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Numbers already in E.164 (spacing aside) are kept without a full parse."""
+    """Numbers already in E.164 (spacing aside), and national ones that only
+    want their country code, are normalised without a full parse."""
 
     def no_parse(*args: object) -> None:
         raise AssertionError(f"phonenumbers.parse called with {args}")
@@ -409,6 +412,8 @@ def test_e164_input_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(phonenumbers, "parse", no_parse)
     assert normalise_phone("+49 30 1234567", "US") == "+49301234567"
     assert normalise_phone("+12015550123", "GB") == "+12015550123"
+    assert normalise_phone("(201) 555-0123", "US") == "+12015550123"
+    assert normalise_phone("20 7946 0958", "GB") == "+442079460958"
     normalise_phone.cache_clear()
 
 
@@ -443,6 +448,35 @@ def test_the_fast_path_never_disagrees_with_the_parse() -> None:
                     spelt
                 )
     assert kept > 300, "the fast path kept almost nothing: nothing was checked"
+
+
+def test_the_national_shortcut_never_disagrees_with_the_parse() -> None:
+    """A national number of digits alone is given the country code without a
+    parse only where the parse gives the same: every region's example
+    numbers, as typed there (with its punctuation, with a trunk prefix, with
+    the country code before it) and a digit too few or too many."""
+    kept = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        trunk = (metadata.national_prefix or "0") if metadata is not None else "0"
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.national_significant_number(example)
+            typed = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            code = str(example.country_code)
+            variants = (national, typed, trunk + national, code + national, national[:-1])
+            for raw in (*variants, national + "5"):
+                shortcut = national_e164(re.sub(r"[\s().-]", "", raw), region)
+                if shortcut is None:
+                    continue
+                kept += 1
+                parsed = phonenumbers.parse(raw, region)
+                assert phonenumbers.is_possible_number(parsed), (region, raw)
+                e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+                assert e164 == shortcut, (region, raw)
+    assert kept > 300, "the shortcut kept almost nothing: nothing was checked"
 
 
 def test_an_impossible_number_is_refused_however_it_is_spelt() -> None:

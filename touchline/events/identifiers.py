@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 
 from touchline.events.base import Identities
 
@@ -37,12 +38,24 @@ def normalise_email(raw: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def normalise_phone(raw: str, default_region: str = "US", field: str = "phone") -> str:
-    """E.164 form of a phone number; national numbers are read in ``default_region``."""
-    # Parentheses are not dropped here: "+44 (0) 20 ..." holds a trunk prefix
-    # that E.164 leaves out, and only the parse knows it.
+    """E.164 form of a phone number; national numbers are read in ``default_region``.
+
+    Most numbers take a shortcut instead of a parse (some 15 us, met once per
+    unique number and process): one spelt in E.164, or a national one of
+    digits alone, when phonenumbers' metadata shows the parse would only
+    give it back, or put the country code before it. Anything else is parsed.
+    """
+    # Parentheses stay in for the E.164 test: "+44 (0) 20 ..." holds a trunk
+    # prefix that E.164 leaves out, and only the parse drops it.
     compact = _SPACING.sub("", raw)
-    if _E164.match(compact) and is_canonical_e164(compact):
-        return compact
+    if compact[:1] == "+":
+        if _E164.match(compact) and is_canonical_e164(compact):
+            return compact
+    else:
+        digits = compact.replace("(", "").replace(")", "")
+        shortcut = national_e164(digits, default_region)
+        if shortcut is not None:
+            return shortcut
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as error:
@@ -53,30 +66,52 @@ def normalise_phone(raw: str, default_region: str = "US", field: str = "phone") 
 
 
 def is_canonical_e164(e164: str) -> bool:
-    """Whether phonenumbers would give ``e164`` back unchanged, told from its
-    metadata without a parse (a parse is some 15 us, and every unique number
-    meets one per process): no digit the parse would strip after the country
-    code (a trunk prefix: ``+44 020 ...``, ``+1 1 415 ...``), and a possible
-    length. False leaves the decision to the parse."""
+    """Whether the parse would give ``e164`` back unchanged, told from the
+    metadata of its country; False leaves the decision to the parse."""
     digits = e164[1:]
     for size in (1, 2, 3):
         if int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             break
     else:
         return False
-    code, national = int(digits[:size]), digits[size:]
-    # A leading 0 is a trunk prefix in most countries and part of the number
-    # in some (Italy): the parse decides.
-    if not national or national[0] == "0":
-        return False
+    code = int(digits[:size])
     # The parse strips a prefix by its country's main region, as here.
     region = phonenumbers.region_code_for_country_code(code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    return _prefixed(code, digits[size:], metadata) == e164
+
+
+def national_e164(digits: str, region: str) -> str | None:
+    """The E.164 form of ``digits``, a national number typed in ``region``,
+    when the parse would only put the country code before it; None leaves
+    the decision to the parse (letters, an extension, a leading country code
+    or international prefix, a trunk prefix)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code is None:
+        return None
+    code = metadata.country_code
+    if digits.startswith(str(code)):
+        return None  # the parse may read it as the country code without its "+"
+    international = metadata.international_prefix
+    if international and _pattern(international).match(digits):
+        return None
+    return _prefixed(code, digits, metadata)
+
+
+def _prefixed(code: int, national: str, metadata: PhoneMetadata | None) -> str | None:
+    """``+`` with ``code`` and ``national``, when the parse would keep every
+    digit of ``national`` and the length is possible; else None."""
+    # A leading 0 is a trunk prefix in most countries and part of the number
+    # in some (Italy): the parse decides.
+    if not national or national[0] == "0":
+        return None
     prefix = None if metadata is None else metadata.national_prefix_for_parsing
     if prefix and _pattern(prefix).match(national):
-        return False
+        return None  # a trunk prefix (the "1" of "+1 1 415 ..."), stripped by the parse
     number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    return bool(phonenumbers.is_possible_number(number))
+    return f"+{code}{national}" if phonenumbers.is_possible_number(number) else None
 
 
 @lru_cache(maxsize=512)
