@@ -77,7 +77,7 @@ def is_canonical_e164(e164: str) -> bool:
     code = int(digits[:size])
     # The parse strips a prefix by its country's main region, as here.
     region = phonenumbers.region_code_for_country_code(code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
     return _prefixed(code, digits[size:], metadata) == e164
 
 
@@ -88,7 +88,7 @@ def national_e164(digits: str, region: str) -> str | None:
     or international prefix, a trunk prefix)."""
     if not (digits.isascii() and digits.isdigit()):
         return None
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    metadata = PhoneMetadata.metadata_for_region(region)
     if metadata is None or metadata.country_code is None:
         return None
     code = metadata.country_code
