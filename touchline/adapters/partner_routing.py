@@ -149,9 +149,9 @@ def _best(
         key=lambda scored: (tuple(-f for f in scored[0]), scored[2]),
     )
     passed_over = []
+    # Whether a partner that would take the lead was passed over for its
+    # capacity: room comes once one of its leads closes.
     full = False
-    """Whether a partner that would take the lead was passed over for its
-    capacity: room comes once one of its leads closes."""
     for factors, reasons, name in ranked:
         if not any(factors):
             break  # sorted: no one after this one has any affinity either
