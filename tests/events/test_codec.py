@@ -223,6 +223,46 @@ def test_read_as_a_head_then_completed_an_event_meets_the_same_refusal(
     assert in_parts.value.as_dict() == whole.value.as_dict()
 
 
+NORMALISING = {"bad email", "bad phone", "bad fax", "empty crm id"}
+"""The refusals normalising makes: what the resolver already made of the interactions."""
+
+
+@pytest.mark.parametrize("wire", WIRES)
+@pytest.mark.parametrize(
+    "doc",
+    [pytest.param(case[1], id=case[0]) for case in INVALID if case[0] not in NORMALISING],
+)
+def test_an_event_of_touchlines_own_topic_meets_the_same_refusal(
+    wire: WireFormat, doc: dict[str, Any]
+) -> None:
+    """``decode_written`` (the interactions: identities already normalised)
+    checks the head and the payload as ``decode`` does, with the same error."""
+    codec = EventCodec(CATALOGUE, wire)
+    data = ENCODERS[wire](doc)
+    with pytest.raises(InvalidEvent) as whole:
+        codec.decode(data)
+    with pytest.raises(InvalidEvent) as written:
+        codec.decode_written(data)
+    assert written.value.as_dict() == whole.value.as_dict()
+
+
+def test_an_event_of_touchlines_own_topic_keeps_its_identities_as_read() -> None:
+    """What the resolver wrote decodes as ``decode`` reads it, without
+    normalising the identities again (they were, at the edge)."""
+    codec = EventCodec(CATALOGUE)
+    raw = Identities(email=" Ann@Example.com", phone="(201) 555-0123")
+    event = new_event(
+        EmailOpened(message_id="m-1"),
+        occurred_at=datetime(2024, 5, 1, tzinfo=UTC),
+        source="esp",
+        identities=raw,
+    )
+    data = codec.encode(event)
+    assert codec.decode_written(data).identities == raw
+    normalised = codec.encode(codec.decode(data))
+    assert codec.decode_written(normalised) == codec.decode(data)
+
+
 def test_a_head_passes_a_payload_it_does_not_read() -> None:
     """A payload invalid for its type is refused when it is decoded, not before."""
     codec = EventCodec(CATALOGUE)

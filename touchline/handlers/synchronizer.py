@@ -46,7 +46,7 @@ from touchline.handlers.campaign_reads import encode_terms, stored_campaigns, st
 from touchline.handlers.campaign_rules import CustomerCampaigns
 from touchline.handlers.delivery_reports import Delivery, delivery_of
 from touchline.processing.port import (
-    EVENTS_WITH_BYTES,
+    WRITTEN_WITH_BYTES,
     CancelTimer,
     Emit,
     Outcome,
@@ -69,7 +69,7 @@ CAMPAIGN_ALIASES = AliasTable(campaign_aliases, "campaign-aliases")
 
 class CampaignSynchronizer(Processor[Received[Envelope]]):
     name = SYNCHRONIZER
-    reads = EVENTS_WITH_BYTES
+    reads = WRITTEN_WITH_BYTES
     """Decoded to decide, and the bytes as read to journal."""
 
     def __init__(

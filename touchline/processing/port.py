@@ -98,8 +98,8 @@ def _events(codec: EventCodec) -> Callable[[bytes], Envelope]:
     return codec.decode
 
 
-def _events_with_bytes(codec: EventCodec) -> Callable[[bytes], Received[Envelope]]:
-    decode = codec.decode
+def _written_with_bytes(codec: EventCodec) -> Callable[[bytes], Received[Envelope]]:
+    decode = codec.decode_written
 
     def read(data: bytes) -> Received[Envelope]:
         return Received(decode(data), data)
@@ -117,7 +117,11 @@ def _heads_with_bytes(codec: EventCodec) -> Callable[[bytes], Received[EnvelopeH
 
 
 EVENTS = Reading("decoded events", _events)
-EVENTS_WITH_BYTES = Reading("decoded events, each with its bytes as read", _events_with_bytes)
+WRITTEN_WITH_BYTES = Reading(
+    "decoded events of a topic only touchline writes (identities taken as read), "
+    "each with its bytes as read",
+    _written_with_bytes,
+)
 HEADS_WITH_BYTES = Reading(
     "envelope heads, the payload left as bytes, each with its bytes as read", _heads_with_bytes
 )

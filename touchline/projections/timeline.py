@@ -26,7 +26,7 @@ from touchline.events.instants import from_us, to_us
 from touchline.events.keys import identifier_names
 from touchline.processing.port import (
     CONFLICTING_DUPLICATE,
-    EVENTS_WITH_BYTES,
+    WRITTEN_WITH_BYTES,
     Emit,
     Outcome,
     Processor,
@@ -88,7 +88,7 @@ class TimelineProjection(Processor[Received[Envelope]]):
     """
 
     name = "timeline"
-    reads = EVENTS_WITH_BYTES
+    reads = WRITTEN_WITH_BYTES
     """Decoded to project, and the bytes as read to store."""
 
     def __init__(
