@@ -128,7 +128,10 @@ _NINETEEN = b"9" * 19
 
 def _suspect(encoded: bytes) -> bool:
     return (
-        b"\\u" in encoded
+        # One byte is a memchr, two a slower search (this one was the dearest
+        # of the five, 0.26 us an event of a batch), and msgspec writes a
+        # backslash only for an escape, rare in events.
+        (b"\\" in encoded and b"\\u" in encoded)
         or b'"0001-' in encoded
         or b'"9999-' in encoded
         or b"null" in encoded
