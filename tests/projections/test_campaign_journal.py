@@ -23,13 +23,18 @@ def test_a_merge_and_an_unmerge_move_entries_even_when_both_hold_one(engine: Eng
     id) stays once through a merge and goes back once on an unmerge; entries
     are read in time order."""
     with engine.begin() as connection:
-        journal.record(connection, "ann", [_entry("e2", 20, "ann"), _entry("e9", 90, "ann")])
-        journal.record(connection, "bob", [_entry("e1", 10, "bob"), _entry("e9", 90, "bob")])
+        journal.record(
+            connection,
+            {
+                "ann": [_entry("e2", 20, "ann"), _entry("e9", 90, "ann")],
+                "bob": [_entry("e1", 10, "bob"), _entry("e9", 90, "bob")],
+            },
+        )
         journal.move_all(connection, "bob", "ann")
     assert _ids(engine, "ann") == ["e1", "e2", "e9"]
     assert _ids(engine, "bob") == []
     with engine.begin() as connection:
-        journal.record(connection, "bob", [_entry("e1", 10, "bob")])  # in flight meanwhile
+        journal.record(connection, {"bob": [_entry("e1", 10, "bob")]})  # in flight meanwhile
         journal.move(connection, "ann", ["e1", "e9"], "bob")
     assert _ids(engine, "ann") == ["e2"]
     assert _ids(engine, "bob") == ["e1", "e9"]

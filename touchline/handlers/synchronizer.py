@@ -305,26 +305,25 @@ class _Batch:
         return found
 
     def _write_journal(self) -> None:
-        for customer_id, entries in self.journaled.items():
-            journal.record(self.connection, customer_id, entries)
+        journal.record(self.connection, self.journaled)
         self.journaled.clear()
 
     def write(self) -> None:
         self._write_journal()
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for customer_id, ledger in self.ledgers.items():
             for campaign_id in sorted(ledger.changed):
                 pair = ledger.pairs[campaign_id]
-                rows.append(
-                    {
-                        "campaign_id": campaign_id,
-                        "customer_id": customer_id,
-                        "state": pair.state,
-                        "via": pair.offered_via,
-                        "sequence": pair.sequence,
-                        "record": records.encode_pair(pair),
-                        "updated_at_us": to_us(pair.history[-1].at) if pair.history else 0,
-                    }
+                rows.append(  # in store.PAIR_COLUMNS' order
+                    (
+                        campaign_id,
+                        customer_id,
+                        pair.state,
+                        pair.offered_via,
+                        pair.sequence,
+                        records.encode_pair(pair),
+                        to_us(pair.history[-1].at) if pair.history else 0,
+                    )
                 )
         store.save_pairs(self.connection, rows)
         store.save_facts(

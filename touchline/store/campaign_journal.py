@@ -5,14 +5,14 @@ side again. Bytes in and out: decoding them is the synchronizer's business.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, delete, select, update
 
 from touchline.store.reads import CHUNK
 from touchline.store.tables import campaign_journal
-from touchline.store.writes import bulk_insert_ignoring_duplicates
+from touchline.store.writes import bulk_insert_values_ignoring_duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +26,26 @@ class JournalEntry:
     event: bytes
 
 
-def record(connection: Connection, customer_id: str, entries: Sequence[JournalEntry]) -> None:
-    """Journal ``entries`` under ``customer_id``; an event journaled already
-    (for this customer: a redelivery) keeps its row."""
+_COLUMNS = ("event_id", "customer_id", "occurred_at_us", "attributed_to", "identifiers", "event")
+
+
+def record(connection: Connection, entries: Mapping[str, Sequence[JournalEntry]]) -> None:
+    """Journal each customer's ``entries`` under its id, every customer in one
+    statement; an event journaled already (for that customer: a redelivery)
+    keeps its row."""
     rows = [
-        {
-            "event_id": entry.event_id,
-            "customer_id": customer_id,
-            "occurred_at_us": entry.occurred_at_us,
-            "attributed_to": entry.attributed_to,
-            "identifiers": "\n".join(entry.identifiers),
-            "event": entry.event,
-        }
-        for entry in entries
+        (
+            entry.event_id,
+            customer_id,
+            entry.occurred_at_us,
+            entry.attributed_to,
+            "\n".join(entry.identifiers),
+            entry.event,
+        )
+        for customer_id, theirs in entries.items()
+        for entry in theirs
     ]
-    bulk_insert_ignoring_duplicates(connection, campaign_journal, rows)
+    bulk_insert_values_ignoring_duplicates(connection, campaign_journal, _COLUMNS, rows)
 
 
 def entries_of(connection: Connection, customer_id: str) -> list[JournalEntry]:

@@ -19,7 +19,12 @@ from touchline.store.tables import (
     campaigns,
     processor_clocks,
 )
-from touchline.store.writes import bulk_insert_ignoring_duplicates, bulk_upsert, dialect_insert
+from touchline.store.writes import (
+    bulk_insert_ignoring_duplicates,
+    bulk_upsert,
+    bulk_upsert_values,
+    dialect_insert,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +136,16 @@ def load_pairs(connection: Connection, customer_ids: Sequence[str]) -> list[tupl
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-def save_pairs(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
-    """Rows of ``campaign_states`` (every column), replacing those there."""
-    bulk_upsert(
+PAIR_COLUMNS = ("campaign_id", "customer_id", "state", "via", "sequence", "record", "updated_at_us")
+"""The order of a ``campaign_states`` row given to :func:`save_pairs`."""
+
+
+def save_pairs(connection: Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Rows of ``campaign_states`` in :data:`PAIR_COLUMNS`' order, replacing those there."""
+    bulk_upsert_values(
         connection,
         campaign_states,
+        PAIR_COLUMNS,
         rows,
         key=["campaign_id", "customer_id"],
         update=["state", "via", "sequence", "record", "updated_at_us"],
@@ -151,8 +161,14 @@ def load_facts(connection: Connection, customer_ids: Sequence[str]) -> dict[str,
 
 
 def save_facts(connection: Connection, facts: dict[str, bytes]) -> None:
-    rows = [{"customer_id": customer, "facts": blob} for customer, blob in facts.items()]
-    bulk_upsert(connection, campaign_contacts, rows, key=["customer_id"], update=["facts"])
+    bulk_upsert_values(
+        connection,
+        campaign_contacts,
+        ("customer_id", "facts"),
+        list(facts.items()),
+        key=["customer_id"],
+        update=["facts"],
+    )
 
 
 def request_actions(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:

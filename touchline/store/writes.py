@@ -46,9 +46,35 @@ def bulk_insert_values_ignoring_duplicates(
     """:func:`bulk_insert_ignoring_duplicates` for rows already made as
     tuples in ``columns``' order: on SQLite they go to the driver as they
     are, with no dict made and read back per row (about 3 µs a timeline row)."""
+    return _bulk_values(connection, table, columns, rows, update=(), key=())
+
+
+def bulk_upsert_values(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[object, ...]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """:func:`bulk_upsert` for rows already made as tuples in ``columns``'
+    order, as :func:`bulk_insert_values_ignoring_duplicates` is to inserts."""
+    _bulk_values(connection, table, columns, rows, update=tuple(update), key=tuple(key))
+
+
+def _bulk_values(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[object, ...]],
+    *,
+    update: tuple[str, ...],
+    key: tuple[str, ...],
+) -> int:
     if not rows:
         return 0
-    sql, order = _compiled(connection, table, columns, (), ())
+    sql, order = _compiled(connection, table, columns, update, key)
     if order is None:  # named parameters (PostgreSQL): the driver wants mappings
         parameters: list[Any] = [dict(zip(columns, row, strict=True)) for row in rows]
     elif order == columns:
