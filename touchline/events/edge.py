@@ -7,7 +7,7 @@ another language's client holds. Every one of those was accepted once and then
 dead-lettered by a processor, so the publisher (and the resolver, for events
 produced straight onto Kafka) checks them here, before anything is appended.
 The resolver reads only an event's head: it screens the bytes as read
-(:func:`suspect_as_read`) and decodes in full only the rare suspect.
+(:func:`suspects_as_read`) and decodes in full only the rare suspect.
 
 The sanity window keeps a channel's clock error (or .NET's
 ``DateTimeOffset.MaxValue`` standing for "unknown") off the top of every
@@ -243,7 +243,7 @@ def _too_late(moment: datetime, rules: EdgeRules, field: str, than: str) -> Edge
     )
 
 
-# The widths of the columns that hold envelope texts (touchline/projections/tables.py).
+# The widths of the columns that hold envelope texts (touchline/store/tables.py).
 _SOURCE_WIDTH, _CAMPAIGN_WIDTH, _CUSTOMER_WIDTH = 200, 100, 64
 # A partner's account and reference are stored joined (``account/reference``) in 320.
 _IDENTIFIER_WIDTHS = {"partner_account": 100}

@@ -21,7 +21,8 @@ What a processor raises decides what happens to the batch:
 
 A processor declares what it reads (``reads``), and the runner decodes each
 event once, that far: decoded envelopes (:data:`EVENTS`), the same with each
-event's bytes as read (:data:`EVENTS_WITH_BYTES`: the timeline stores them
+event's bytes as read, trusting the identities as their writer
+normalised them (:data:`WRITTEN_WITH_BYTES`: the timeline stores the bytes
 rather than encode the event again), or envelope heads with the payload left
 as bytes (:data:`HEADS_WITH_BYTES`: the identity resolver routes events and
 writes their payloads on unchanged). What does not decode that far is
