@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import String
 
 from touchline.bootstrap import Backbone
 from touchline.config import load_settings
 from touchline.events import CATALOGUE, EventCodec
 from touchline.events.codec import UnreadableInput
 from touchline.events.edge import EdgeRules, edge_problem
+from touchline.store.tables import timeline_entries
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -97,6 +99,19 @@ def test_values_no_store_can_hold_are_refused(
 ) -> None:
     found, reason = _problem(raw_event(1, **change)) or ("", "")
     assert (found, words in reason) == (field, True)
+
+
+@pytest.mark.parametrize("column", ["source", "campaign_id", "customer_id"])
+def test_the_edge_holds_each_envelope_text_to_its_columns_width(column: str) -> None:
+    """The edge keeps its own copy of these widths (events/ imports no
+    storage code): read from the table itself, so the two cannot drift."""
+    stored = timeline_entries.c[column].type
+    assert isinstance(stored, String)
+    width = stored.length
+    assert width is not None
+    assert _problem(raw_event(1, **{column: "x" * width})) is None
+    found, reason = _problem(raw_event(1, **{column: "x" * (width + 1)})) or ("", "")
+    assert (found, f"longer than the {width}" in reason) == (f"$.{column}", True)
 
 
 def test_integers_past_64_bits_are_refused() -> None:
