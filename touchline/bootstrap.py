@@ -15,8 +15,10 @@ from touchline.handlers.identity import RESOLVER
 from touchline.handlers.synchronizer import SYNCHRONIZER
 from touchline.log.port import Log
 from touchline.log.registry import open_log
+from touchline.log.sqlite import SqliteLog
 from touchline.processing.clock import Clock
 from touchline.processing.embedded import EmbeddedRuntime
+from touchline.processing.handoff import HandOff
 from touchline.processing.packing import Packing
 from touchline.processing.runner import ProcessorRunner
 from touchline.publish import Publisher
@@ -46,6 +48,10 @@ class Backbone:
     """One per processor, in pipeline order: what any runtime drives."""
     runtime: EmbeddedRuntime
     """The runners driven in this process, on the embedded log."""
+    handoff: HandOff | None
+    """What deletes the interactions every reader has taken, when a long
+    run should (``touchline run``, ``touchline api``): built only with every
+    registered processor, on the embedded log, with ``read`` retention."""
     queries: Queries
 
     @property
@@ -149,6 +155,11 @@ def build_backbone(
         )
         for processor in processors
     ]
+    handoff = None
+    if isinstance(log, SqliteLog) and settings.interactions_retention == "read" and not only:
+        readers = [runner for runner in runners if runner.topic == topics.interactions]
+        every = settings.interactions_trim_seconds
+        handoff = HandOff(log, topics.interactions, readers, every=every)
     return Backbone(
         settings=settings,
         log=log,
@@ -163,7 +174,8 @@ def build_backbone(
             key_secret=(settings.key_secret or deployment_secret(engine)).encode(),
         ),
         runners=runners,
-        runtime=EmbeddedRuntime(runners),
+        runtime=EmbeddedRuntime(runners, housekeeping=handoff.due if handoff else None),
+        handoff=handoff,
         queries=Queries(
             engine,
             codec,

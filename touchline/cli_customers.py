@@ -163,7 +163,8 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
         if args.projection == "timeline":
             print(
                 "touchline: the timeline is the event index; rebuild it per customer "
-                "(--customer), or replay the interactions log into a fresh database",
+                "(--customer), or replay the interactions log into a fresh database "
+                "where it was kept whole (TOUCHLINE_INTERACTIONS_RETENTION=all)",
                 file=sys.stderr,
             )
             return 2

@@ -146,6 +146,13 @@ class Stages:
                 shown = time.monotonic()
             time.sleep(_TICK_S)
 
+    def tend(self) -> None:
+        """A supervisor's round: raise StageFailed when a stage has ended, and
+        delete the interactions every reader has taken, when that is due."""
+        self.check()
+        if self.backbone.handoff is not None:
+            self.backbone.handoff.due()
+
     def check(self) -> None:
         """Raise StageFailed when a stage's process has ended on its own."""
         for name, process in self._processes.items():
@@ -206,7 +213,7 @@ def run(backbone: Backbone, stop: threading.Event) -> None:
         return
     with Stages(backbone) as stages:
         while not stop.wait(0.2):
-            stages.check()
+            stages.tend()
 
 
 @dataclass(frozen=True, slots=True)

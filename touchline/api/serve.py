@@ -119,7 +119,7 @@ def _start_processors(
     def supervise() -> None:
         while not stop.wait(0.2):
             try:
-                stages.check()
+                stages.tend()
             except StageFailed as error:
                 print(f"touchline: {error}; stopping the API", file=sys.stderr)
                 server.should_exit = True

@@ -70,9 +70,18 @@ class Stop(Protocol):
 class EmbeddedRuntime:
     """Cycles through the runners, in pipeline order, until told to stop."""
 
-    def __init__(self, runners: Sequence[ProcessorRunner], *, idle_sleep: float = 0.05) -> None:
+    def __init__(
+        self,
+        runners: Sequence[ProcessorRunner],
+        *,
+        idle_sleep: float = 0.05,
+        housekeeping: Callable[[], object] | None = None,
+    ) -> None:
         self.runners = list(runners)
         self.idle_sleep = idle_sleep
+        self.housekeeping = housekeeping
+        """Called between the rounds of ``run`` (not of ``catch_up``): the
+        hand-off's trim, which decides itself whether it is due."""
 
     def waiting(self) -> int:
         return sum(sum(runner.lag().values()) for runner in self.runners)
@@ -114,6 +123,8 @@ class EmbeddedRuntime:
         while not stop.is_set():
             try:
                 consumed = self.step()
+                if self.housekeeping is not None:
+                    self.housekeeping()
             except (RetryLater, OperationalError, LogError) as error:
                 log.error("retrying later", error=str(error), retry_in=backoff)
                 wanted = error.after if isinstance(error, RetryLater) else None

@@ -30,6 +30,7 @@ from touchline.events.instants import to_us
 from touchline.log.port import (
     Log,
     LogError,
+    OffsetOutOfRange,
     Record,
     StoredRecord,
     TopicPartition,
@@ -201,7 +202,7 @@ class ProcessorRunner:
         reads = []
         for partition in range(self.log.partitions(self.topic)):
             tp = TopicPartition(self.topic, partition)
-            records = self.log.read(tp, self.positions().get(partition, 0), self._read_size)
+            records = self._read(tp, self.positions().get(partition, 0))
             if records:
                 reads.append((tp, records))
         if not reads:
@@ -218,6 +219,20 @@ class ProcessorRunner:
         read_bytes = sum(len(record.value) for _, records in batch for record in records)
         self._event_bytes = max(1, read_bytes // events)
         return consumed
+
+    def _read(self, tp: TopicPartition, position: int) -> list[StoredRecord]:
+        try:
+            return self.log.read(tp, position, self._read_size)
+        except OffsetOutOfRange as error:
+            # Not transient: retrying would loop forever on records that are
+            # gone, and skipping to the log's start would lose them unseen.
+            raise ProcessorStopped(
+                f"{self.processor.name} stored position {position} on {tp.topic}"
+                f"[{tp.partition}], but the log no longer holds it ({error}). Its store"
+                " is older than the log: restored from a backup, new, or reset."
+                " README, 'Retention: the interactions are a hand-off', says how to"
+                " rebuild it"
+            ) from None
 
     def _within_budget(self, reads: _Reads) -> _Reads:
         """At most about ``batch_size`` events' worth of bytes, shared by the
