@@ -230,8 +230,8 @@ class ProcessorRunner:
                 f"{self.processor.name} stored position {position} on {tp.topic}"
                 f"[{tp.partition}], but the log no longer holds it ({error}). Its store"
                 " is older than the log: restored from a backup, new, or reset."
-                " README, 'Retention: the interactions are a hand-off', says how to"
-                " rebuild it"
+                " README, 'Retention: the interactions are a hand-off', says what"
+                " to do"
             ) from None
 
     def _within_budget(self, reads: _Reads) -> _Reads:
