@@ -306,6 +306,12 @@ def cmd_lag(settings: Settings, _args: argparse.Namespace) -> int:
                 print(f"  outbox: {runner.relay.waiting()} records waiting for {topics}")
             for follower in registry.followers_of(name):
                 print(f"  {follower.name}: {follower.about} (no lag of its own)")
+        if backbone.handoff is not None:
+            kept, deleted = backbone.handoff.kept()
+            print(
+                f"{backbone.handoff.topic}: {kept} records kept, {deleted} deleted once every"
+                " reader had them (README: Retention)"
+            )
         # The configured channels' dispatchers (``touchline adapters``): their
         # positions sit beside the action ledger, in the synchronizer's store.
         for adapter in dispatcher_lag(backbone):

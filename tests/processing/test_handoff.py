@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests.conftest import TEST_KEY_SECRET
 from touchline import parallel
 from touchline.bootstrap import Backbone, build_backbone
+from touchline.cli import main
 from touchline.config import Settings, load_settings
 from touchline.log.sqlite import SqliteLog
 from touchline.processing.embedded import wait_until
@@ -135,6 +136,25 @@ def test_a_store_older_than_the_log_stops_its_reader_with_a_clear_message(
         with pytest.raises(ProcessorStopped, match=r"timeline stored position 0 on touchline"):
             behind.runtime.catch_up()
         assert not _in_timeline(behind)
+
+
+def test_lag_tells_what_the_hand_off_keeps_and_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path / "data")
+    with build_backbone(settings) as backbone:
+        _publish(backbone, 20, seed=8)
+        backbone.runtime.catch_up()
+        assert backbone.handoff is not None
+        kept, deleted = backbone.handoff.kept()
+        assert kept > 0
+        assert deleted == 0
+        backbone.handoff.trim()
+        assert backbone.handoff.kept() == (0, kept)
+    monkeypatch.setenv("TOUCHLINE_PARTITIONS", str(settings.partitions))
+    assert main(["--data-dir", settings.data_dir, "lag"]) == 0
+    shown = capsys.readouterr().out
+    assert f"touchline.interactions: 0 records kept, {kept} deleted once every reader" in shown
 
 
 def test_kept_whole_with_retention_all(tmp_path: Path) -> None:

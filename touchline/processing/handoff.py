@@ -83,6 +83,11 @@ class HandOff:
             self._next = now
         return deleted
 
+    def kept(self) -> tuple[int, int]:
+        """Records the topic holds now, and how many were deleted so far."""
+        starts, ends = self.log.start_offsets(self.topic), self.log.end_offsets(self.topic)
+        return sum(ends[p] - starts[p] for p in ends), sum(starts.values())
+
     def taken_by_all(self) -> dict[int, int]:
         """Per partition, the offset below which every reader has stored its
         position (0 where one has stored none)."""
