@@ -7,6 +7,7 @@ regex fast path instead of a full phonenumbers parse (tens of microseconds).
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 
@@ -18,6 +19,28 @@ from touchline.events.base import Identities
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPACING = re.compile(r"[\s.-]")
+
+
+def _hold_metadata_for_fork() -> None:
+    # phonenumbers loads a region's metadata on first use, importing its
+    # module under one class-wide lock. A process forked while another thread
+    # held it (the stages fork; a bench published from a second thread
+    # meanwhile) inherited the lock held by no thread of its own and hung on
+    # its first new region for ever, with a half-done import as likely. So a
+    # fork waits for a load in progress (a millisecond) and holds the lock
+    # across itself: parent and child each come out with it free.
+    PhoneMetadata._metadata_lock.acquire()
+
+
+def _free_metadata_after_fork() -> None:
+    PhoneMetadata._metadata_lock.release()
+
+
+os.register_at_fork(
+    before=_hold_metadata_for_fork,
+    after_in_parent=_free_metadata_after_fork,
+    after_in_child=_free_metadata_after_fork,
+)
 
 
 class InvalidIdentifier(ValueError):
