@@ -12,6 +12,7 @@ from bench import (
     campaigns,
     console,
     embedded,
+    handoff,
     identity,
     kafka,
     profile,
@@ -96,6 +97,7 @@ def main() -> None:
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[str]]] = {
     "embedded": lambda a: embedded.main(a.runs, a.customers),
+    "handoff": lambda a: handoff.main(a.runs, a.customers),
     "kafka": lambda a: kafka.main(a.runs, a.customers // 3),
     "identity": lambda a: identity.main(
         a.runs, a.graph_customers, a.batches, a.database_url, a.cprofile
