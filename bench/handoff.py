@@ -55,7 +55,7 @@ def one_run(customers: int, seed: int, retention: str) -> Run:
             try:
                 for batch in batches(events, 1000):
                     backbone.publisher.publish(batch)
-                while _behind(backbone):
+                while parallel.waiting(backbone):
                     time.sleep(_POLL_S)
                 finished = time.perf_counter()
             finally:
@@ -68,14 +68,6 @@ def one_run(customers: int, seed: int, retention: str) -> Run:
                 deleted = backbone.handoff.kept()[1]
             kept = _kept(backbone)
     return Run(len(events), len(events) / (finished - started), kept, deleted)
-
-
-def _behind(backbone: Backbone) -> bool:
-    for runner in backbone.runners:
-        runner.forget()  # the stages' processes move the positions
-        if sum(runner.lag().values()):
-            return True
-    return False
 
 
 def _kept(backbone: Backbone) -> dict[str, int]:

@@ -163,28 +163,8 @@ class Stages:
                 )
 
     def waiting(self) -> int:
-        """Records waiting on any topic, by the positions the stages stored.
-
-        A stage appends what it emits before it commits its position, so a
-        stage with nothing waiting has put in the log all it will emit for
-        what it read. But the stages are not a line: the synchronizer emits
-        onto the interactions it reads itself, after the timeline's lag was
-        read as 0, and may take its own events before its lag is read. So
-        the lags count only when no topic grew while they were read (the
-        ends before and after are the same): then all were read of one log.
-        """
-        before = self._ends()
-        waiting = 0
-        for runner in self.backbone.runners:
-            runner.forget()  # the children move the positions, not this process
-            waiting += sum(runner.lag().values()) + runner.pending()
-        if waiting == 0 and self._ends() != before:
-            return 1  # something was appended meanwhile: not settled, look again
-        return waiting
-
-    def _ends(self) -> dict[str, dict[int, int]]:
-        topics = {runner.topic for runner in self.backbone.runners}
-        return {topic: self.backbone.log.end_offsets(topic) for topic in sorted(topics)}
+        """Records waiting on any topic, by the positions the stages stored."""
+        return waiting(self.backbone)
 
     def stop(self) -> None:
         self._stop.value = True
@@ -193,6 +173,33 @@ class Stages:
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+def waiting(backbone: Backbone) -> int:
+    """Records waiting on any topic, by the positions the processors stored
+    (in this process or in others: each is read from its store).
+
+    A stage appends what it emits before it commits its position, so a
+    stage with nothing waiting has put in the log all it will emit for
+    what it read. But the stages are not a line: the synchronizer emits
+    onto the interactions it reads itself, after the timeline's lag was
+    read as 0, and may take its own events before its lag is read. So
+    the lags count only when no topic grew while they were read (the
+    ends before and after are the same): then all were read of one log.
+    """
+    before = _ends(backbone)
+    count = 0
+    for runner in backbone.runners:
+        runner.forget()  # the stages' processes move the positions, not this one
+        count += sum(runner.lag().values()) + runner.pending()
+    if count == 0 and _ends(backbone) != before:
+        return 1  # something was appended meanwhile: not settled, look again
+    return count
+
+
+def _ends(backbone: Backbone) -> dict[str, dict[int, int]]:
+    topics = {runner.topic for runner in backbone.runners}
+    return {topic: backbone.log.end_offsets(topic) for topic in sorted(topics)}
 
 
 def catch_up(backbone: Backbone, progress: Progress | None = None) -> int:
