@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from touchline.store.reads import CHUNK
 from touchline.store.tables import timers
-from touchline.store.writes import dialect_insert
+from touchline.store.writes import bulk_upsert_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,31 +22,19 @@ class StoredTimer:
 
 
 def set_timers(connection: Connection, processor: str, due: Sequence[StoredTimer]) -> None:
-    """Set each timer, or move it when one of that name is set already."""
+    """Set each timer, or move it when one of that name is set already.
+
+    Driver-level (:func:`bulk_upsert_values`): the synchronizer sets a
+    follow-up for nearly every event it acts on, and SQLAlchemy's per-row
+    parameter processing cost more than the upsert itself."""
     if not due:
         return
-    statement = dialect_insert(connection, timers)
-    statement = statement.on_conflict_do_update(
-        index_elements=["processor", "name"],
-        set_={
-            column: statement.excluded[column]
-            for column in ("due_at_us", "topic", "record_key", "event")
-        },
-    )
-    connection.execute(
-        statement,
-        [
-            {
-                "processor": processor,
-                "name": t.name,
-                "due_at_us": t.due_at_us,
-                "topic": t.topic,
-                "record_key": t.record_key,
-                "event": t.event,
-            }
-            for t in due
-        ],
-    )
+    rows = [(processor, t.name, t.due_at_us, t.topic, t.record_key, t.event) for t in due]
+    bulk_upsert_values(connection, timers, _COLUMNS, rows, key=_KEY, update=_COLUMNS[2:])
+
+
+_COLUMNS = ("processor", "name", "due_at_us", "topic", "record_key", "event")
+_KEY = ("processor", "name")
 
 
 def cancel_timers(connection: Connection, processor: str, names: Sequence[str]) -> None:
