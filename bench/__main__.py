@@ -19,9 +19,12 @@ from bench import (
     timeline_pg,
 )
 from bench.machine import describe_machine
+from touchline.collector import collect_less_often
 
 
 def main() -> None:
+    # As the touchline command sets it for every process it runs in.
+    collect_less_often()
     parser = argparse.ArgumentParser(prog="./dev bench")
     parser.add_argument("--runs", type=int, default=5, help="runs per benchmark (median shown)")
     parser.add_argument(

@@ -46,7 +46,9 @@ from touchline.bootstrap import build_backbone
 from touchline.config import load_settings
 from touchline.logs import configure_logging
 import logging
+from touchline.collector import collect_less_often
 configure_logging(level=logging.WARNING)
+collect_less_often()  # as touchline api does (touchline/cli.py)
 data_dir, port, http, loop, log_url = sys.argv[1:6]
 settings = load_settings({}, data_dir=data_dir, wire_format="json", log_url=log_url)
 with build_backbone(settings) as backbone:

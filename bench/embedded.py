@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from touchline import parallel
 from touchline.bootstrap import build_backbone
+from touchline.collector import collect_less_often
 from touchline.config import load_settings
 from touchline.events.campaign import CAMPAIGN_WIDE
 from touchline.logs import configure_logging
@@ -118,6 +119,8 @@ def in_fresh_process(measure: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
 
 def _quietly(measure: Callable[[], T]) -> T:
     configure_logging(level=logging.WARNING)
+    # A spawned process starts with the defaults; the touchline command sets it.
+    collect_less_often()
     return measure()
 
 

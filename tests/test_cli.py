@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.conftest import DAY
 from tests.helpers import ann_story, event
 from touchline.bootstrap import build_backbone, make_codec
 from touchline.cli import main
+from touchline.collector import THRESHOLDS
 from touchline.config import load_settings
 from touchline.events import Identities
 from touchline.events.email import EmailOpened
@@ -184,3 +186,16 @@ def test_rebuild_profiles_and_one_timeline(
     assert "per customer" in capsys.readouterr().err
     assert _run(data_dir, "rebuild", "timeline", "--customer", "ann.example.0@example.com") == 0
     assert "rebuilt the timeline of cus_" in capsys.readouterr().out
+
+
+def test_every_command_collects_garbage_less_often(data_dir: Path) -> None:
+    """The command sets the collector's thresholds for its process (and the
+    stages it forks): at CPython's defaults, collection took a seventh of
+    publishing's time, and HTTP ingest ran 10-20% slower."""
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert _run(data_dir, "lag") == 0
+        assert gc.get_threshold() == THRESHOLDS
+    finally:
+        gc.set_threshold(*before)

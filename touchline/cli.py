@@ -29,6 +29,7 @@ from touchline import (
 from touchline.adapters.registry import dispatcher_lag
 from touchline.bootstrap import build_backbone
 from touchline.cli_customers import known_customer
+from touchline.collector import collect_less_often
 from touchline.config import Settings, load_settings
 from touchline.dead_letters.redrive import UnknownLetter
 from touchline.demo import run_demo
@@ -53,6 +54,8 @@ from touchline.store.positions import all_positions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every touchline process handles events in bulk: see touchline/collector.py.
+    collect_less_often()
     parser = _parser()
     args = parser.parse_args(argv)
     try:

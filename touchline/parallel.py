@@ -31,13 +31,13 @@ from sqlalchemy import Engine
 
 from touchline import exit_codes
 from touchline.bootstrap import Backbone, build_backbone
+from touchline.collector import collect_less_often
 from touchline.config import Settings
 from touchline.processing.embedded import EmbeddedRuntime, Progress
 from touchline.processing.port import ProcessorStopped
 from touchline.store.checkpointer import Checkpointer
 
 _PR_SET_PDEATHSIG = 1
-_GC_THRESHOLDS = (50_000, 50, 1_000)
 """A stage's young collections every 50,000 allocations, not 700. A batch
 makes hundreds of thousands of short-lived containers (tuples, rows, dicts)
 that reference counting frees; the collector's passes over them found little
@@ -260,7 +260,7 @@ def _stage(stage: _Stage, stop: Synchronized[bool], counters: _Counters) -> None
         # not walk it again and again (a few microseconds per event, measured).
         checkpointer = _checkpointer(runner.engine)
         gc.freeze()
-        gc.set_threshold(*_GC_THRESHOLDS)
+        collect_less_often()  # as the touchline command sets it; an embedding process may not
 
         def report(consumed: int | None) -> None:
             counters.taken.value = runner.stats.taken
