@@ -38,12 +38,6 @@ from touchline.processing.port import ProcessorStopped
 from touchline.store.checkpointer import Checkpointer
 
 _PR_SET_PDEATHSIG = 1
-"""A stage's young collections every 50,000 allocations, not 700. A batch
-makes hundreds of thousands of short-lived containers (tuples, rows, dicts)
-that reference counting frees; the collector's passes over them found little
-and cost the timeline about a tenth of its CPU (measured, see the README; the
-resolver showed no change). What cycles a batch leaves wait a little longer:
-a few MB at most."""
 _TICK_S = 0.005
 """How often the supervisor reads the stages' counters while it waits for
 them to catch up: shared memory, a few microseconds a read."""
